@@ -1,0 +1,322 @@
+"""Dataclass configs, loaded from ``config/*.yaml`` and validated.
+
+Each subsystem has a frozen dataclass with defaults and a ``validate()`` that raises :class:`ConfigError`
+naming the bad key. :func:`from_dict` maps nested YAML mappings onto nested dataclasses, rejecting
+unknown keys (typos must not be silently ignored). ROS parameters are flattened dotted names of the same
+fields (``voxel.voxel_size``), see :func:`flatten` / :func:`apply_overrides`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from pathlib import Path
+from typing import Any, Mapping, Optional, TypeVar, Union
+
+import yaml
+
+from robomem.errors import ConfigError
+
+T = TypeVar("T")
+
+
+class MaskIdMode(enum.Enum):
+    """What the ids of ``Frame.instance_mask`` mean."""
+
+    PER_FRAME = "per_frame"  # segment ids are only valid within one frame: re-identify by feature + position
+    PERSISTENT = "persistent"  # ids are stable object ids (simulator ground truth, a tracker)
+
+
+@dataclasses.dataclass(frozen=True)
+class VoxelConfig:
+    """Dynamic voxel map.
+
+    voxel_size: edge of a voxel, m. pixel_stride: use every n-th pixel in u and v (1 = all).
+    min_depth/max_depth: depth range trusted, m. removal: clear voxels seen through (free-space evidence).
+    removal_margin: a voxel is free only if it lies this far (m) in front of the observed surface.
+    removal_max_depth: free-space evidence is only trusted up to this depth, m.
+    removal_min_misses: consecutive free-space observations before a voxel is removed (noise guard).
+    negative_cell_size: cell edge (m) of the coarse grid that records "seen empty at t".
+    device: "cpu", "cuda" or "auto" (cuda if available).
+    """
+
+    voxel_size: float = 0.05
+    pixel_stride: int = 2
+    min_depth: float = 0.1
+    max_depth: float = 6.0
+    removal: bool = True
+    removal_margin: float = 0.1
+    removal_max_depth: float = 5.0
+    removal_min_misses: int = 1
+    negative_cell_size: float = 0.25
+    negative_pixel_stride: int = 16
+    device: str = "cpu"
+
+    def validate(self) -> None:
+        _positive(self, "voxel_size", "pixel_stride", "max_depth", "removal_max_depth", "negative_cell_size")
+        _positive(self, "negative_pixel_stride", "removal_min_misses")
+        _non_negative(self, "min_depth", "removal_margin")
+        if self.min_depth >= self.max_depth:
+            raise ConfigError(f"voxel.min_depth ({self.min_depth}) must be < voxel.max_depth ({self.max_depth})")
+        if self.device not in ("cpu", "cuda", "auto"):
+            raise ConfigError(f"voxel.device must be 'cpu', 'cuda' or 'auto', got {self.device!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectConfig:
+    """Object instances.
+
+    mask_ids: see :class:`MaskIdMode`. match_distance: a segment within this distance (m, centroid) of a
+    present instance with a similar feature is the same instance. reid_similarity: cosine similarity above
+    which a segment re-identifies a vanished instance (a moved object). min_points: smaller segments are
+    ignored. vanish_fraction: an instance whose voxels fall below this fraction of its peak has vanished.
+    cluster_unlabelled: group voxels without masks into instances by DBSCAN (eps = cluster_eps m).
+    """
+
+    mask_ids: MaskIdMode = MaskIdMode.PER_FRAME
+    match_distance: float = 0.5
+    match_similarity: float = 0.8
+    reid_similarity: float = 0.9
+    min_points: int = 20
+    vanish_fraction: float = 0.25
+    cluster_unlabelled: bool = False
+    cluster_eps: float = 0.1
+
+    def validate(self) -> None:
+        _positive(self, "match_distance", "min_points", "cluster_eps")
+        for name in ("match_similarity", "reid_similarity", "vanish_fraction"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ConfigError(f"objects.{name} must be in [0, 1], got {v}")
+
+
+@dataclasses.dataclass(frozen=True)
+class GraphConfig:
+    """Temporal scene graph: geometric tolerances for relations, m."""
+
+    on_tolerance: float = 0.1
+    near_distance: float = 1.0
+
+    def validate(self) -> None:
+        _positive(self, "on_tolerance", "near_distance")
+
+
+@dataclasses.dataclass(frozen=True)
+class EpisodicConfig:
+    """Keyframe store: a new keyframe is kept only when it is novel.
+
+    Novel = no stored keyframe within ``min_translation`` m and ``min_rotation`` rad that saw the same
+    instances with an image embedding of cosine similarity >= ``max_similarity``.
+    """
+
+    min_translation: float = 0.5
+    min_rotation: float = 0.5
+    max_similarity: float = 0.95
+    thumbnail_width: int = 96
+    max_keyframes: int = 20000
+
+    def validate(self) -> None:
+        _positive(self, "min_translation", "min_rotation", "thumbnail_width", "max_keyframes")
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexConfig:
+    """Vector index backend: "faiss_flat", "faiss_ivf" or "torch" (brute force, the reference).
+
+    use_gpu: "auto" uses a FAISS GPU index when ``faiss.get_num_gpus() > 0``; "never"/"always".
+    ivf_nlist: IVF cells; ivf_nprobe: cells searched; ivf_min_train: vectors needed before training
+    (below it, IVF answers exactly from a flat index).
+    """
+
+    backend: str = "faiss_flat"
+    use_gpu: str = "auto"
+    ivf_nlist: int = 1024
+    ivf_nprobe: int = 16
+    ivf_min_train: int = 20000
+    blas_threshold: int = 20
+
+    def validate(self) -> None:
+        if self.use_gpu not in ("auto", "never", "always"):
+            raise ConfigError(f"index.use_gpu must be 'auto', 'never' or 'always', got {self.use_gpu!r}")
+        _positive(self, "ivf_nlist", "ivf_nprobe", "ivf_min_train", "blas_threshold")
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderConfig:
+    """Feature encoder: "gt_text" (sentence embedding of simulator labels), "clip" (transformers
+    CLIP/SigLIP from ``model_path``), or "hash" (deterministic bag-of-words, for tests and demos)."""
+
+    backend: str = "gt_text"
+    model_path: str = ""
+    device: str = "cpu"
+    batch_size: int = 32
+
+    def validate(self) -> None:
+        _positive(self, "batch_size")
+
+
+@dataclasses.dataclass(frozen=True)
+class QueryConfig:
+    """Query answering. not_found_threshold: cosine similarity under which locate says "not found"."""
+
+    not_found_threshold: float = 0.5
+    default_k: int = 5
+
+    def validate(self) -> None:
+        _positive(self, "default_k")
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryConfig:
+    """The whole memory core."""
+
+    voxel: VoxelConfig = dataclasses.field(default_factory=VoxelConfig)
+    objects: ObjectConfig = dataclasses.field(default_factory=ObjectConfig)
+    graph: GraphConfig = dataclasses.field(default_factory=GraphConfig)
+    episodic: EpisodicConfig = dataclasses.field(default_factory=EpisodicConfig)
+    index: IndexConfig = dataclasses.field(default_factory=IndexConfig)
+    encoder: EncoderConfig = dataclasses.field(default_factory=EncoderConfig)
+    query: QueryConfig = dataclasses.field(default_factory=QueryConfig)
+
+    def validate(self) -> None:
+        for f in dataclasses.fields(self):
+            getattr(self, f.name).validate()
+
+
+# ----------------------------------------------------------------------------------------------- loading
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any], where: str = "") -> T:
+    """Build dataclass ``cls`` from a mapping, recursively, rejecting unknown keys and wrong types."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where or cls.__name__}: expected a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{where or cls.__name__}: unknown key(s) {unknown}; valid keys are {sorted(fields)}"
+        )
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        key = f"{where}.{name}" if where else name
+        kwargs[name] = _coerce(hints[name], value, key)
+    obj = cls(**kwargs)
+    validate = getattr(obj, "validate", None)
+    if validate is not None and not where:
+        validate()
+    return obj
+
+
+def _coerce(tp: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(args[0], value, key)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return from_dict(tp, value, key)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        try:
+            return tp(value)
+        except ValueError:
+            raise ConfigError(f"{key}: {value!r} is not one of {[m.value for m in tp]}") from None
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true/false, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def load_yaml(cls: type[T], path: Union[str, Path], section: Optional[str] = None) -> T:
+    """Load ``cls`` from a YAML file (optionally from one top-level ``section``), validated."""
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file {p} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {p} is not valid YAML: {exc}") from None
+    if section is not None:
+        if not isinstance(raw, Mapping) or section not in raw:
+            raise ConfigError(f"config file {p} has no top-level section {section!r}")
+        raw = raw[section] or {}
+    try:
+        return from_dict(cls, raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{p}: {exc}") from None
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Dataclass -> {"voxel.voxel_size": 0.05, ...} (enums as their values): the ROS parameter names."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        key = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(v):
+            out.update(flatten(v, key + "."))
+        elif isinstance(v, enum.Enum):
+            out[key] = v.value
+        else:
+            out[key] = v
+    return out
+
+
+def apply_overrides(obj: T, overrides: Mapping[str, Any]) -> T:
+    """Return ``obj`` with dotted-key overrides (e.g. from ROS parameters) applied and validated."""
+    nested: dict[str, Any] = {}
+    for dotted, value in overrides.items():
+        node = nested
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    merged = _merge(_to_plain(obj), nested)
+    return from_dict(type(obj), merged)
+
+
+def _to_plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    return obj
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _positive(cfg: Any, *names: str) -> None:
+    for name in names:
+        v = getattr(cfg, name)
+        if not v > 0:
+            raise ConfigError(f"{type(cfg).__name__}.{name} must be > 0, got {v}")
+
+
+def _non_negative(cfg: Any, *names: str) -> None:
+    for name in names:
+        v = getattr(cfg, name)
+        if not v >= 0:
+            raise ConfigError(f"{type(cfg).__name__}.{name} must be >= 0, got {v}")
