@@ -1,0 +1,1042 @@
+"""Dynamic voxel map (torch): fused per-voxel geometry/colour/feature/time, free-space removal,
+negative evidence.
+
+Layout
+------
+Voxels live in row-aligned tensors (``positions[i]``, ``uids[i]``, ... describe the same voxel) of
+amortised-doubling capacity, so appending a frame's new voxels never copies the whole map. A voxel is keyed
+by its integer voxel coordinates packed into one int64 (21 bits per axis, x in the high bits); a separate
+*sorted* key index (``keys``, ``rows``) finds voxels with ``torch.searchsorted``. New keys are merged into
+the index in O(N) memory moves (no sort of the map); removed voxels are swap-deleted (the last rows move into
+the holes, O(removed) attribute copies). Because x is the most significant field, an x-range of voxels is a
+contiguous slice of the sorted index, which gives :meth:`VoxelMap.carve` a cheap frustum cull.
+
+Per voxel: stable ``uid`` (monotonic, never reused), ``position`` (running mean of the points that fell in
+it, per-frame means weighted per observing frame), ``color`` (running mean, RGB), ``feature`` (running
+mean of L2-normalised features, re-normalised, float16), ``count`` (frames that observed it),
+``first_seen_ns``/``last_seen_ns``, ``instance_id`` (majority instance of its points in the most recent
+frame that gave instance ids; ``NO_INSTANCE`` = -1) and a consecutive free-space ``miss`` counter.
+
+Removal (DynaMem-style "seen-through" test, see :meth:`VoxelMap.carve`) and the coarse negative-evidence
+grid (:class:`NegativeEvidence`) together answer "was this place seen empty, and when?".
+
+Everything runs in torch on ``device``; arrays handed back across the API are numpy.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+from dataclasses import dataclass
+from typing import Mapping, NamedTuple, Optional, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from robomem.config import VoxelConfig
+from robomem.core.geometry import (
+    as_pose_tensor,
+    camera_rays,
+    frustum_corners_world,
+    invert_pose,
+    validate_intrinsics,
+    validate_pose,
+)
+from robomem.core.types import NO_INSTANCE, CameraIntrinsics
+from robomem.errors import FrameError, MemoryStateError, PersistenceError
+
+log = logging.getLogger(__name__)
+
+ArrayLike = Union[Tensor, np.ndarray]
+
+STATE_VERSION = 1
+_BITS = 21
+_OFFSET = 1 << (_BITS - 1)  # coordinates in [-2^20, 2^20) grid units
+_MASK = (1 << _BITS) - 1
+_DENSE_PAIR_LIMIT = 4_000_000  # voxel x label tables up to this size are counted densely (bincount)
+
+
+def resolve_device(name: str) -> torch.device:
+    """Config device string -> torch.device ("auto": CUDA when available, else CPU)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+# ------------------------------------------------------------------------------------------ key packing
+
+
+def pack_keys(coords: Tensor) -> Tensor:
+    """(N, 3) int64 grid coordinates in ``[-2^20, 2^20)`` -> (N,) int64 keys ordered by (x, y, z)."""
+    c = coords + _OFFSET
+    return (c[:, 0] << (2 * _BITS)) | (c[:, 1] << _BITS) | c[:, 2]
+
+
+def unpack_keys(keys: Tensor) -> Tensor:
+    """Inverse of :func:`pack_keys`: (N,) int64 -> (N, 3) int64 grid coordinates."""
+    x = (keys >> (2 * _BITS)) - _OFFSET
+    y = ((keys >> _BITS) & _MASK) - _OFFSET
+    z = (keys & _MASK) - _OFFSET
+    return torch.stack((x, y, z), dim=1)
+
+
+def _grid_coords(points: Tensor, cell: float, what: str) -> Tensor:
+    coords = torch.floor(points / cell).to(torch.int64)
+    if coords.numel() and (int(coords.min()) < -_OFFSET or int(coords.max()) >= _OFFSET):
+        limit = _OFFSET * cell
+        raise FrameError(
+            f"{what} lie beyond +-{limit:.0f} m of the world origin, outside the map's range; "
+            "check the pose units (metres) and the depth scale"
+        )
+    return coords
+
+
+def _insert_sorted(sorted_keys: Tensor, new_keys: Tensor, ins_pos: Tensor) -> tuple[Tensor, Tensor]:
+    """Merge sorted ``new_keys`` (none present) into ``sorted_keys`` given their searchsorted positions.
+
+    Returns (merged keys, final positions of the new keys). O(N + M) moves, no sort.
+    """
+    m = new_keys.numel()
+    n = sorted_keys.numel()
+    new_idx = ins_pos + torch.arange(m, device=ins_pos.device)
+    is_new = torch.zeros(n + m, dtype=torch.bool, device=sorted_keys.device)
+    is_new[new_idx] = True
+    merged = torch.empty(n + m, dtype=sorted_keys.dtype, device=sorted_keys.device)
+    merged[is_new] = new_keys
+    merged[~is_new] = sorted_keys
+    return merged, new_idx
+
+
+def _merge_values(old: Tensor, new_vals: Tensor, new_idx: Tensor, total: int) -> Tensor:
+    """Companion of :func:`_insert_sorted` for a value array aligned with the sorted keys."""
+    is_new = torch.zeros(total, dtype=torch.bool, device=old.device)
+    is_new[new_idx] = True
+    out = torch.empty((total,) + tuple(old.shape[1:]), dtype=old.dtype, device=old.device)
+    out[is_new] = new_vals
+    out[~is_new] = old
+    return out
+
+
+def _to_tensor(x: ArrayLike, device: torch.device, dtype: Optional[torch.dtype] = None) -> Tensor:
+    t = x if isinstance(x, Tensor) else torch.as_tensor(np.ascontiguousarray(x))
+    return t.to(device=device, dtype=dtype) if dtype is not None else t.to(device=device)
+
+
+def _np(t: Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy()
+
+
+# --------------------------------------------------------------------------------------- value types
+
+
+@dataclass(frozen=True)
+class IntegrateResult:
+    """What one :meth:`VoxelMap.integrate` did.
+
+    added_uids: (A,) int64 uids of voxels created by this frame.
+    updated_uids: (U,) int64 uids of existing voxels re-observed.
+    voxels_per_instance: instance id -> voxels whose majority label in this frame is that instance
+        (``NO_INSTANCE`` excluded; empty when no instance ids were given).
+    """
+
+    added_uids: np.ndarray
+    updated_uids: np.ndarray
+    voxels_per_instance: dict[int, int]
+
+
+@dataclass(frozen=True)
+class CarveResult:
+    """What one :meth:`VoxelMap.carve` removed.
+
+    removed_uids: (M,) int64; removed_positions: (M, 3) float32 world, m;
+    removed_per_instance: instance id -> voxels removed (``NO_INSTANCE`` excluded).
+    """
+
+    removed_uids: np.ndarray
+    removed_positions: np.ndarray
+    removed_per_instance: dict[int, int]
+
+    @staticmethod
+    def empty() -> CarveResult:
+        return CarveResult(np.zeros(0, np.int64), np.zeros((0, 3), np.float32), {})
+
+
+class RemovalEvent(NamedTuple):
+    """Voxels of one instance removed by one carve: when, whose, where (centroid, world m) and how many."""
+
+    stamp_ns: int
+    instance_id: int
+    centroid: tuple[float, float, float]
+    n_voxels: int
+
+
+def _empty_result() -> IntegrateResult:
+    return IntegrateResult(np.zeros(0, np.int64), np.zeros(0, np.int64), {})
+
+
+# ----------------------------------------------------------------------------------- negative evidence
+
+
+class NegativeEvidence:
+    """Coarse sparse grid of "the robot looked here at t" and "this was seen empty at t", plus removal events.
+
+    Cells are ``config.negative_cell_size`` cubes keyed by packed integer cell coordinates (a sorted-key
+    sparse grid, so its size is bounded by the explored space; re-observing a static scene adds nothing).
+    Per cell: ``last_observed_ns`` (a sampled ray passed through it or ended on a surface in it) and
+    ``last_empty_ns`` (a sampled ray passed through it at least ``removal_margin`` in front of the surface
+    and *no* sampled surface of the same frame lay in it). A cell is therefore never marked empty in a frame
+    that sees a surface inside it: the cell holding a small object that stood on the floor keeps the floor
+    and is never "empty"; query a point away from other surfaces (e.g. the removed voxels' centroid) or use
+    :meth:`events`. ``last_empty_ns == last_observed_ns`` means "empty the last time it was looked at".
+
+    Rays are sampled on a pixel grid of step ``negative_pixel_stride`` and marched at half-cell steps up to
+    ``min(depth - removal_margin, removal_max_depth)``; surfaces are sampled 4x denser (stride / 4).
+    Removal events are kept in a bounded FIFO (``max_events``): one per instance per carve that removed
+    some of its voxels, so a static scene produces none.
+    """
+
+    def __init__(self, config: VoxelConfig, device: torch.device, max_events: int = 10_000) -> None:
+        self.config = config
+        self.device = device
+        self.max_events = max_events
+        self._keys = torch.zeros(0, dtype=torch.int64, device=device)
+        self._observed = torch.zeros(0, dtype=torch.int64, device=device)
+        self._empty = torch.zeros(0, dtype=torch.int64, device=device)
+        self._events: collections.deque[RemovalEvent] = collections.deque(maxlen=max_events)
+
+    def __len__(self) -> int:
+        """Number of cells ever observed."""
+        return int(self._keys.numel())
+
+    # ---------------------------------------------------------------------------------------- update
+
+    def update(
+        self, depth_valid: Tensor, intrinsics: CameraIntrinsics, world_T_camera: Tensor, stamp_ns: int
+    ) -> None:
+        """Record one depth image. ``depth_valid``: (H, W) float32 z-depth, metres, 0 where invalid."""
+        cfg = self.config
+        cell = cfg.negative_cell_size
+        H, W = depth_valid.shape
+        T = world_T_camera.to(device=self.device, dtype=torch.float32)
+        R, t = T[:3, :3], T[:3, 3]
+
+        # free-space samples along sparse rays
+        s = cfg.negative_pixel_stride
+        off = s // 2  # sample pixel centres of the stride cells
+        d = depth_valid[off::s, off::s]
+        rays = camera_rays(intrinsics, s, self.device)[: d.shape[0], : d.shape[1]].clone()
+        rays[..., 0] += off / float(intrinsics.fx)
+        rays[..., 1] += off / float(intrinsics.fy)
+        d = d.reshape(-1)
+        rays = rays.reshape(-1, 3)
+        t_end = torch.clamp(d - cfg.removal_margin, min=0.0, max=cfg.removal_max_depth)
+        keep = (d > 0) & (t_end > 0)
+        rays, t_end = rays[keep], t_end[keep]
+        free_keys = torch.zeros(0, dtype=torch.int64, device=self.device)
+        if rays.numel():
+            step_z = 0.5 * cell / torch.linalg.norm(rays, dim=1)  # half a cell along the ray, in z units
+            n_steps = int(math.ceil(float((t_end / step_z).max()))) + 1
+            k = torch.arange(n_steps, device=self.device, dtype=torch.float32)
+            tz = k[None, :] * step_z[:, None]
+            on_ray = tz < t_end[:, None]
+            samples = (rays[:, None, :] * tz[..., None])[on_ray]
+            pts_cam = torch.cat((samples, rays * t_end[:, None]))  # plus each ray's last free point
+            pts = pts_cam @ R.T + t
+            free_keys = torch.unique(pack_keys(_grid_coords(pts, cell, "depth rays")))
+
+        # surface samples, denser
+        s2 = max(1, s // 4)
+        d2 = depth_valid[::s2, ::s2]
+        rays2 = camera_rays(intrinsics, s2, self.device)
+        surf = (d2 > 0) & (d2 <= cfg.max_depth)
+        pts2 = (rays2[surf] * d2[surf][:, None]) @ R.T + t
+        surf_keys = torch.unique(pack_keys(_grid_coords(pts2, cell, "depth points")))
+
+        empty_keys = free_keys[~torch.isin(free_keys, surf_keys)] if surf_keys.numel() else free_keys
+        observed_keys = torch.unique(torch.cat((free_keys, surf_keys)))
+        self._touch(observed_keys, empty_keys, stamp_ns)
+
+    def _touch(self, observed_keys: Tensor, empty_keys: Tensor, stamp_ns: int) -> None:
+        if observed_keys.numel() == 0:
+            return
+        n = self._keys.numel()
+        pos = torch.searchsorted(self._keys, observed_keys)
+        found = torch.zeros_like(observed_keys, dtype=torch.bool)
+        if n:
+            found = self._keys[pos.clamp(max=n - 1)] == observed_keys
+        new = ~found
+        if bool(new.any()):
+            new_keys = observed_keys[new]
+            merged, new_idx = _insert_sorted(self._keys, new_keys, pos[new])
+            zeros = torch.zeros(new_keys.numel(), dtype=torch.int64, device=self.device)
+            self._observed = _merge_values(self._observed, zeros, new_idx, merged.numel())
+            self._empty = _merge_values(self._empty, zeros, new_idx, merged.numel())
+            self._keys = merged
+        obs_pos = torch.searchsorted(self._keys, observed_keys)
+        self._observed[obs_pos] = int(stamp_ns)
+        if empty_keys.numel():
+            self._empty[torch.searchsorted(self._keys, empty_keys)] = int(stamp_ns)
+
+    def add_events(self, events: list[RemovalEvent]) -> None:
+        self._events.extend(events)
+
+    # ----------------------------------------------------------------------------------------- query
+
+    def _lookup(self, values: Tensor, points_world: ArrayLike) -> np.ndarray:
+        pts = _to_tensor(points_world, self.device, torch.float32).reshape(-1, 3)
+        n = self._keys.numel()
+        if n == 0 or pts.shape[0] == 0:
+            return np.zeros(pts.shape[0], np.int64)
+        coords = torch.floor(pts / self.config.negative_cell_size).to(torch.int64)
+        inside = ((coords >= -_OFFSET) & (coords < _OFFSET)).all(dim=1)
+        keys = pack_keys(coords.clamp(-_OFFSET, _OFFSET - 1))
+        pos = torch.searchsorted(self._keys, keys).clamp(max=n - 1)
+        hit = (self._keys[pos] == keys) & inside
+        return _np(torch.where(hit, values[pos], torch.zeros_like(keys)))
+
+    def last_empty_ns(self, points_world: ArrayLike) -> np.ndarray:
+        """(M,) int64: last time the cell of each (M, 3) world point was seen empty; 0 = never."""
+        return self._lookup(self._empty, points_world)
+
+    def last_observed_ns(self, points_world: ArrayLike) -> np.ndarray:
+        """(M,) int64: last time the cell of each (M, 3) world point was looked at; 0 = never."""
+        return self._lookup(self._observed, points_world)
+
+    def events(self, t0_ns: int = 0, t1_ns: Optional[int] = None) -> list[RemovalEvent]:
+        """Removal events with ``t0_ns <= stamp_ns <= t1_ns`` (``t1_ns`` None: unbounded), oldest first."""
+        return [e for e in self._events if e.stamp_ns >= t0_ns and (t1_ns is None or e.stamp_ns <= t1_ns)]
+
+    # ------------------------------------------------------------------------------------ persistence
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        ev = list(self._events)
+        return {
+            "cell_size": np.array(self.config.negative_cell_size, dtype=np.float64),
+            "cell_keys": _np(self._keys).copy(),
+            "last_observed_ns": _np(self._observed).copy(),
+            "last_empty_ns": _np(self._empty).copy(),
+            "event_stamp_ns": np.array([e.stamp_ns for e in ev], dtype=np.int64),
+            "event_instance_id": np.array([e.instance_id for e in ev], dtype=np.int64),
+            "event_centroid": np.array([e.centroid for e in ev], dtype=np.float32).reshape(-1, 3),
+            "event_n_voxels": np.array([e.n_voxels for e in ev], dtype=np.int64),
+        }
+
+    @classmethod
+    def from_state_dict(
+        cls,
+        config: VoxelConfig,
+        state: Mapping[str, np.ndarray],
+        device: Optional[torch.device] = None,
+        max_events: int = 10_000,
+        prefix: str = "",
+    ) -> NegativeEvidence:
+        """Rebuild from :meth:`state_dict`; raises :class:`PersistenceError` on any inconsistency."""
+        dev = device if device is not None else resolve_device(config.device)
+        get = _StateReader(state, prefix, "negative evidence")
+        cell_size = get.scalar("cell_size", np.float64)
+        if not math.isclose(cell_size, config.negative_cell_size, rel_tol=1e-9):
+            raise PersistenceError(
+                f"negative evidence was saved with negative_cell_size={cell_size} but the config says "
+                f"{config.negative_cell_size}; load it with the config it was saved with"
+            )
+        keys = get.array("cell_keys", np.int64, (None,))
+        c = keys.shape[0]
+        observed = get.array("last_observed_ns", np.int64, (c,))
+        empty = get.array("last_empty_ns", np.int64, (c,))
+        if c and (np.any(np.diff(keys) <= 0) or keys.min() < 0):
+            raise PersistenceError(
+                f"{get.where}: cell_keys must be strictly increasing and >= 0; file is corrupt"
+            )
+        if np.any(observed < 0) or np.any(empty < 0) or np.any(empty > observed):
+            raise PersistenceError(
+                f"{get.where}: need 0 <= last_empty_ns <= last_observed_ns for every cell; file is corrupt"
+            )
+        stamps = get.array("event_stamp_ns", np.int64, (None,))
+        e = stamps.shape[0]
+        inst = get.array("event_instance_id", np.int64, (e,))
+        cent = get.array("event_centroid", np.float32, (e, 3))
+        nvox = get.array("event_n_voxels", np.int64, (e,))
+        if not np.all(np.isfinite(cent)) or np.any(nvox <= 0) or np.any(inst < NO_INSTANCE):
+            raise PersistenceError(
+                f"{get.where}: removal events need finite centroids, n_voxels > 0 and instance ids >= -1"
+            )
+        out = cls(config, dev, max_events=max_events)
+        out._keys = torch.as_tensor(keys, device=dev)
+        out._observed = torch.as_tensor(observed, device=dev)
+        out._empty = torch.as_tensor(empty, device=dev)
+        out._events.extend(
+            RemovalEvent(int(s), int(i), (float(p[0]), float(p[1]), float(p[2])), int(k))
+            for s, i, p, k in zip(stamps, inst, cent, nvox, strict=True)
+        )
+        return out
+
+
+class _StateReader:
+    """Typed, shape-checked access to a state dict, raising PersistenceError with the offending key."""
+
+    def __init__(self, state: Mapping[str, np.ndarray], prefix: str, where: str) -> None:
+        self.state, self.prefix, self.where = state, prefix, where
+
+    def array(self, key: str, dtype: type, shape: tuple[Optional[int], ...]) -> np.ndarray:
+        full = self.prefix + key
+        if full not in self.state:
+            raise PersistenceError(
+                f"{self.where}: state has no {full!r}; the file is truncated or from another robomem version"
+            )
+        a = self.state[full]
+        if not isinstance(a, np.ndarray) or a.dtype != np.dtype(dtype):
+            got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
+            raise PersistenceError(
+                f"{self.where}: {full!r} must be {np.dtype(dtype)}, got {got}; file is corrupt"
+            )
+        if a.ndim != len(shape) or any(s is not None and s != a.shape[i] for i, s in enumerate(shape)):
+            want = tuple("N" if s is None else s for s in shape)
+            raise PersistenceError(
+                f"{self.where}: {full!r} has shape {a.shape}, expected {want}; the arrays are inconsistent "
+                "(truncated or corrupt file)"
+            )
+        return a
+
+    def scalar(self, key: str, dtype: type) -> float:
+        return float(self.array(key, dtype, ()))
+
+
+# ------------------------------------------------------------------------------------------ voxel map
+
+_ROW_FIELDS = (
+    "keys_row", "uids", "positions", "colors_f", "features", "counts", "feature_counts",
+    "first_seen", "last_seen", "instance", "misses",
+)
+
+
+class VoxelMap:
+    """Dynamic sparse voxel map; see the module docstring for the layout and semantics.
+
+    Args:
+        config: voxel settings (validated here).
+        feature_dim: length D of per-voxel features (0: no features).
+        device: overrides ``config.device`` ("auto" -> CUDA when available).
+    """
+
+    def __init__(self, config: VoxelConfig, feature_dim: int = 0, device: Optional[torch.device] = None):
+        config.validate()
+        if feature_dim < 0:
+            raise MemoryStateError(f"feature_dim must be >= 0, got {feature_dim}")
+        self.config = config
+        self.feature_dim = int(feature_dim)
+        self.device = device if device is not None else resolve_device(config.device)
+        self.negative = NegativeEvidence(config, self.device)
+        self._n = 0
+        self._next_uid = 0
+        self._alloc(1024)
+        self._skeys = torch.zeros(0, dtype=torch.int64, device=self.device)
+        self._srows = torch.zeros(0, dtype=torch.int64, device=self.device)
+        self._uid_index: Optional[tuple[Tensor, Tensor]] = None
+
+    # ------------------------------------------------------------------------------------- storage
+
+    def _alloc(self, cap: int) -> None:
+        dev, D = self.device, self.feature_dim
+        self._keys_row = torch.zeros(cap, dtype=torch.int64, device=dev)
+        self._uids = torch.zeros(cap, dtype=torch.int64, device=dev)
+        self._positions = torch.zeros(cap, 3, dtype=torch.float32, device=dev)
+        self._colors_f = torch.zeros(cap, 3, dtype=torch.float32, device=dev)
+        self._features = torch.zeros(cap, D, dtype=torch.float16, device=dev)
+        self._counts = torch.zeros(cap, dtype=torch.int32, device=dev)
+        self._feature_counts = torch.zeros(cap, dtype=torch.int32, device=dev)
+        self._first_seen = torch.zeros(cap, dtype=torch.int64, device=dev)
+        self._last_seen = torch.zeros(cap, dtype=torch.int64, device=dev)
+        self._instance = torch.zeros(cap, dtype=torch.int64, device=dev)
+        self._misses = torch.zeros(cap, dtype=torch.int32, device=dev)
+
+    def _reserve(self, total: int) -> None:
+        cap = self._uids.shape[0]
+        if total <= cap:
+            return
+        new_cap = max(total, 2 * cap)
+        for name in _ROW_FIELDS:
+            old = getattr(self, "_" + name)
+            grown = torch.zeros((new_cap,) + tuple(old.shape[1:]), dtype=old.dtype, device=old.device)
+            grown[: self._n] = old[: self._n]
+            setattr(self, "_" + name, grown)
+
+    def __len__(self) -> int:
+        return self._n
+
+    # ------------------------------------------------------------------------------------ accessors
+    # Slices of the live storage (no copy): read only, and copy before keeping them across a mutation.
+
+    @property
+    def uids(self) -> Tensor:
+        """(N,) int64 stable voxel uids."""
+        return self._uids[: self._n]
+
+    @property
+    def positions(self) -> Tensor:
+        """(N, 3) float32 world positions, m (running mean of the points in the voxel)."""
+        return self._positions[: self._n]
+
+    @property
+    def colors(self) -> Tensor:
+        """(N, 3) uint8 RGB (rounded running mean)."""
+        return self._colors_f[: self._n].round().clamp(0, 255).to(torch.uint8)
+
+    @property
+    def features(self) -> Tensor:
+        """(N, D) float16 fused features, L2-normalised (all-zero rows: never given a feature)."""
+        return self._features[: self._n]
+
+    @property
+    def counts(self) -> Tensor:
+        """(N,) int32 number of frames that observed each voxel."""
+        return self._counts[: self._n]
+
+    @property
+    def feature_counts(self) -> Tensor:
+        """(N,) int32 number of frames that gave each voxel a feature."""
+        return self._feature_counts[: self._n]
+
+    @property
+    def first_seen_ns(self) -> Tensor:
+        """(N,) int64."""
+        return self._first_seen[: self._n]
+
+    @property
+    def last_seen_ns(self) -> Tensor:
+        """(N,) int64."""
+        return self._last_seen[: self._n]
+
+    @property
+    def instance_ids(self) -> Tensor:
+        """(N,) int64 instance of each voxel (``NO_INSTANCE`` = -1)."""
+        return self._instance[: self._n]
+
+    @property
+    def voxel_coords(self) -> Tensor:
+        """(N, 3) int64 integer voxel coordinates ``floor(position / voxel_size)``."""
+        return unpack_keys(self._keys_row[: self._n])
+
+    def rows_for_uids(self, uids: ArrayLike) -> np.ndarray:
+        """Row of each uid in the accessors above, -1 for uids not (or no longer) in the map. (M,) int64."""
+        q = _to_tensor(uids, self.device, torch.int64).reshape(-1)
+        if self._n == 0 or q.numel() == 0:
+            return np.full(q.numel(), -1, np.int64)
+        if self._uid_index is None:
+            self._uid_index = torch.sort(self._uids[: self._n])
+        su, order = self._uid_index
+        pos = torch.searchsorted(su, q).clamp(max=self._n - 1)
+        hit = su[pos] == q
+        return _np(torch.where(hit, order[pos], torch.full_like(q, -1)))
+
+    def instance_voxel_counts(self) -> dict[int, int]:
+        """Instance id -> number of voxels currently labelled with it (``NO_INSTANCE`` excluded)."""
+        inst = self._instance[: self._n]
+        inst = inst[inst != NO_INSTANCE]
+        if inst.numel() == 0:
+            return {}
+        ids, cnt = torch.unique(inst, return_counts=True)
+        return dict(zip(_np(ids).tolist(), _np(cnt).tolist(), strict=True))
+
+    def instance_points(self, instance_id: int) -> np.ndarray:
+        """(K, 3) float32 world positions of the voxels labelled ``instance_id``."""
+        mask = self._instance[: self._n] == int(instance_id)
+        return _np(self._positions[: self._n][mask]).copy()
+
+    def instance_uids(self, instance_id: int) -> np.ndarray:
+        """(K,) int64 uids of the voxels labelled ``instance_id``."""
+        mask = self._instance[: self._n] == int(instance_id)
+        return _np(self._uids[: self._n][mask]).copy()
+
+    # --------------------------------------------------------------------------------- mutation
+
+    def relabel_instance(self, old_id: int, new_id: int) -> int:
+        """Label every voxel of ``old_id`` as ``new_id`` (merge after re-identification).
+
+        Returns the number of voxels changed.
+
+        ``new_id`` may be ``NO_INSTANCE`` (forget the label); ``old_id`` must be a real id (>= 0).
+        """
+        if int(old_id) < 0:
+            raise MemoryStateError(
+                f"relabel_instance: old_id must be an instance id >= 0, got {old_id}; unlabelled voxels "
+                "cannot be relabelled wholesale"
+            )
+        if int(new_id) < NO_INSTANCE:
+            raise MemoryStateError(f"relabel_instance: new_id must be >= -1, got {new_id}")
+        if int(old_id) == int(new_id):
+            return 0
+        mask = self._instance[: self._n] == int(old_id)
+        changed = int(mask.sum())
+        if changed:
+            self._instance[: self._n][mask] = int(new_id)
+        return changed
+
+    def integrate(
+        self,
+        points_world: ArrayLike,
+        colors: ArrayLike,
+        stamp_ns: int,
+        instance_ids: Optional[ArrayLike] = None,
+        feature_rows: Optional[ArrayLike] = None,
+        feature_table: Optional[ArrayLike] = None,
+    ) -> IntegrateResult:
+        """Fuse one frame's points into the map.
+
+        Args:
+            points_world: (N, 3) float32 world points, m.
+            colors: (N, 3) uint8 RGB per point.
+            stamp_ns: frame time, ns.
+            instance_ids: (N,) int64 instance per point (``NO_INSTANCE`` = none). When given, each observed
+                voxel takes the majority instance of its points in this frame (``NO_INSTANCE`` included);
+                when None, voxel labels are left as they are.
+            feature_rows: (N,) int64 row of ``feature_table`` per point, -1 = no feature.
+            feature_table: (S, D) features (D = ``feature_dim``); they are L2-normalised before fusing.
+
+        The frame is reduced per voxel first (mean point/colour, majority instance, mean feature), then each
+        voxel's running means are updated with weight 1 per observing frame. Validates everything before
+        mutating: on :class:`FrameError` the map is unchanged.
+        """
+        dev = self.device
+        pts = _to_tensor(points_world, dev, torch.float32)
+        if pts.ndim != 2 or pts.shape[1] != 3:
+            raise FrameError(f"points_world must have shape (N, 3), got {tuple(pts.shape)}")
+        n_pts = pts.shape[0]
+        col = _to_tensor(colors, dev)
+        if tuple(col.shape) != (n_pts, 3):
+            raise FrameError(f"colors must have shape ({n_pts}, 3) like the points, got {tuple(col.shape)}")
+        if col.dtype != torch.uint8:
+            raise FrameError(f"colors must be uint8 RGB, got {col.dtype}; convert the image to 8-bit RGB")
+        if n_pts and not bool(torch.isfinite(pts).all()):
+            raise FrameError("points_world contains NaN or inf; drop invalid depth pixels before integrating")
+        inst: Optional[Tensor] = None
+        if instance_ids is not None:
+            inst = _to_tensor(instance_ids, dev, torch.int64).reshape(-1)
+            if inst.numel() != n_pts:
+                raise FrameError(f"instance_ids must have one entry per point ({n_pts}), got {inst.numel()}")
+            if n_pts and int(inst.min()) < NO_INSTANCE:
+                raise FrameError(f"instance_ids must be >= -1 (NO_INSTANCE), got min {int(inst.min())}")
+        frows: Optional[Tensor] = None
+        ftable: Optional[Tensor] = None
+        if feature_rows is not None or feature_table is not None:
+            if feature_rows is None or feature_table is None:
+                raise FrameError("feature_rows and feature_table must be given together")
+            if self.feature_dim == 0:
+                raise FrameError("this voxel map was built with feature_dim=0 and cannot store features")
+            ftable = _to_tensor(feature_table, dev, torch.float32)
+            if ftable.ndim != 2 or ftable.shape[1] != self.feature_dim:
+                raise FrameError(
+                    f"feature_table must have shape (S, {self.feature_dim}), got {tuple(ftable.shape)}; "
+                    "use the encoder the memory was built with"
+                )
+            if not bool(torch.isfinite(ftable).all()):
+                raise FrameError("feature_table contains NaN or inf; check the encoder output")
+            frows = _to_tensor(feature_rows, dev, torch.int64).reshape(-1)
+            if frows.numel() != n_pts:
+                raise FrameError(f"feature_rows must have one entry per point ({n_pts}), got {frows.numel()}")
+            if n_pts and (int(frows.min()) < -1 or int(frows.max()) >= ftable.shape[0]):
+                raise FrameError(
+                    f"feature_rows must be -1 or a row of feature_table (0..{ftable.shape[0] - 1}), got "
+                    f"range [{int(frows.min())}, {int(frows.max())}]"
+                )
+        if n_pts == 0:
+            return _empty_result()
+        coords = _grid_coords(pts, self.config.voxel_size, "points")
+        stamp = int(stamp_ns)
+
+        # ---- per-frame reduction
+        keys = pack_keys(coords)
+        ukeys, inv, cnt = torch.unique(keys, return_inverse=True, return_counts=True)
+        n_vox = ukeys.numel()
+        vals = torch.cat((pts, col.to(torch.float32)), dim=1)
+        sums = torch.zeros(n_vox, 6, dtype=torch.float32, device=dev).scatter_add_(
+            0, inv[:, None].expand(-1, 6), vals
+        )
+        means = sums / cnt[:, None].to(torch.float32)
+        frame_pos, frame_col = means[:, :3], means[:, 3:]
+
+        vox_inst: Optional[Tensor] = None
+        per_instance: dict[int, int] = {}
+        if inst is not None:
+            vox_inst = _majority(inv, inst, n_vox)
+            labelled = vox_inst[vox_inst != NO_INSTANCE]
+            if labelled.numel():
+                ids, c = torch.unique(labelled, return_counts=True)
+                per_instance = dict(zip(_np(ids).tolist(), _np(c).tolist(), strict=True))
+
+        vox_feat: Optional[Tensor] = None
+        has_feat: Optional[Tensor] = None
+        if frows is not None and ftable is not None:
+            vox_feat, has_feat = _mean_features(inv, frows, ftable, n_vox)
+
+        # ---- merge with the map
+        n = self._n
+        spos = torch.searchsorted(self._skeys, ukeys)
+        if n:
+            found = self._skeys[spos.clamp(max=n - 1)] == ukeys
+        else:
+            found = torch.zeros(n_vox, dtype=torch.bool, device=dev)
+        rows = self._srows[spos[found]] if n else torch.zeros(0, dtype=torch.int64, device=dev)
+        if rows.numel():
+            w = self._counts[rows].to(torch.float32)[:, None]
+            self._positions[rows] = (self._positions[rows] * w + frame_pos[found]) / (w + 1)
+            self._colors_f[rows] = (self._colors_f[rows] * w + frame_col[found]) / (w + 1)
+            self._counts[rows] += 1
+            self._last_seen[rows] = stamp
+            self._misses[rows] = 0
+            if vox_inst is not None:
+                self._instance[rows] = vox_inst[found]
+            if vox_feat is not None and has_feat is not None:
+                fr = rows[has_feat[found]]
+                nf = vox_feat[found & has_feat]
+                wf = self._feature_counts[fr].to(torch.float32)[:, None]
+                fused = self._features[fr].to(torch.float32) * wf + nf
+                self._features[fr] = _l2n(fused).to(torch.float16)
+                self._feature_counts[fr] += 1
+        updated_uids = _np(self._uids[rows]).copy()
+
+        new = ~found
+        m = int(new.sum())
+        added_uids = np.zeros(0, np.int64)
+        if m:
+            self._reserve(n + m)
+            sl = slice(n, n + m)
+            new_keys = ukeys[new]
+            uids = torch.arange(self._next_uid, self._next_uid + m, dtype=torch.int64, device=dev)
+            self._keys_row[sl] = new_keys
+            self._uids[sl] = uids
+            self._positions[sl] = frame_pos[new]
+            self._colors_f[sl] = frame_col[new]
+            self._counts[sl] = 1
+            self._first_seen[sl] = stamp
+            self._last_seen[sl] = stamp
+            self._misses[sl] = 0
+            self._instance[sl] = vox_inst[new] if vox_inst is not None else NO_INSTANCE
+            if self.feature_dim:
+                self._features[sl] = 0
+                self._feature_counts[sl] = 0
+                if vox_feat is not None and has_feat is not None:
+                    nh = has_feat[new]
+                    self._features[sl][nh] = vox_feat[new][nh].to(torch.float16)
+                    self._feature_counts[sl][nh] = 1
+            merged, new_idx = _insert_sorted(self._skeys, new_keys, spos[new])
+            new_rows = torch.arange(n, n + m, dtype=torch.int64, device=dev)
+            self._srows = _merge_values(self._srows, new_rows, new_idx, merged.numel())
+            self._skeys = merged
+            self._n = n + m
+            self._next_uid += m
+            self._uid_index = None
+            added_uids = _np(uids).copy()
+        return IntegrateResult(added_uids, updated_uids, per_instance)
+
+    def carve(
+        self, depth_m: ArrayLike, intrinsics: CameraIntrinsics, world_T_camera: ArrayLike, stamp_ns: int
+    ) -> CarveResult:
+        """Remove voxels this depth image sees through; record negative evidence and removal events.
+
+        Call it *before* :meth:`integrate` of the same frame. A voxel (within ``removal_max_depth``) is
+        seen-through if it projects inside the image and its camera z-depth is more than ``removal_margin``
+        in front of the observed depth. The observed depth is the minimum over the 3x3 full-resolution
+        pixels around the projection (a min filter), and any invalid pixel (0/NaN/inf or closer than
+        ``min_depth``) in that neighbourhood makes the voxel unknown; so voxels at depth edges, behind an
+        occluder (z > observed) or behind invalid depth are kept. Depth beyond ``max_depth`` still counts as
+        free space in front of it (the ray went that far). A voxel is removed after ``removal_min_misses``
+        consecutive seen-through frames (:meth:`integrate` resets the count). Voxels are culled first by the
+        frustum's bounding box (a slice of the sorted key index) and by ``removal_max_depth``.
+
+        With ``config.removal`` off this is a no-op (append-only map, no negative evidence).
+
+        Args:
+            depth_m: (H, W) float z-depth, metres (H, W as in ``intrinsics``).
+            intrinsics: camera intrinsics of the depth image.
+            world_T_camera: (4, 4) optical camera pose in the world.
+            stamp_ns: frame time, ns.
+        """
+        cfg = self.config
+        if not cfg.removal:
+            return CarveResult.empty()
+        validate_intrinsics(intrinsics)
+        validate_pose(world_T_camera)
+        dev = self.device
+        depth = _to_tensor(depth_m, dev, torch.float32)
+        H, W = intrinsics.height, intrinsics.width
+        if tuple(depth.shape) != (H, W):
+            raise FrameError(
+                f"depth image has shape {tuple(depth.shape)} but the intrinsics say {H}x{W} (H x W); "
+                "resize the depth or fix the camera info"
+            )
+        T = as_pose_tensor(world_T_camera, dev)
+        valid = torch.isfinite(depth) & (depth >= max(cfg.min_depth, 1e-6))
+        depth_valid = torch.where(valid, depth, torch.zeros_like(depth))
+
+        self.negative.update(depth_valid, intrinsics, T, int(stamp_ns))
+        if self._n == 0:
+            return CarveResult.empty()
+
+        # ---- frustum cull: x-slice of the sorted index, then y/z box test on the decoded keys
+        vs = self.config.voxel_size
+        corners = frustum_corners_world(intrinsics, T, cfg.removal_max_depth)
+        lo = torch.floor(corners.min(dim=0).values / vs).to(torch.int64) - 1
+        hi = torch.floor(corners.max(dim=0).values / vs).to(torch.int64) + 1
+        lo = lo.clamp(-_OFFSET, _OFFSET - 1)
+        hi = hi.clamp(-_OFFSET, _OFFSET - 1)
+        lo_l, hi_l = lo.tolist(), hi.tolist()
+        k_lo = (lo_l[0] + _OFFSET) << (2 * _BITS)
+        k_hi = (hi_l[0] + _OFFSET + 1) << (2 * _BITS)
+        bounds = torch.tensor([k_lo, k_hi], dtype=torch.int64, device=dev)
+        a, b = torch.searchsorted(self._skeys, bounds).tolist()
+        if a >= b:
+            return CarveResult.empty()
+        sk = self._skeys[a:b]
+        y = ((sk >> _BITS) & _MASK) - _OFFSET
+        z = (sk & _MASK) - _OFFSET
+        in_box = (y >= lo_l[1]) & (y <= hi_l[1]) & (z >= lo_l[2]) & (z <= hi_l[2])
+        cand = self._srows[a:b][in_box]
+        if cand.numel() == 0:
+            return CarveResult.empty()
+
+        # ---- project candidates, look up the min-filtered observed depth
+        camera_T_world = invert_pose(T)
+        p = self._positions[cand] @ camera_T_world[:3, :3].T + camera_T_world[:3, 3]
+        zc = p[:, 2]
+        in_depth = (zc > 1e-6) & (zc <= cfg.removal_max_depth)
+        cand, p, zc = cand[in_depth], p[in_depth], zc[in_depth]
+        u = torch.round(p[:, 0] / zc * float(intrinsics.fx) + float(intrinsics.cx))
+        v = torch.round(p[:, 1] / zc * float(intrinsics.fy) + float(intrinsics.cy))
+        inside = (u >= 0) & (u <= W - 1) & (v >= 0) & (v <= H - 1)
+        cand, zc = cand[inside], zc[inside]
+        if cand.numel() == 0:
+            return CarveResult.empty()
+        pix = v[inside].to(torch.int64) * W + u[inside].to(torch.int64)
+        observed = _min_filter3(depth_valid).reshape(-1)[pix]
+        free = (observed > 0) & (zc < observed - cfg.removal_margin)
+        hit_rows = cand[free]
+        if hit_rows.numel() == 0:
+            return CarveResult.empty()
+        self._misses[hit_rows] += 1
+        rm = hit_rows[self._misses[hit_rows] >= cfg.removal_min_misses]
+        if rm.numel() == 0:
+            return CarveResult.empty()
+        return self._remove_rows(torch.sort(rm).values, int(stamp_ns))
+
+    def _remove_rows(self, rm: Tensor, stamp_ns: int) -> CarveResult:
+        """Swap-delete the sorted, unique rows ``rm``; record one RemovalEvent per instance."""
+        dev = self.device
+        n = self._n
+        k = rm.numel()
+        removed_uids = self._uids[rm].clone()
+        removed_pos = self._positions[rm].clone()
+        removed_inst = self._instance[rm].clone()
+        removed_keys = self._keys_row[rm].clone()
+
+        # events / per-instance counts (NO_INSTANCE voxels produce no event)
+        per_instance: dict[int, int] = {}
+        events: list[RemovalEvent] = []
+        lab = removed_inst != NO_INSTANCE
+        if bool(lab.any()):
+            ids, inv, cnt = torch.unique(removed_inst[lab], return_inverse=True, return_counts=True)
+            cent = torch.zeros(ids.numel(), 3, dtype=torch.float32, device=dev).index_add_(
+                0, inv, removed_pos[lab]
+            ) / cnt[:, None].to(torch.float32)
+            for i, c, p in zip(_np(ids).tolist(), _np(cnt).tolist(), _np(cent).tolist(), strict=True):
+                per_instance[i] = c
+                events.append(RemovalEvent(stamp_ns, i, (p[0], p[1], p[2]), c))
+        self.negative.add_events(events)
+
+        # sorted index: drop the removed keys
+        spos = torch.searchsorted(self._skeys, removed_keys)
+        keep = torch.ones(n, dtype=torch.bool, device=dev)
+        keep[spos] = False
+        self._skeys = self._skeys[keep]
+        self._srows = self._srows[keep]
+
+        # rows: move the surviving tail rows into the holes below n - k
+        n_new = n - k
+        alive_tail = torch.ones(k, dtype=torch.bool, device=dev)  # rows n_new .. n-1
+        tail_rm = rm[rm >= n_new] - n_new
+        alive_tail[tail_rm] = False
+        movers = torch.nonzero(alive_tail).squeeze(1) + n_new
+        holes = rm[rm < n_new]
+        if holes.numel():
+            for name in _ROW_FIELDS:
+                arr = getattr(self, "_" + name)
+                arr[holes] = arr[movers]
+            moved_pos = torch.searchsorted(self._skeys, self._keys_row[holes])
+            self._srows[moved_pos] = holes
+        self._n = n_new
+        self._uid_index = None
+        log.debug("carve at %d removed %d voxels (%d instances)", stamp_ns, k, len(per_instance))
+        return CarveResult(_np(removed_uids).copy(), _np(removed_pos).copy(), per_instance)
+
+    # ------------------------------------------------------------------------------ persistence
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """All state as numpy arrays (rows in storage order).
+
+        The negative evidence is not included: persist ``self.negative.state_dict()`` separately and
+        assign ``NegativeEvidence.from_state_dict(...)`` to ``negative`` after loading.
+        """
+        n = self._n
+        out: dict[str, np.ndarray] = {
+            "version": np.array(STATE_VERSION, dtype=np.int64),
+            "voxel_size": np.array(self.config.voxel_size, dtype=np.float64),
+            "feature_dim": np.array(self.feature_dim, dtype=np.int64),
+            "next_uid": np.array(self._next_uid, dtype=np.int64),
+            "keys": _np(self._keys_row[:n]).copy(),
+            "uids": _np(self._uids[:n]).copy(),
+            "positions": _np(self._positions[:n]).copy(),
+            "colors": _np(self._colors_f[:n]).copy(),
+            "features": _np(self._features[:n]).copy(),
+            "counts": _np(self._counts[:n]).copy(),
+            "feature_counts": _np(self._feature_counts[:n]).copy(),
+            "first_seen_ns": _np(self._first_seen[:n]).copy(),
+            "last_seen_ns": _np(self._last_seen[:n]).copy(),
+            "instance_ids": _np(self._instance[:n]).copy(),
+            "misses": _np(self._misses[:n]).copy(),
+        }
+        return out
+
+    @classmethod
+    def from_state_dict(
+        cls,
+        config: VoxelConfig,
+        state: Mapping[str, np.ndarray],
+        feature_dim: int,
+        device: Optional[torch.device] = None,
+    ) -> VoxelMap:
+        """Rebuild a map from :meth:`state_dict`, validating every array (dtype, shape, consistency).
+
+        Raises :class:`PersistenceError` naming the offending array; nothing is built on error.
+        """
+        get = _StateReader(state, "", "voxel map state")
+        version = int(get.scalar("version", np.int64))
+        if version != STATE_VERSION:
+            raise PersistenceError(
+                f"voxel map state has version {version}, this robomem reads version {STATE_VERSION}; "
+                "re-create the memory or use the matching robomem version"
+            )
+        vs = get.scalar("voxel_size", np.float64)
+        if not math.isclose(vs, config.voxel_size, rel_tol=1e-9):
+            raise PersistenceError(
+                f"voxel map was saved with voxel_size={vs} but the config says {config.voxel_size}; "
+                "load it with the config it was saved with"
+            )
+        fd = int(get.scalar("feature_dim", np.int64))
+        if fd != feature_dim:
+            raise PersistenceError(
+                f"voxel map was saved with feature_dim={fd} but {feature_dim} was requested; "
+                "load it with the encoder it was built with"
+            )
+        next_uid = int(get.scalar("next_uid", np.int64))
+        keys = get.array("keys", np.int64, (None,))
+        n = keys.shape[0]
+        uids = get.array("uids", np.int64, (n,))
+        positions = get.array("positions", np.float32, (n, 3))
+        colors = get.array("colors", np.float32, (n, 3))
+        features = get.array("features", np.float16, (n, fd))
+        counts = get.array("counts", np.int32, (n,))
+        fcounts = get.array("feature_counts", np.int32, (n,))
+        first = get.array("first_seen_ns", np.int64, (n,))
+        last = get.array("last_seen_ns", np.int64, (n,))
+        inst = get.array("instance_ids", np.int64, (n,))
+        misses = get.array("misses", np.int32, (n,))
+
+        def bad(msg: str) -> PersistenceError:
+            return PersistenceError(f"voxel map state: {msg}; the file is corrupt, restore it from a backup")
+
+        if n:
+            if keys.min() < 0 or len(np.unique(keys)) != n:
+                raise bad("voxel keys must be unique and >= 0")
+            if len(np.unique(uids)) != n or uids.min() < 0 or uids.max() >= next_uid:
+                raise bad(f"uids must be unique and in [0, next_uid={next_uid})")
+            if not np.all(np.isfinite(positions)):
+                raise bad("positions contain NaN or inf")
+            centers = (_np(unpack_keys(torch.as_tensor(keys))).astype(np.float64) + 0.5) * vs
+            if np.max(np.abs(positions.astype(np.float64) - centers)) > 0.5 * vs + 1e-3:
+                raise bad("positions do not lie in the voxels their keys name")
+            if not np.all(np.isfinite(colors)) or colors.min() < 0 or colors.max() > 255:
+                raise bad("colors must be finite and in [0, 255]")
+            if fd and not np.all(np.isfinite(features)):
+                raise bad("features contain NaN or inf")
+            if counts.min() < 1 or fcounts.min() < 0 or np.any(fcounts > counts):
+                raise bad("need counts >= 1 and 0 <= feature_counts <= counts")
+            if np.any(first > last) or first.min() < 0:
+                raise bad("need 0 <= first_seen_ns <= last_seen_ns")
+            if inst.min() < NO_INSTANCE:
+                raise bad("instance_ids must be >= -1")
+            if misses.min() < 0:
+                raise bad("misses must be >= 0")
+        elif next_uid < 0:
+            raise bad("next_uid must be >= 0")
+
+        out = cls(config, feature_dim=fd, device=device)
+        dev = out.device
+        out._alloc(max(1024, n))
+        out._n = n
+        out._next_uid = next_uid
+        for name, arr in (
+            ("keys_row", keys), ("uids", uids), ("positions", positions), ("colors_f", colors),
+            ("features", features), ("counts", counts), ("feature_counts", fcounts), ("first_seen", first),
+            ("last_seen", last), ("instance", inst), ("misses", misses),
+        ):
+            getattr(out, "_" + name)[:n] = torch.as_tensor(arr, device=dev)
+        kt = torch.as_tensor(keys, device=dev)
+        out._skeys, out._srows = torch.sort(kt)
+        return out
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _l2n(x: Tensor) -> Tensor:
+    return x / torch.linalg.norm(x, dim=1, keepdim=True).clamp_min(1e-12)
+
+
+def _min_filter3(img: Tensor) -> Tensor:
+    """3x3 minimum filter (edge-replicated) of an (H, W) image, by shifted minima (cheaper than pooling)."""
+    p = torch.nn.functional.pad(img[None, None], (1, 1, 1, 1), mode="replicate")[0, 0]
+    r = torch.minimum(torch.minimum(p[:, :-2], p[:, 1:-1]), p[:, 2:])
+    return torch.minimum(torch.minimum(r[:-2], r[1:-1]), r[2:])
+
+
+def _majority(inv: Tensor, labels: Tensor, n_vox: int) -> Tensor:
+    """Per voxel, the most frequent label of its points (ties: the smallest label). (n_vox,) int64."""
+    ulab, code = torch.unique(labels, return_inverse=True)
+    k = ulab.numel()
+    if k == 1:
+        return ulab.expand(n_vox).clone()
+    if n_vox * k <= _DENSE_PAIR_LIMIT:
+        table = torch.bincount(inv * k + code, minlength=n_vox * k).view(n_vox, k)
+        return ulab[table.argmax(dim=1)]
+    pairs, pcnt = torch.unique(inv * k + code, return_counts=True)
+    vox = pairs // k
+    # sort pairs by (voxel, count desc): pick the first of each voxel
+    order = torch.argsort(vox * (pcnt.max() + 1) + (pcnt.max() - pcnt))
+    vox_o = vox[order]
+    first = torch.ones_like(vox_o, dtype=torch.bool)
+    first[1:] = vox_o[1:] != vox_o[:-1]
+    out = torch.empty(n_vox, dtype=torch.int64, device=labels.device)
+    out[vox_o[first]] = ulab[(pairs[order] % k)[first]]
+    return out
+
+
+def _mean_features(inv: Tensor, frows: Tensor, table: Tensor, n_vox: int) -> tuple[Tensor, Tensor]:
+    """Per voxel, the normalised mean of its points' (normalised) features.
+
+    Returns ((n_vox, D) float32, has (n_vox,) bool)."""
+    table_n = _l2n(table)
+    has_pt = frows >= 0
+    vi, fr = inv[has_pt], frows[has_pt]
+    s = table.shape[0]
+    has = torch.zeros(n_vox, dtype=torch.bool, device=table.device)
+    if vi.numel() == 0:
+        return torch.zeros(n_vox, table.shape[1], device=table.device), has
+    has[vi] = True
+    if n_vox * s <= _DENSE_PAIR_LIMIT:
+        w = torch.bincount(vi * s + fr, minlength=n_vox * s).view(n_vox, s).to(table_n.dtype)
+        summed = w @ table_n
+    else:
+        summed = torch.zeros(n_vox, table.shape[1], dtype=table_n.dtype, device=table.device)
+        summed.index_add_(0, vi, table_n[fr])
+    return _l2n(summed), has

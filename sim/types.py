@@ -1,0 +1,84 @@
+"""Value types shared by the simulator, the task suite, the agents and the scorer.
+
+Ids here are *simulator* ids (ground truth), never memory instance ids: an agent answers with places to go
+(:class:`robomem.planner.base.Goal`) and typed values; the scorer maps those back onto simulator objects.
+Times are ns since the epoch; the simulated day runs 06:00-22:00 (``SimClock``).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+from robomem.planner.base import AnswerKind
+
+Vec3 = tuple[float, float, float]
+
+
+class TaskFamily(enum.Enum):
+    """FindingDory task families plus robomem's extra ones."""
+
+    OBJECT_RECALL = "object_recall"
+    OBJECT_ATTRIBUTE = "object_attribute"
+    INTERACTION = "interaction"
+    CONDITIONAL_INTERACTION = "conditional_interaction"
+    SPATIAL_RELATIONSHIP = "spatial_relationship"
+    ROOM_VISITATION = "room_visitation"
+    INTERACTION_ORDER = "interaction_order"
+    TIME_BASED = "time_based"
+    DURATION = "duration"
+    MULTI_GOAL_UNORDERED = "multi_goal_unordered"
+    MULTI_GOAL_ORDERED = "multi_goal_ordered"
+    WHERE_NOW = "where_now"  # object moved while unseen: predict from priors and history
+    CHANGES = "changes"  # what changed in room R since T
+    COUNTING = "counting"
+    ABSENCE = "absence"  # never-seen object: the right answer is "not found"
+
+
+class TargetKind(enum.Enum):
+    """What a navigation target is, which selects FindingDory's success rule."""
+
+    OBJECT = "object"  # <= 2.0 m, heading within pi/4, >= 0.1 % of pixels
+    RECEPTACLE = "receptacle"  # near a viewpoint, heading within pi/2, >= 0.1 % of pixels
+    ROOM = "room"  # robot inside the room
+
+
+@dataclass(frozen=True)
+class NavTarget:
+    """One acceptable place to go: a simulator object/receptacle id or a room name."""
+
+    kind: TargetKind
+    sim_id: Optional[int] = None
+    room: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ExpectedAnswer:
+    """Ground truth for one task.
+
+    ``kind`` is the answer type. For navigation answers, ``targets`` holds, per goal, the set of acceptable
+    targets (any one of a set satisfies that goal); ``ordered`` says whether goals must be visited in order.
+    ``value`` holds room names, numbers, booleans, times (ns) or durations (s); ``tolerance`` is the absolute
+    tolerance for times (s) and durations (s). ``not_found`` means the right answer is "I don't know / not seen".
+    """
+
+    kind: AnswerKind
+    targets: tuple[frozenset[NavTarget], ...] = ()
+    ordered: bool = False
+    value: Union[int, float, str, bool, tuple[str, ...], None] = None
+    tolerance: float = 0.0
+    not_found: bool = False
+
+
+@dataclass(frozen=True)
+class Task:
+    """A question asked at ``now_ns`` (after the episode's observation phase)."""
+
+    task_id: str
+    family: TaskFamily
+    text: str
+    expected: ExpectedAnswer
+    now_ns: int
+    about_moved_object: bool = False  # counts towards the "moved objects" comparison with the static-map baseline
+    meta: dict[str, object] = field(default_factory=dict, compare=False)
