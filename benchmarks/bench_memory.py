@@ -22,6 +22,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import default_intrinsics, make_frames, make_scene, trajectory  # noqa: E402
+
 from robomem.config import EncoderConfig, MemoryConfig  # noqa: E402
 from robomem.core.memory import SpatioSemanticMemory  # noqa: E402
 from robomem.core.objects import SegmentObservation  # noqa: E402
@@ -105,31 +107,10 @@ def bench_locate(n_voxels: int, n_instances: int, encoder_name: str, n_queries: 
           f"p50 {_pct(vox_lat, 50):.2f} ms")
 
 
-def _scene_frames(width: int, height: int, n_views: int):
-    from tests.core._scene import BoxWorld  # a small rendered box world (Open3D RaycastingScene)
-
-    world = BoxWorld(width, height)
-    rng = np.random.default_rng(1)
-    world.add_table(1, "wooden kitchen table", (2.0, 0.0))
-    world.add_table(2, "white coffee table", (-2.0, 0.0))
-    world.add_table(3, "grey shelf", (0.0, 2.5), size=(1.5, 0.4, 1.2))
-    for j in range(12):
-        world.add(100 + j, f"{COLOURS[j % 10]} {MATERIALS[j % 8]} {CATEGORIES[j]}", (0, 0, 0), (0.12, 0.12, 0.15),
-                  color=tuple(int(c) for c in rng.integers(0, 255, 3)))
-        world.put_on(100 + j, 1 + j % 3, dxy=(rng.uniform(-0.3, 0.3), rng.uniform(-0.15, 0.15)))
-    views = []
-    for k in range(n_views):
-        a = 2 * np.pi * k / n_views
-        eye = (0.3 * np.cos(a), 0.3 * np.sin(a), 1.3)
-        target = (2.5 * np.cos(a), 2.5 * np.sin(a), 0.6)
-        views.append((eye, target))
-    return world, views
-
-
 def bench_static_growth(n_frames: int, width: int, height: int, encoder_name: str) -> None:
     encoder = create_encoder(EncoderConfig(backend=encoder_name))
-    world, views = _scene_frames(width, height, 8)
-    frames = [world.frame(e, t, 1) for e, t in views]  # rendered once; stamps replaced below
+    scene = make_scene(seed=0)
+    frames = make_frames(scene, trajectory(8), default_intrinsics(width, height))  # rendered once
     mem = SpatioSemanticMemory(MemoryConfig(), encoder)
     import dataclasses
 
@@ -150,7 +131,7 @@ def bench_static_growth(n_frames: int, width: int, height: int, encoder_name: st
     (n1, (s1, b1)), (n2, (s2, b2)) = sorted(sizes.items())
     print(f"static scene, {width}x{height}, 8 viewpoints cycled, full memory ingest incl. {encoder_name} features: "
           f"{n_frames / dt:.1f} frames/s over {n_frames} frames")
-    for key in ("voxels", "instances", "keyframes", "graph_edges", "trajectory_poses"):
+    for key in ("voxels", "instances", "keyframes", "graph_edges", "room_visits"):
         print(f"  {key:17s} after {n1:>6} frames: {s1[key]:>8,}   after {n2:>6} frames: {s2[key]:>8,}")
     growth = (b2 - b1) / b1 * 100
     print(f"  saved size after {n1} frames: {b1 / 1e6:.2f} MB, after {n2}: {b2 / 1e6:.2f} MB -> growth {growth:+.2f}% "

@@ -17,43 +17,32 @@ pose and stamp of frame ``i`` (FindingDory answers can be frame indices).
 from __future__ import annotations
 
 import enum
+import logging
+import math
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping, Optional
 
 import numpy as np
 
-from robomem.core.types import Frame
+from robomem.core.types import NO_INSTANCE, CameraIntrinsics, Frame
+from robomem.errors import SimError
+from robomem_sim.agent_script import Activity, RobotPose, ScriptedAgent, Waypoint, start_pose
 from robomem_sim.config import SimConfig
-from robomem_sim.dynamics import SimClock
-from robomem_sim.world import House, SlotRef, WorldState
+from robomem_sim.dynamics import SimClock, sample_destination, unseen_moves
+from robomem_sim.render import Renderer, camera_pose
+from robomem_sim.world import House, SlotRef, WorldState, generate_house
+
+__all__ = [
+    "Activity", "Episode", "EpisodeLog", "EventKind", "FrameMeta", "Interaction", "RobotPose", "Sighting",
+    "UnseenMove", "Visit", "WorldEvent", "frame_at", "generate_episode", "iter_frames", "sighting_min_pixels",
+]
+
+_LOG = logging.getLogger(__name__)
 
 Vec3 = tuple[float, float, float]
 
 SIGHTING_MIN_PIXELS = 20
-"""An entity counts as *seen* in a frame when it covers at least this many pixels (0.1 % of 160x120)."""
-
-
-class Activity(enum.Enum):
-    """What the robot is doing at a frame."""
-
-    SCAN = "scan"  # turning in place to look around a room
-    NAVIGATE = "navigate"
-    LOOK = "look"  # looking at the object before picking it
-    PICK = "pick"
-    PLACE = "place"
-
-
-@dataclass(frozen=True)
-class RobotPose:
-    """The robot base on the floor: position (m, world) and heading ``yaw`` (rad about +z, 0 = +x)."""
-
-    x: float
-    y: float
-    yaw: float
-
-    @property
-    def xy(self) -> tuple[float, float]:
-        return (self.x, self.y)
+"""Floor of the pixels an entity must cover in a frame to count as *seen* (see :func:`sighting_min_pixels`)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -207,25 +196,213 @@ class Episode:
 
     def state_at(self, t_ns: int) -> WorldState:
         """The world at ``t_ns``: every event with ``t_ns`` <= the given time applied (a fresh copy)."""
-        raise NotImplementedError
+        state = self.initial_state.copy()
+        for ev in self.log.events:
+            if ev.t_ns > t_ns:
+                break
+            state.move(ev.object_id, ev.to_slot)
+        return state
 
-    def renderer(self, t_ns: Optional[int] = None) -> object:
-        """A :class:`~robomem_sim.render.Renderer` of the world at ``t_ns`` (default ``now_ns``)."""
-        raise NotImplementedError
+    def renderer(self, t_ns: Optional[int] = None, intrinsics: Optional[CameraIntrinsics] = None) -> Renderer:
+        """A :class:`~robomem_sim.render.Renderer` of the world at ``t_ns`` (default ``now_ns``) with the
+        episode's camera intrinsics as default."""
+        return Renderer(self.house, self.state_at(self.now_ns if t_ns is None else t_ns),
+                        intrinsics or self.config.camera.intrinsics())
+
+    @property
+    def intrinsics(self) -> CameraIntrinsics:
+        return self.config.camera.intrinsics()
 
     @property
     def frame_stamps_ns(self) -> np.ndarray:
         """(N,) int64 stamps of the frames, for frame-index answers."""
         return np.array([f.stamp_ns for f in self.frames], dtype=np.int64)
 
+    def frame_index_at(self, t_ns: int) -> Optional[int]:
+        """Index of the last frame at or before ``t_ns`` (None before the first frame)."""
+        k = int(np.searchsorted(self.frame_stamps_ns, t_ns, side="right")) - 1
+        return k if k >= 0 else None
+
+    def room_at(self, t_ns: int) -> Optional[str]:
+        """The room the robot was in at ``t_ns`` (from the visit log; None outside the days)."""
+        for v in self.log.visits:
+            if v.enter_ns <= t_ns < v.exit_ns:
+                return v.room
+        return None
+
+
+def sighting_min_pixels(intrinsics: CameraIntrinsics) -> int:
+    """Pixels an entity must cover to count as seen: 0.1 % of the image, at least ``SIGHTING_MIN_PIXELS``."""
+    return max(SIGHTING_MIN_PIXELS, math.ceil(0.001 * intrinsics.width * intrinsics.height))
+
 
 def generate_episode(config: Optional[SimConfig] = None, seed: int = 0) -> Episode:
     """Generate the house, the oracle's days and the ground-truth log, deterministically from ``seed``.
 
-    Renders an id-only pass over all frames to record sightings (cost ~1-3 ms per 160x120 frame).
+    Renders an id-only pass over all frames to record sightings (~3-5 ms per 160x120 frame on one core).
     Raises :class:`~robomem.errors.SimError` when the config cannot produce an episode.
     """
-    raise NotImplementedError
+    cfg = config or SimConfig()
+    cfg.validate()
+    house = generate_house(cfg.house, seed)
+    clock = SimClock.from_config(cfg.dynamics)
+    rng = np.random.default_rng([int(seed), 1])
+    agent = ScriptedAgent(house, cfg.agent, cfg.camera, clock.step_s)
+    state = WorldState(house)
+    initial = state.copy()
+    pose = start_pose(house, agent.grid, rng)
+    dyn = cfg.dynamics
+    spd = clock.steps_per_day
+
+    active: list[tuple[int, Waypoint, Optional[int]]] = []  # (global step, waypoint, interaction index)
+    events: list[WorldEvent] = []
+    interactions: list[Interaction] = []
+    unseen: list[UnseenMove] = []
+    picked: set[int] = set()
+
+    for day in range(dyn.days):
+        day0, day_end = day * spd, (day + 1) * spd
+        scanned: set[str] = set()
+        n = int(rng.integers(dyn.min_interactions_per_day, dyn.max_interactions_per_day + 1))
+        window = spd // n
+        pending = sorted(day0 + int(x) for x in rng.integers(0, spd, size=dyn.unseen_events_per_day))
+        cursor = day0
+
+        def fire(until: int) -> None:
+            while pending and pending[0] < until:
+                step = max(pending.pop(0), cursor)
+                room = _room_of(house, pose)
+                for mv in unseen_moves(house, state, dyn.move_rate, rng, exclude_rooms=[room]):
+                    ev_ns = clock.stamp_ns(step)
+                    prev = next(e.to_slot for e in reversed(events) if e.object_id == mv.object_id) \
+                        if any(e.object_id == mv.object_id for e in events) else initial.slot_of(mv.object_id)
+                    assert prev is not None
+                    unseen.append(UnseenMove(
+                        mv.object_id, ev_ns, prev.receptacle_id, house.receptacle(prev.receptacle_id).room,
+                        mv.to_slot.receptacle_id, house.receptacle(mv.to_slot.receptacle_id).room,
+                        house.object_box(mv.object_id, prev).center, house.object_box(mv.object_id, mv.to_slot).center,
+                    ))
+                    events.append(WorldEvent(ev_ns, EventKind.UNSEEN_MOVE, mv.object_id, mv.to_slot))
+
+        for i in range(n):
+            planned = day0 + i * window + int(rng.integers(0, max(1, window // 2)))
+            start = max(planned, cursor)
+            fire(start)
+            candidates = [o for o in sorted(house.objects) if o not in picked and state.slot_of(o) is not None]
+            if not candidates:
+                candidates = [o for o in sorted(house.objects) if state.slot_of(o) is not None]
+            obj = candidates[int(rng.integers(len(candidates)))]
+            from_slot = state.slot_of(obj)
+            assert from_slot is not None
+            to_slot = sample_destination(house, state, obj, rng, exclude_receptacles=[from_slot.receptacle_id])
+            if to_slot is None:
+                _LOG.warning("day %d: no free slot for object %d; interaction skipped", day + 1, obj)
+                continue
+            trial = set(scanned)
+            plan = agent.interaction(pose, obj, from_slot, to_slot, trial)
+            if start + len(plan.waypoints) > day_end:
+                _LOG.warning("day %d: interaction %d does not fit before the end of the day (%d steps of %.1f s);"
+                             " raise dynamics.steps_per_day", day + 1, i + 1, len(plan.waypoints), clock.step_s)
+                break
+            scanned = trial
+            idx = len(interactions)
+            for k, wp in enumerate(plan.waypoints):
+                active.append((start + k, wp, idx))
+            pick_ns = clock.stamp_ns(start + plan.pick_step)
+            place_ns = clock.stamp_ns(start + plan.place_step)
+            end = start + len(plan.waypoints)
+            state.pick(obj)
+            state.place(obj, to_slot)
+            events.append(WorldEvent(pick_ns, EventKind.PICK, obj, None))
+            events.append(WorldEvent(place_ns, EventKind.PLACE, obj, to_slot))
+            interactions.append(Interaction(
+                idx, obj, clock.stamp_ns(start), pick_ns, place_ns, clock.stamp_ns(end),
+                from_slot.receptacle_id, house.receptacle(from_slot.receptacle_id).room,
+                to_slot.receptacle_id, house.receptacle(to_slot.receptacle_id).room,
+                house.object_box(obj, from_slot).center, house.object_box(obj, to_slot).center,
+            ))
+            picked.add(obj)
+            pose = plan.waypoints[-1].pose
+            cursor = end
+        fire(day_end)
+
+    events.sort(key=lambda e: e.t_ns)  # stable: pick before place at equal stamps
+    visits = _visits(house, clock, active, initial_pose=_first_pose(active, pose))
+    frames = []
+    for step, wp, idx in active:
+        if step % cfg.agent.frame_every:
+            continue
+        T = camera_pose(wp.pose.x, wp.pose.y, cfg.camera.height_m, wp.cam_yaw, wp.cam_pitch)
+        t_ns = clock.stamp_ns(step)
+        room = next((v.room for v in visits if v.enter_ns <= t_ns < v.exit_ns), visits[-1].room)
+        frames.append(FrameMeta(len(frames), t_ns, T, wp.pose, room, wp.activity, idx))
+    log = EpisodeLog(tuple(interactions), tuple(visits), tuple(unseen), tuple(events), {})
+    episode = Episode(int(seed), cfg, house, clock, tuple(frames), log, clock.day_end_ns(dyn.days - 1), pose,
+                      initial)
+    sightings: dict[int, list[Sighting]] = {}
+    min_px = sighting_min_pixels(cfg.camera.intrinsics())
+    for meta, renderer in _replay(episode, 0, len(frames)):
+        for sid, px in renderer.pixel_counts(meta.world_T_camera).items():
+            if px >= min_px:
+                sightings.setdefault(sid, []).append(Sighting(meta.index, meta.stamp_ns, px))
+    object.__setattr__(episode, "log", EpisodeLog(log.interactions, log.visits, log.unseen_moves, log.events,
+                                                  {k: tuple(v) for k, v in sorted(sightings.items())}))
+    _LOG.info("episode seed=%d: %d interactions, %d unseen moves, %d frames", seed, len(interactions),
+              len(unseen), len(frames))
+    return episode
+
+
+def _room_of(house: House, pose: RobotPose) -> str:
+    room = house.room_at(pose.x, pose.y)
+    if room is not None:
+        return room
+    return min(house.rooms, key=lambda r: math.hypot(r.center_xy[0] - pose.x, r.center_xy[1] - pose.y)).name
+
+
+def _first_pose(active: list[tuple[int, Waypoint, Optional[int]]], fallback: RobotPose) -> RobotPose:
+    return active[0][1].pose if active else fallback
+
+
+def _visits(house: House, clock: SimClock, active: list[tuple[int, Waypoint, Optional[int]]],
+            initial_pose: RobotPose) -> list[Visit]:
+    """Room visits from the active steps; the robot stays put while idle; visits close at each day's end."""
+    out: list[Visit] = []
+    current = _room_of(house, initial_pose)
+    k = 0
+    for day in range(clock.days):
+        enter = clock.day_start_ns(day)
+        day_end_step = (day + 1) * clock.steps_per_day
+        while k < len(active) and active[k][0] < day_end_step:
+            step, wp, _ = active[k]
+            room = house.room_at(wp.pose.x, wp.pose.y)
+            if room is not None and room != current:
+                t = clock.stamp_ns(step)
+                if t > enter:
+                    out.append(Visit(current, enter, t))
+                current, enter = room, t
+            k += 1
+        out.append(Visit(current, enter, clock.day_end_ns(day)))
+    return out
+
+
+def _replay(episode: Episode, start: int, stop: int) -> Iterator[tuple[FrameMeta, Renderer]]:
+    """Frames ``start..stop-1`` with a renderer showing the world at each frame's stamp."""
+    frames = episode.frames[start:stop]
+    if not frames:
+        return
+    state = episode.initial_state.copy()
+    events = episode.log.events
+    e = 0
+    renderer = Renderer(episode.house, state, episode.config.camera.intrinsics())
+    for meta in frames:
+        changed = False
+        while e < len(events) and events[e].t_ns <= meta.stamp_ns:
+            state.move(events[e].object_id, events[e].to_slot)
+            e += 1
+            changed = True
+        if changed:
+            renderer.sync(state)
+        yield meta, renderer
 
 
 def iter_frames(episode: Episode, start: int = 0, stop: Optional[int] = None) -> Iterator[Frame]:
@@ -235,4 +412,23 @@ def iter_frames(episode: Episode, start: int = 0, stop: Optional[int] = None) ->
     (-1 for walls/floor/ceiling), ``instance_labels`` {sim id: label} and ``receptacle_ids`` for the ids
     visible in that frame. Ids are persistent (use ``ObjectConfig.mask_ids = persistent``).
     """
-    raise NotImplementedError
+    n = len(episode.frames)
+    stop = n if stop is None else stop
+    if not (0 <= start <= n and start <= stop <= n):
+        raise SimError(f"iter_frames: frame range {start}..{stop} is outside 0..{n}")
+    house = episode.house
+    receptacles = frozenset(house.receptacles)
+    for meta, renderer in _replay(episode, start, stop):
+        rgb, depth, ids = renderer.render(meta.world_T_camera)
+        visible = {int(v) for v in np.unique(ids) if v != NO_INSTANCE}
+        yield Frame(
+            rgb=rgb, depth=depth, intrinsics=renderer.intrinsics, world_T_camera=meta.world_T_camera.copy(),
+            stamp_ns=meta.stamp_ns, instance_mask=ids,
+            instance_labels={i: house.label(i) for i in sorted(visible)},
+            receptacle_ids=frozenset(visible & receptacles),
+        )
+
+
+def frame_at(episode: Episode, index: int) -> Frame:
+    """Frame ``index`` alone (replays the world up to its stamp)."""
+    return next(iter_frames(episode, index, index + 1))

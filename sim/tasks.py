@@ -4,7 +4,7 @@ Every task text is one of the fixed templates in :data:`TEMPLATES` with its plac
 rule-based planner can parse them. Placeholders (always lower case in the text):
 
 ``{object}``     an object's full label "<colour> <material> <category>", e.g. "red ceramic mug"
-``{objects}``    several object labels: "the red ceramic mug, the blue glass vase and the green plastic toy"
+``{objects}``    several labels, each with "the": "the red ceramic mug, the blue glass vase and the green plastic toy"
 ``{category}``   an object category ("mug", "alarm clock"); ``{categories}``: its plural ("mugs")
 ``{receptacle}`` a receptacle category ("counter", "tv stand"); unique within its room
 ``{room}``       a room name as in ``House.regions()`` ("kitchen", "living room", "bedroom 2")
@@ -79,20 +79,20 @@ TEMPLATES: dict[TaskFamily, list[str]] = {
     ],
     TaskFamily.MULTI_GOAL_UNORDERED: [
         "Navigate to all the objects you picked up, in any order.",
-        "Navigate to the {objects}, in any order.",
+        "Navigate to {objects}, in any order.",
     ],
     TaskFamily.MULTI_GOAL_ORDERED: [
         "Navigate to the objects you picked up, in the order you picked them up.",
         "Navigate to the receptacles you placed objects on, in the order you placed them.",
-        "Navigate to the {objects}, in this order.",
+        "Navigate to {objects}, in this order.",
     ],
     TaskFamily.WHERE_NOW: [
         "Navigate to the {object}.",
         "Which room is the {object} in now?",
     ],
     TaskFamily.CHANGES: [
-        "Navigate to the objects that were moved into or out of the {room} since {time}, in any order.",
-        "How many objects were moved into or out of the {room} since {time}?",
+        "Navigate to the objects that were moved into, out of or within the {room} since {time}, in any order.",
+        "How many objects were moved into, out of or within the {room} since {time}?",
     ],
     TaskFamily.COUNTING: [
         "How many {categories} did you see?",

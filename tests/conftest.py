@@ -43,7 +43,10 @@ def _train_bpe(vocab_size: int = 400) -> tuple[dict[str, int], list[tuple[str, s
     sentences = [" ".join(_CORPUS_WORDS[i : i + 6]) for i in range(len(_CORPUS_WORDS))]
     tok.train_from_iterator(sentences * 3 + _CORPUS_WORDS, trainer)
     model = json.loads(tok.to_str())["model"]
-    merges = [tuple(m.split(" ")) if isinstance(m, str) else (m[0], m[1]) for m in model["merges"]]
+    merges = []
+    for m in model["merges"]:
+        left, right = m.split(" ") if isinstance(m, str) else m
+        merges.append((str(left), str(right)))
     return dict(model["vocab"]), merges
 
 
@@ -53,7 +56,7 @@ def build_tiny_clip(directory: Path, seed: int = 0) -> Path:
     from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPTokenizer
 
     vocab, merges = _train_bpe()
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=merges)
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=merges)  # type: ignore[arg-type]  # v5 takes (a, b) pairs
     config = CLIPConfig(
         text_config={
             "vocab_size": len(vocab),

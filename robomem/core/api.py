@@ -64,7 +64,9 @@ class MemoryQueries(Protocol):
     def state_at(self, t_ns: int) -> StateResult:
         """The memory's belief at a past time: instances present then and relations valid then."""
 
-    def keyframes_for(self, text: Optional[str] = None, k: int = 5, instance_id: Optional[int] = None) -> KeyframesResult:
+    def keyframes_for(
+        self, text: Optional[str] = None, k: int = 5, instance_id: Optional[int] = None
+    ) -> KeyframesResult:
         """Up to ``k`` stored keyframes showing ``text`` (or the instance), best first (all keyframes, newest
         first, when neither is given)."""
 

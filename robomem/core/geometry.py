@@ -146,6 +146,33 @@ def camera_rays(intrinsics: CameraIntrinsics, stride: int, device: torch.device)
     return rays
 
 
+class _PixelGrid(NamedTuple):
+    x: Tensor  # (H'*W',) (u - cx) / fx of the strided pixels, row-major
+    y: Tensor  # (H'*W',) (v - cy) / fy
+    pixel: Tensor  # (H'*W',) int64 flat full-resolution index v * W + u
+
+
+_GRID_CACHE: dict[tuple[float, float, float, float, int, int, int, str], _PixelGrid] = {}
+
+
+def _pixel_grid(intrinsics: CameraIntrinsics, stride: int, device: torch.device) -> _PixelGrid:
+    key = (
+        float(intrinsics.fx), float(intrinsics.fy), float(intrinsics.cx), float(intrinsics.cy),
+        int(intrinsics.width), int(intrinsics.height), int(stride), str(device),
+    )
+    grid = _GRID_CACHE.get(key)
+    if grid is None:
+        rays = camera_rays(intrinsics, stride, device)
+        u = torch.arange(0, intrinsics.width, stride, dtype=torch.int64, device=device)
+        v = torch.arange(0, intrinsics.height, stride, dtype=torch.int64, device=device)
+        pixel = (v[:, None] * intrinsics.width + u[None, :]).reshape(-1)
+        grid = _PixelGrid(rays[..., 0].reshape(-1).contiguous(), rays[..., 1].reshape(-1).contiguous(), pixel)
+        if len(_GRID_CACHE) >= _RAY_CACHE_MAX:
+            _GRID_CACHE.pop(next(iter(_GRID_CACHE)))
+        _GRID_CACHE[key] = grid
+    return grid
+
+
 def backproject(
     depth_m: Tensor,
     intrinsics: CameraIntrinsics,
@@ -174,30 +201,31 @@ def backproject(
     if stride < 1:
         raise FrameError(f"pixel stride must be >= 1, got {stride}")
     device = depth_m.device
-    H, W = depth_m.shape
-    d = depth_m[::stride, ::stride].to(torch.float32)
-    rays = camera_rays(intrinsics, stride, device)
-    valid = torch.isfinite(d) & (d > 0)
+    grid = _pixel_grid(intrinsics, stride, device)
+    d = depth_m[::stride, ::stride].to(torch.float32).reshape(-1)
+    valid = (d > 0) & (d < math.inf)  # NaN fails both comparisons
     in_range = valid & (d >= min_depth) & (d <= max_depth)
     n_valid = int(valid.sum())
-    n_keep_t = in_range.sum()
-    n_sampled = d.numel()
-    flat_keep = in_range.reshape(-1)
-    idx = torch.nonzero(flat_keep).squeeze(1)
-    dk = d.reshape(-1)[idx]
-    pts_cam = rays.reshape(-1, 3)[idx] * dk[:, None]
+    idx = torch.nonzero(in_range).squeeze(1)
+    n_keep = int(idx.numel())
+    dk = d[idx]
+    x = grid.x[idx] * dk
+    y = grid.y[idx] * dk
     T = world_T_camera.to(device=device, dtype=torch.float32)
-    points_world = pts_cam @ T[:3, :3].T + T[:3, 3]
-    w_sub = d.shape[1]
-    pixel_index = (idx // w_sub) * (stride * W) + (idx % w_sub) * stride
-    n_keep = int(n_keep_t)
+    R, t = T[:3, :3], T[:3, 3]
+    # R @ (x, y, z) + t, written out: a (N,3)x(3,3) GEMM is slower than three broadcasts on CPU
+    points_world = x[:, None] * R[:, 0] + y[:, None] * R[:, 1] + dk[:, None] * R[:, 2] + t
+    pixel_index = grid.pixel[idx]
+    n_sampled = d.numel()
     return BackprojectResult(points_world, pixel_index, n_sampled - n_valid, n_valid - n_keep)
 
 
 def transform_points(a_T_b: Tensor, points_b: Tensor) -> Tensor:
     """Apply a 4x4 transform to (N, 3) points: ``points_a = R @ p + t``."""
     T = a_T_b.to(device=points_b.device, dtype=points_b.dtype)
-    return points_b @ T[:3, :3].T + T[:3, 3]
+    R = T[:3, :3]
+    # three broadcasts beat an (N,3)x(3,3) GEMM on CPU
+    return points_b[:, 0:1] * R[:, 0] + points_b[:, 1:2] * R[:, 1] + points_b[:, 2:3] * R[:, 2] + T[:3, 3]
 
 
 def project(points_world: Tensor, intrinsics: CameraIntrinsics, world_T_camera: Tensor) -> Projection:

@@ -89,7 +89,8 @@ def cluster_segments(
     if len(centres) >= 50:
         pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(centres))
         plane, inliers = pcd.segment_plane(distance_threshold=voxel_size, ransac_n=3, num_iterations=100)
-        normal = np.asarray(plane[:3]) / max(np.linalg.norm(plane[:3]), 1e-9)
+        normal = np.asarray(plane[:3], dtype=np.float64)
+        normal = normal / max(float(np.linalg.norm(normal)), 1e-9)
         if abs(normal[2]) > 0.95 and len(inliers) > 0.1 * len(centres):
             floor_z = float(np.median(centres[inliers, 2]))
             if floor_z <= float(np.percentile(centres[:, 2], 10)) + voxel_size:
@@ -294,7 +295,9 @@ class SpatioSemanticMemory(MemoryQueries):
                 return None
             return np.asarray(self.encoder.encode_images([frame.rgb])[0], dtype=np.float32)
 
-        kf = self.keyframes.consider(stamp, checked.world_T_camera, frame.rgb, seen, embed)
+        kf = self.keyframes.consider(
+            stamp, checked.world_T_camera, frame.rgb, seen, embed, embed_when_novel=self.encoder.supports_images
+        )
         self.trajectory.update(stamp, checked.world_T_camera, self._regions)
 
         if self._first_stamp is None:
@@ -473,7 +476,7 @@ class SpatioSemanticMemory(MemoryQueries):
                 keyframes=len(self.keyframes),
                 graph_nodes=self.graph.graph.number_of_nodes(),
                 graph_edges=self.graph.graph.number_of_edges(),
-                trajectory_poses=len(self.trajectory),
+                room_visits=len(self.trajectory),
             )
             return out
 

@@ -169,7 +169,8 @@ class ObjectStore:
             if len(seg.points_world) < self.config.min_points:
                 continue
             inst = self._match_persistent(seg) if persistent else self._match_present(seg, taken, ids, pos)
-            if inst is not None and inst.present and _dist(inst.current.position, seg.centroid) <= self.config.match_distance:
+            near = inst is not None and _dist(inst.current.position, seg.centroid) <= self.config.match_distance
+            if inst is not None and inst.present and near:
                 self._observe_same_place(inst, seg, stamp_ns)
                 updated.append(inst.instance_id)
             else:

@@ -10,7 +10,7 @@ Layout (``FORMAT_VERSION`` 1)::
       objects.json         instances and their placements;  object_features.npy  (N, D) float32
       graph.json           temporal scene graph
       keyframes.npz        keyframe store
-      trajectory.json / trajectory.npz
+      trajectory.json      the robot's room visits
       instance_index.bin / voxel_index.bin   vector indices
 
 Writes are atomic: everything goes to a temporary sibling directory which replaces the target only once
@@ -60,6 +60,10 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
+def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    np.savez(path, **arrays)  # type: ignore[arg-type]
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -91,16 +95,14 @@ def save_memory(memory: SpatioSemanticMemory, directory: Path) -> Path:
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
     try:
-        np.savez(tmp / "voxels.npz", **memory.voxels.state_dict())
-        np.savez(tmp / "negative.npz", **memory.voxels.negative.state_dict())
+        _savez(tmp / "voxels.npz", memory.voxels.state_dict())
+        _savez(tmp / "negative.npz", memory.voxels.negative.state_dict())
         meta, feats = memory.objects.state()
         _write_json(tmp / "objects.json", meta)
         np.save(tmp / "object_features.npy", feats)
         _write_json(tmp / "graph.json", memory.graph.to_dict())
-        np.savez(tmp / "keyframes.npz", **memory.keyframes.state_dict())
-        traj_meta, stamps, poses = memory.trajectory.state()
-        _write_json(tmp / "trajectory.json", traj_meta)
-        np.savez(tmp / "trajectory.npz", stamps=stamps, poses=poses)
+        _savez(tmp / "keyframes.npz", memory.keyframes.state_dict())
+        _write_json(tmp / "trajectory.json", memory.trajectory.state())
         memory.instance_index.save(tmp / "instance_index.bin")
         memory.voxel_index.save(tmp / "voxel_index.bin")
         _write_json(
@@ -176,7 +178,9 @@ def _read_manifest(directory: Path) -> dict[str, Any]:
             raise PersistenceError(f"{directory} is incomplete: {name} is missing")
         size = f.stat().st_size
         if size != info.get("bytes"):
-            raise PersistenceError(f"{f} is {size} bytes but the manifest says {info.get('bytes')}: truncated or edited")
+            raise PersistenceError(
+                f"{f} is {size} bytes but the manifest says {info.get('bytes')}: truncated or edited"
+            )
         if _sha256(f) != info.get("sha256"):
             raise PersistenceError(f"{f} does not match its checksum in the manifest: corrupted or edited")
     return manifest
@@ -245,8 +249,7 @@ def load_memory(directory: Path, encoder: Encoder, config: Optional[MemoryConfig
         objects = ObjectStore.from_state(cfg.objects, _json(directory, "objects.json"), features)
         graph = TemporalSceneGraph.from_dict(cfg.graph, _json(directory, "graph.json"))
         keyframes = KeyframeStore.from_state_dict(cfg.episodic, _npz(directory, "keyframes.npz"))
-        traj_npz = _npz(directory, "trajectory.npz")
-        trajectory = Trajectory.from_state(_json(directory, "trajectory.json"), traj_npz["stamps"], traj_npz["poses"])
+        trajectory = Trajectory.from_state(_json(directory, "trajectory.json"))
         instance_index = load_index(directory / "instance_index.bin", cfg.index)
         voxel_index = load_index(directory / "voxel_index.bin", cfg.index)
     except PersistenceError:

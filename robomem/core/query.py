@@ -127,7 +127,9 @@ class QueryEngine:
                 return out
             want = min(len(index), want * 4)
 
-    def _summary(self, inst: ObjectInstance, score: float = 1.0, placement: Optional[Placement] = None) -> InstanceSummary:
+    def _summary(
+        self, inst: ObjectInstance, score: float = 1.0, placement: Optional[Placement] = None
+    ) -> InstanceSummary:
         p = placement or inst.current
         rec_label = None
         if p.receptacle_id is not None and p.receptacle_id in self.memory.objects:
@@ -378,8 +380,10 @@ class QueryEngine:
         infos = []
         for kid, s in order:
             kf = store.get(kid)
-            infos.append(KeyframeInfo(kf.keyframe_id, kf.stamp_ns, kf.world_T_camera, tuple(sorted(kf.visible_instance_ids)),
-                                      s, kf.thumbnail, kf.last_confirmed_ns))
+            infos.append(
+                KeyframeInfo(kf.keyframe_id, kf.stamp_ns, kf.world_T_camera, tuple(sorted(kf.visible_instance_ids)),
+                             s, kf.thumbnail, kf.last_confirmed_ns)
+            )
         return KeyframesResult(QueryStatus.OK, f"{len(infos)} keyframe(s)", tuple(infos))
 
     @_query

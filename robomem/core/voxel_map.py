@@ -83,14 +83,15 @@ def unpack_keys(keys: Tensor) -> Tensor:
 
 
 def _grid_coords(points: Tensor, cell: float, what: str) -> Tensor:
-    coords = torch.floor(points / cell).to(torch.int64)
-    if coords.numel() and (int(coords.min()) < -_OFFSET or int(coords.max()) >= _OFFSET):
-        limit = _OFFSET * cell
-        raise FrameError(
-            f"{what} lie beyond +-{limit:.0f} m of the world origin, outside the map's range; "
-            "check the pose units (metres) and the depth scale"
-        )
-    return coords
+    if points.numel():
+        lo, hi = points.aminmax()
+        if math.floor(float(lo) / cell) < -_OFFSET or math.floor(float(hi) / cell) >= _OFFSET:
+            limit = _OFFSET * cell
+            raise FrameError(
+                f"{what} lie beyond +-{limit:.0f} m of the world origin, outside the map's range; "
+                "check the pose units (metres) and the depth scale"
+            )
+    return torch.div(points, cell, rounding_mode="floor").to(torch.int64)
 
 
 def _insert_sorted(sorted_keys: Tensor, new_keys: Tensor, ins_pos: Tensor) -> tuple[Tensor, Tensor]:
@@ -608,7 +609,7 @@ class VoxelMap:
             raise FrameError(f"colors must have shape ({n_pts}, 3) like the points, got {tuple(col.shape)}")
         if col.dtype != torch.uint8:
             raise FrameError(f"colors must be uint8 RGB, got {col.dtype}; convert the image to 8-bit RGB")
-        if n_pts and not bool(torch.isfinite(pts).all()):
+        if n_pts and not math.isfinite(float(pts.sum())):  # one reduction: NaN/inf propagate into the sum
             raise FrameError("points_world contains NaN or inf; drop invalid depth pixels before integrating")
         inst: Optional[Tensor] = None
         if instance_ids is not None:
@@ -649,11 +650,12 @@ class VoxelMap:
         keys = pack_keys(coords)
         ukeys, inv, cnt = torch.unique(keys, return_inverse=True, return_counts=True)
         n_vox = ukeys.numel()
-        vals = torch.cat((pts, col.to(torch.float32)), dim=1)
-        sums = torch.zeros(n_vox, 6, dtype=torch.float32, device=dev).scatter_add_(
-            0, inv[:, None].expand(-1, 6), vals
-        )
-        means = sums / cnt[:, None].to(torch.float32)
+        # channel-wise 1-D index_add is the fastest segment sum on CPU (2-D scatter/index_add are 2-3x slower)
+        vals = torch.cat((pts, col.to(torch.float32)), dim=1).T.contiguous()  # (6, N)
+        sums = torch.zeros(6, n_vox, dtype=torch.float32, device=dev)
+        for ch in range(6):
+            sums[ch].index_add_(0, inv, vals[ch])
+        means = (sums / cnt.to(torch.float32)).T  # (n_vox, 6)
         frame_pos, frame_col = means[:, :3], means[:, 3:]
 
         vox_inst: Optional[Tensor] = None

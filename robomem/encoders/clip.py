@@ -29,6 +29,7 @@ from robomem.errors import EncoderError
 logger = logging.getLogger(__name__)
 
 SUPPORTED_MODEL_TYPES = ("clip", "siglip")
+_TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "spiece.model", "tokenizer.model", "vocab.txt")
 
 _HOW_TO_PROVIDE = (
     "set encoder.model_path to a directory holding a transformers CLIP or SigLIP model saved with "
@@ -187,6 +188,8 @@ def _load(model_dir: Path, device: torch.device) -> tuple[str, Any, Any, Any]:
             f"{model_dir} holds a {model_type!r} model; the clip encoder loads {list(SUPPORTED_MODEL_TYPES)} "
             "models (point encoder.model_path at a CLIP or SigLIP checkpoint)"
         )
+    model_cls: Any
+    proc_cls: Any
     if model_type == "clip":
         model_cls, proc_cls = transformers.CLIPModel, transformers.CLIPImageProcessorPil
     else:
@@ -202,13 +205,20 @@ def _load(model_dir: Path, device: torch.device) -> tuple[str, Any, Any, Any]:
         raise EncoderError(
             f"could not load the {model_type} weights from {model_dir} ({exc}); {_HOW_TO_PROVIDE}"
         ) from None
+    save_tokenizer = "save it there with tokenizer.save_pretrained(dir) or copy it from the original checkpoint"
+    if not any((model_dir / f).is_file() for f in _TOKENIZER_FILES):
+        # AutoTokenizer would silently build an empty tokenizer from tokenizer_config.json alone
+        raise EncoderError(f"{model_dir} has no tokenizer files (one of {list(_TOKENIZER_FILES)}); {save_tokenizer}")
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     except (OSError, ValueError, TypeError) as exc:
+        raise EncoderError(f"could not load the tokenizer from {model_dir} ({exc}); {save_tokenizer}") from None
+    text_vocab = int(getattr(model.config.text_config, "vocab_size", 0))
+    if not text_vocab // 2 <= len(tokenizer) <= text_vocab:
         raise EncoderError(
-            f"could not load the tokenizer from {model_dir} ({exc}); save it there with "
-            "tokenizer.save_pretrained(dir)"
-        ) from None
+            f"the tokenizer in {model_dir} has {len(tokenizer)} tokens but the model's text vocabulary has "
+            f"{text_vocab}: they do not belong together; {save_tokenizer}"
+        )
     try:
         processor = proc_cls.from_pretrained(model_dir, local_files_only=True)
     except (OSError, ValueError, TypeError) as exc:

