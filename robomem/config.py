@@ -72,7 +72,8 @@ class ObjectConfig:
     present instance with a similar feature is the same instance. reid_similarity: cosine similarity above
     which a segment re-identifies a vanished instance (a moved object). min_points: smaller segments are
     ignored. vanish_fraction: an instance whose voxels fall below this fraction of its peak has vanished.
-    cluster_unlabelled: group voxels without masks into instances by DBSCAN (eps = cluster_eps m).
+    cluster_unlabelled: frames without masks are segmented by removing the floor plane and DBSCAN-clustering
+    the rest (eps = max(cluster_eps, 3 voxels), m); segments get image-crop features when the encoder has images.
     """
 
     mask_ids: MaskIdMode = MaskIdMode.PER_FRAME

@@ -147,7 +147,7 @@ def robomem_to_habitat_point(p_world: Sequence[float]) -> tuple[float, float, fl
     return (x, z, -y)
 
 
-def habitat_pose_to_world_T_camera(
+def habitat_pose_to_world_T_camera(  # noqa: N802
     position: Sequence[float], rotation: Any, quaternion_order: str = "xyzw"
 ) -> np.ndarray:
     """Habitat sensor pose (position m + orientation, habitat world, OpenGL camera) -> robomem 4x4
@@ -161,7 +161,9 @@ def habitat_pose_to_world_T_camera(
     return ROBOMEM_T_HABITAT @ h_T_gl @ GL_T_CV
 
 
-def world_T_camera_to_habitat_pose(world_T_camera: np.ndarray) -> tuple[tuple[float, float, float], tuple]:
+def world_T_camera_to_habitat_pose(  # noqa: N802
+    world_T_camera: np.ndarray,
+) -> tuple[tuple[float, float, float], tuple[float, float, float, float]]:
     """Inverse of :func:`habitat_pose_to_world_T_camera`: -> (habitat position, quaternion (x, y, z, w))."""
     h_T_gl = np.linalg.inv(ROBOMEM_T_HABITAT) @ np.asarray(world_T_camera, dtype=np.float64) @ GL_T_CV
     p = h_T_gl[:3, 3]

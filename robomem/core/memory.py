@@ -87,8 +87,9 @@ def cluster_segments(
     centres = (uniq.astype(np.float64) + 0.5) * voxel_size
     keep = np.ones(len(centres), dtype=bool)
     if len(centres) >= 50:
+        o3d.utility.random.seed(0)  # RANSAC: same frame -> same segments
         pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(centres))
-        plane, inliers = pcd.segment_plane(distance_threshold=voxel_size, ransac_n=3, num_iterations=100)
+        plane, inliers = pcd.segment_plane(distance_threshold=1.5 * voxel_size, ransac_n=3, num_iterations=200)
         normal = np.asarray(plane[:3], dtype=np.float64)
         normal = normal / max(float(np.linalg.norm(normal)), 1e-9)
         if abs(normal[2]) > 0.95 and len(inliers) > 0.1 * len(centres):
@@ -99,7 +100,7 @@ def cluster_segments(
     if len(idx) == 0:
         return mask.reshape(h, w)
     pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(centres[idx]))
-    labels_kept = np.asarray(pcd.cluster_dbscan(eps=max(eps, 1.5 * voxel_size), min_points=3))
+    labels_kept = np.asarray(pcd.cluster_dbscan(eps=max(eps, 3.0 * voxel_size), min_points=3))
     labels = np.full(len(centres), -1, dtype=np.int64)
     labels[idx] = labels_kept
     point_labels = labels[inverse]

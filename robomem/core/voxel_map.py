@@ -41,6 +41,7 @@ from robomem.core.geometry import (
     camera_rays,
     frustum_corners_world,
     invert_pose,
+    transform_points,
     validate_intrinsics,
     validate_pose,
 )
@@ -213,27 +214,24 @@ class NegativeEvidence:
 
     # ---------------------------------------------------------------------------------------- update
 
-    def update(
-        self, depth_valid: Tensor, intrinsics: CameraIntrinsics, world_T_camera: Tensor, stamp_ns: int
-    ) -> None:
-        """Record one depth image. ``depth_valid``: (H, W) float32 z-depth, metres, 0 where invalid."""
+    def update(self, depth_m: Tensor, intrinsics: CameraIntrinsics, world_T_camera: Tensor, stamp_ns: int) -> None:
+        """Record one depth image: (H, W) float32 z-depth, metres (0/NaN/inf or < ``min_depth``: invalid)."""
         cfg = self.config
         cell = cfg.negative_cell_size
-        H, W = depth_valid.shape
+        d_min = max(cfg.min_depth, 1e-6)
         T = world_T_camera.to(device=self.device, dtype=torch.float32)
-        R, t = T[:3, :3], T[:3, 3]
 
-        # free-space samples along sparse rays
+        # free-space samples along sparse rays through the centres of the stride x stride pixel cells
         s = cfg.negative_pixel_stride
-        off = s // 2  # sample pixel centres of the stride cells
-        d = depth_valid[off::s, off::s]
+        off = s // 2
+        d = depth_m[off::s, off::s].to(torch.float32)
         rays = camera_rays(intrinsics, s, self.device)[: d.shape[0], : d.shape[1]].clone()
         rays[..., 0] += off / float(intrinsics.fx)
         rays[..., 1] += off / float(intrinsics.fy)
         d = d.reshape(-1)
         rays = rays.reshape(-1, 3)
         t_end = torch.clamp(d - cfg.removal_margin, min=0.0, max=cfg.removal_max_depth)
-        keep = (d > 0) & (t_end > 0)
+        keep = (d >= d_min) & (d < math.inf) & (t_end > 0)
         rays, t_end = rays[keep], t_end[keep]
         free_keys = torch.zeros(0, dtype=torch.int64, device=self.device)
         if rays.numel():
@@ -244,18 +242,21 @@ class NegativeEvidence:
             on_ray = tz < t_end[:, None]
             samples = (rays[:, None, :] * tz[..., None])[on_ray]
             pts_cam = torch.cat((samples, rays * t_end[:, None]))  # plus each ray's last free point
-            pts = pts_cam @ R.T + t
+            pts = transform_points(T, pts_cam)
             free_keys = torch.unique(pack_keys(_grid_coords(pts, cell, "depth rays")))
 
-        # surface samples, denser
+        # surface samples, 4x denser
         s2 = max(1, s // 4)
-        d2 = depth_valid[::s2, ::s2]
+        d2 = depth_m[::s2, ::s2].to(torch.float32)
         rays2 = camera_rays(intrinsics, s2, self.device)
-        surf = (d2 > 0) & (d2 <= cfg.max_depth)
-        pts2 = (rays2[surf] * d2[surf][:, None]) @ R.T + t
+        surf = (d2 >= d_min) & (d2 <= cfg.max_depth)
+        pts2 = transform_points(T, rays2[surf] * d2[surf][:, None])
         surf_keys = torch.unique(pack_keys(_grid_coords(pts2, cell, "depth points")))
 
-        empty_keys = free_keys[~torch.isin(free_keys, surf_keys)] if surf_keys.numel() else free_keys
+        empty_keys = free_keys
+        if surf_keys.numel() and free_keys.numel():  # both sorted: membership by searchsorted
+            pos = torch.searchsorted(surf_keys, free_keys).clamp(max=surf_keys.numel() - 1)
+            empty_keys = free_keys[surf_keys[pos] != free_keys]
         observed_keys = torch.unique(torch.cat((free_keys, surf_keys)))
         self._touch(observed_keys, empty_keys, stamp_ns)
 
@@ -769,10 +770,8 @@ class VoxelMap:
                 "resize the depth or fix the camera info"
             )
         T = as_pose_tensor(world_T_camera, dev)
-        valid = torch.isfinite(depth) & (depth >= max(cfg.min_depth, 1e-6))
-        depth_valid = torch.where(valid, depth, torch.zeros_like(depth))
-
-        self.negative.update(depth_valid, intrinsics, T, int(stamp_ns))
+        stamp = int(stamp_ns)
+        self.negative.update(depth, intrinsics, T, stamp)
         if self._n == 0:
             return CarveResult.empty()
 
@@ -798,9 +797,8 @@ class VoxelMap:
         if cand.numel() == 0:
             return CarveResult.empty()
 
-        # ---- project candidates, look up the min-filtered observed depth
-        camera_T_world = invert_pose(T)
-        p = self._positions[cand] @ camera_T_world[:3, :3].T + camera_T_world[:3, 3]
+        # ---- project the candidates
+        p = transform_points(invert_pose(T), self._positions[cand])
         zc = p[:, 2]
         in_depth = (zc > 1e-6) & (zc <= cfg.removal_max_depth)
         cand, p, zc = cand[in_depth], p[in_depth], zc[in_depth]
@@ -810,9 +808,27 @@ class VoxelMap:
         cand, zc = cand[inside], zc[inside]
         if cand.numel() == 0:
             return CarveResult.empty()
-        pix = v[inside].to(torch.int64) * W + u[inside].to(torch.int64)
-        observed = _min_filter3(depth_valid).reshape(-1)[pix]
-        free = (observed > 0) & (zc < observed - cfg.removal_margin)
+        ui, vi = u[inside].to(torch.int64), v[inside].to(torch.int64)
+
+        # ---- seen-through test: nearest pixel first, then its 3x3 neighbourhood (a min filter) for the
+        # few that pass, so depth edges and invalid neighbours keep the voxel
+        flat = depth.reshape(-1)
+        d_min, margin = max(cfg.min_depth, 1e-6), cfg.removal_margin
+
+        def seen_through(d: Tensor, z_cam: Tensor) -> Tensor:
+            return (d >= d_min) & (d < math.inf) & (z_cam < d - margin)
+
+        sel = torch.nonzero(seen_through(flat[vi * W + ui], zc)).squeeze(1)
+        if sel.numel() == 0:
+            return CarveResult.empty()
+        us, vs_, zs = ui[sel], vi[sel], zc[sel]
+        ok = torch.ones_like(sel, dtype=torch.bool)
+        for dv in (-1, 0, 1):
+            for du in (-1, 0, 1):
+                if du or dv:
+                    nb = (vs_ + dv).clamp(0, H - 1) * W + (us + du).clamp(0, W - 1)
+                    ok &= seen_through(flat[nb], zs)
+        free = sel[ok]
         hit_rows = cand[free]
         if hit_rows.numel() == 0:
             return CarveResult.empty()
@@ -820,7 +836,7 @@ class VoxelMap:
         rm = hit_rows[self._misses[hit_rows] >= cfg.removal_min_misses]
         if rm.numel() == 0:
             return CarveResult.empty()
-        return self._remove_rows(torch.sort(rm).values, int(stamp_ns))
+        return self._remove_rows(torch.sort(rm).values, stamp)
 
     def _remove_rows(self, rm: Tensor, stamp_ns: int) -> CarveResult:
         """Swap-delete the sorted, unique rows ``rm``; record one RemovalEvent per instance."""
@@ -993,13 +1009,6 @@ class VoxelMap:
 
 def _l2n(x: Tensor) -> Tensor:
     return x / torch.linalg.norm(x, dim=1, keepdim=True).clamp_min(1e-12)
-
-
-def _min_filter3(img: Tensor) -> Tensor:
-    """3x3 minimum filter (edge-replicated) of an (H, W) image, by shifted minima (cheaper than pooling)."""
-    p = torch.nn.functional.pad(img[None, None], (1, 1, 1, 1), mode="replicate")[0, 0]
-    r = torch.minimum(torch.minimum(p[:, :-2], p[:, 1:-1]), p[:, 2:])
-    return torch.minimum(torch.minimum(r[:-2], r[1:-1]), r[2:])
 
 
 def _majority(inv: Tensor, labels: Tensor, n_vox: int) -> Tensor:

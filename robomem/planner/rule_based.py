@@ -34,7 +34,7 @@ import enum
 import logging
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from robomem.core.api import MemoryQueries
@@ -211,7 +211,7 @@ class QueryPlan:
     text: str = ""
 
 
-class _ParseFailure(Exception):
+class _ParseError(Exception):
     """Internal: the task text (or a time in it) could not be understood; the message says why."""
 
 
@@ -274,16 +274,16 @@ def _split_list(phrase: str) -> tuple[str, ...]:
     return tuple(_strip_article(p) for p in parts if _strip_article(p))
 
 
-def _clock(text: str) -> tuple[float, int]:
-    """"14:05", "2 pm", "2:30pm", "noon", "9" -> (hours as float, day offset 0); raises _ParseFailure."""
+def _clock(text: str) -> float:
+    """"14:05", "2 pm", "2:30pm", "noon", "9" -> hours since midnight; raises _ParseError."""
     t = text.strip()
     if t in ("noon", "midday"):
-        return 12.0, 0
+        return 12.0
     if t == "midnight":
-        return 0.0, 0
-    m = re.fullmatch(r"(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.|o'clock)?", t)
+        return 0.0
+    m = re.fullmatch(r"(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?\s*(am|pm|a\.?m\.?|p\.?m\.?|o'clock)?", t)
     if not m:
-        raise _ParseFailure(f"could not read the time {text!r}; write it as HH:MM (24 h), e.g. 14:05")
+        raise _ParseError(f"could not read the time {text!r}; write it as HH:MM (24 h), e.g. 14:05")
     h = int(m.group(1))
     mi = int(m.group(2) or 0)
     s = int(m.group(3) or 0)
@@ -293,8 +293,8 @@ def _clock(text: str) -> tuple[float, int]:
     if ampm == "am" and h == 12:
         h = 0
     if not (0 <= h <= 24 and 0 <= mi < 60 and 0 <= s < 60):
-        raise _ParseFailure(f"time {text!r} is out of range")
-    return h + mi / 60.0 + s / 3600.0, 0
+        raise _ParseError(f"time {text!r} is out of range")
+    return h + mi / 60.0 + s / 3600.0
 
 
 @dataclass(frozen=True)
@@ -317,7 +317,7 @@ class _DayContext:
         """"14:05", "14:05 on day 2", "noon yesterday" -> ns."""
         day = self.day_start(spec)
         clock = re.sub(r"\s*(?:on day \d+|yesterday|today|this (?:morning|afternoon|evening))\s*", " ", spec).strip()
-        hours, _ = _clock(clock)
+        hours = _clock(clock)
         return day + int(round(hours * 3600)) * NS
 
     def window(self, spec: str) -> tuple[int, int]:
@@ -574,12 +574,11 @@ def _multi_receptacles(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.MULTI_PLACED_RECEPTACLES, ordered=False)
 
 
-@_rule(r"NAV the (?P<list>.+?),? in (?P<order>any|this|that|the given|the listed|the same) order",
-       r"NAV (?:the |my )?(?P<list>.+?(?:,| and | then ).+?)(?P<order>)")
+@_rule(r"NAV the (?P<list>.+?),? in (?P<order>any|this|that|the given|the listed|the same) order")
 def _multi_list(m: re.Match[str], days: _DayContext) -> QueryPlan:
     items = _split_list("the " + _g(m, "list"))
     if len(items) < 2:
-        raise _ParseFailure("expected a list of at least two objects")
+        raise _ParseError("expected a list of at least two objects")
     order = _g(m, "order")
     ordered = order in ("this", "that", "the given", "the listed", "the same") or " then " in m.group(0)
     return QueryPlan(Intent.MULTI_LIST, objects=items, ordered=ordered)
@@ -593,8 +592,7 @@ def _multi_list(m: re.Match[str], days: _DayContext) -> QueryPlan:
        r"(?:which|what) (?:THING|one) did YOU PICK(?: up)? (?:immediately |right |just |directly )?after the "
        r"(?P<obj>.+?)")
 def _pick_after(m: re.Match[str], days: _DayContext) -> QueryPlan:
-    return QueryPlan(Intent.PICK_ORDER, anchor_phrase=_strip_article(_g(m, "obj")),
-                     navigate=m.group(0).startswith(("which", "what")) is False or True)
+    return QueryPlan(Intent.PICK_ORDER, anchor_phrase=_strip_article(_g(m, "obj")))
 
 
 @_rule(r"NAV the (?P<ord>\w+) (?:THING|one) (?:that )?YOU PICKED(?: up)?(?: today)?",
@@ -603,7 +601,7 @@ def _pick_after(m: re.Match[str], days: _DayContext) -> QueryPlan:
 def _pick_order(m: re.Match[str], days: _DayContext) -> QueryPlan:
     word = _g(m, "ord")
     if word not in ORDINALS:
-        raise _ParseFailure(f"{word!r} is not an ordinal")
+        raise _ParseError(f"{word!r} is not an ordinal")
     return QueryPlan(Intent.PICK_ORDER, ordinal=ORDINALS[word])
 
 
@@ -725,7 +723,12 @@ def _object_interacted(m: re.Match[str], days: _DayContext) -> QueryPlan:
        r"NAV (?:the|my|our) (?P<obj>.+?)",
        r"where can i find (?:the|my|a|an) (?P<obj>.+?)")
 def _find_definite(m: re.Match[str], days: _DayContext) -> QueryPlan:
-    return QueryPlan(Intent.FIND_OBJECT, object_phrase=_strip_article(_g(m, "obj")), definite=True)
+    obj = _g(m, "obj")
+    if re.search(r",| and | then ", obj):  # "go to the mug, the book and the vase"
+        items = _split_list(obj)
+        if len(items) >= 2:
+            return QueryPlan(Intent.MULTI_LIST, objects=items, ordered=" then " in m.group(0))
+    return QueryPlan(Intent.FIND_OBJECT, object_phrase=_strip_article(obj), definite=True)
 
 
 @_rule(r"NAV (?:a|an|any|some|one) (?P<obj>.+?)")
@@ -747,7 +750,7 @@ def parse_task(text: str, day1_ns: int, now_ns: int) -> QueryPlan:
             continue
         try:
             plan = build(m, days)
-        except _ParseFailure as exc:
+        except _ParseError as exc:
             errors.append(str(exc))
             continue
         return replace(plan, text=norm)
@@ -805,7 +808,7 @@ class _Recorder:
         return call
 
 
-class _Unknown(Exception):
+class _UnknownError(Exception):
     """Internal: answer "I don't know" with this reason."""
 
 
@@ -895,7 +898,7 @@ class _Context:
                         left_before = min(left_before, nxt.first_seen_ns)
                     watched = left_before - p.last_seen_ns <= gap_ns
                     robot = watched and nxt is not None and nxt.first_seen_ns - p.last_seen_ns <= carry_ns
-                    pick = (p.last_seen_ns + left_before) // 2 if watched else (p.last_seen_ns + left_before) // 2
+                    pick = (p.last_seen_ns + left_before) // 2
                     out.append(DerivedMove(inst.instance_id, inst.label, j, p, nxt, pick,
                                            nxt.first_seen_ns if nxt else None, p.last_seen_ns, left_before, robot))
             out.sort(key=lambda mv: (mv.pick_ns, mv.instance_id))
@@ -976,7 +979,7 @@ class RuleBasedPlanner:
         ctx = _Context(rec, self.config, self.shapes, now)
         try:
             out = self._execute(plan, ctx)
-        except _Unknown as exc:
+        except _UnknownError as exc:
             return self._unknown(f"I don't know: {exc}", rec)
         return replace(out, plan=tuple(rec.calls))
 
@@ -1028,7 +1031,7 @@ class RuleBasedPlanner:
     def _resolve_one(self, phrase: str, ctx: _Context, kinds: Iterable[NodeKind] = (NodeKind.OBJECT,)) -> InstanceSummary:
         hits = self._resolve(phrase, ctx, kinds)
         if not hits:
-            raise _Unknown(f"I never saw a {phrase!r} (no instance in memory matches it)")
+            raise _UnknownError(f"I never saw a {phrase!r} (no instance in memory matches it)")
         # prefer the one with most evidence; ties by id for determinism
         return sorted(hits, key=lambda i: (-i.n_observations, i.instance_id))[0]
 
@@ -1044,7 +1047,7 @@ class RuleBasedPlanner:
         for r in ctx.regions:
             if r.name.lower().replace("_", " ") == want:
                 return r.name
-        raise _Unknown(f"I know no room called {room!r} (rooms: {', '.join(r.name for r in ctx.regions) or 'none'})")
+        raise _UnknownError(f"I know no room called {room!r} (rooms: {', '.join(r.name for r in ctx.regions) or 'none'})")
 
     def _room_name(self, xyz: Sequence[float], ctx: _Context) -> Optional[str]:
         r = _room_of_xy(float(xyz[0]), float(xyz[1]), ctx.regions)
@@ -1082,7 +1085,7 @@ class RuleBasedPlanner:
                                         f"(last seen {_fmt_time(inst.last_seen_ns)})"), False
         pred = self._predict_receptacle(inst, ctx)
         if pred is None:
-            raise _Unknown(
+            raise _UnknownError(
                 f"the {inst.label} is no longer where I last saw it (seen gone after {_fmt_time(inst.last_seen_ns)}) "
                 "and I have no history of where objects like it are kept"
             )
@@ -1148,7 +1151,7 @@ class RuleBasedPlanner:
         ``receptacle_standoff_m`` from ``box``'s footprint when a receptacle box is given."""
         tx, ty = float(target[0]), float(target[1])
         room = _room_of_xy(tx, ty, ctx.regions)
-        dists = (0.0, 0.15, 0.3, -0.15, 0.45, 0.6) if box is not None else (0.0, 0.2, 0.4, -0.15, 0.6, 0.9)
+        dists = (0.0, 0.15, 0.3, -0.15, 0.4) if box is not None else (0.0, 0.2, 0.4, -0.15, 0.6, 0.9)
         for ang in self._directions((tx, ty), iid, ctx):
             ux, uy = math.cos(ang), math.sin(ang)
             if box is not None:
@@ -1240,7 +1243,7 @@ class RuleBasedPlanner:
         desc = [repr(plan.object_phrase) if plan.object_phrase else "object"]
         cands = self._resolve(plan.object_phrase, ctx) if plan.object_phrase else ctx.objects()
         if plan.object_phrase and not cands:
-            raise _Unknown(f"I never saw a {plan.object_phrase!r} (no instance in memory matches it)")
+            raise _UnknownError(f"I never saw a {plan.object_phrase!r} (no instance in memory matches it)")
         picks = ctx.picks()
         if plan.interacted is not None:
             picked = {mv.instance_id for mv in picks}
@@ -1253,7 +1256,7 @@ class RuleBasedPlanner:
             recs = {r.instance_id for r in self._receptacles_named(plan.receptacle, plan.room, ctx)}
             if not recs:
                 where = f" in the {plan.room}" if plan.room else ""
-                raise _Unknown(f"I never saw a {plan.receptacle!r}{where}")
+                raise _UnknownError(f"I never saw a {plan.receptacle!r}{where}")
             if plan.relation == "placed":
                 ok = {mv.instance_id for mv in picks if mv.after is not None and mv.after.receptacle_id in recs}
             elif plan.relation == "picked_from":
@@ -1279,7 +1282,7 @@ class RuleBasedPlanner:
     def _do_find_object(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
         cands, desc = self._filter_candidates(plan, ctx)
         if not cands:
-            raise _Unknown(f"no {desc} in memory")
+            raise _UnknownError(f"no {desc} in memory")
         if plan.definite and len({c.label for c in cands}) > 1 and plan.object_phrase and plan.interacted is None \
                 and not plan.receptacle:
             # "the mug" with several mugs: the one seen most recently
@@ -1295,19 +1298,19 @@ class RuleBasedPlanner:
         if not predicted and inst.room:
             room = inst.room
         if room is None:
-            raise _Unknown(f"the {inst.label} is not inside any room I know ({text})")
+            raise _UnknownError(f"the {inst.label} is not inside any room I know ({text})")
         return PlannerAnswer(QueryStatus.OK, AnswerKind.ROOM, f"{room}: {text}", value=room,
                              instance_ids=(inst.instance_id,))
 
     def _do_object_attribute(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
         cands, desc = self._filter_candidates(plan, ctx)
         if not cands:
-            raise _Unknown(f"no {desc} in memory")
+            raise _UnknownError(f"no {desc} in memory")
         inst = sorted(cands, key=lambda c: (-c.n_observations, c.instance_id))[0]
         colour, material, category = split_label(inst.label)
         value = {"color": colour, "material": material, "shape": self.shapes.get(category)}.get(plan.attribute_kind)
         if value is None:
-            raise _Unknown(f"I do not know the {plan.attribute_kind} of the {inst.label}")
+            raise _UnknownError(f"I do not know the {plan.attribute_kind} of the {inst.label}")
         return PlannerAnswer(QueryStatus.OK, AnswerKind.TEXT, f"the {inst.label} is {value}", value=value,
                              instance_ids=(inst.instance_id,))
 
@@ -1329,19 +1332,19 @@ class RuleBasedPlanner:
     def _picks_of(self, phrase: str, ctx: _Context) -> tuple[InstanceSummary, list[DerivedMove]]:
         hits = self._resolve(phrase, ctx)
         if not hits:
-            raise _Unknown(f"I never saw a {phrase!r}")
+            raise _UnknownError(f"I never saw a {phrase!r}")
         for h in sorted(hits, key=lambda c: (-c.n_observations, c.instance_id)):
             mvs = [mv for mv in ctx.picks() if mv.instance_id == h.instance_id]
             if mvs:
                 return h, mvs
-        raise _Unknown(f"I saw the {hits[0].label} but never picked it up")
+        raise _UnknownError(f"I saw the {hits[0].label} but never picked it up")
 
     def _do_pick_receptacle(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
         inst, mvs = self._picks_of(plan.object_phrase, ctx)
         mv = mvs[0]
         rec = ctx.by_id(mv.before.receptacle_id)
         if rec is None:
-            raise _Unknown(f"I picked up the {inst.label} at {_fmt_time(mv.pick_ns)} but did not see what it was on")
+            raise _UnknownError(f"I picked up the {inst.label} at {_fmt_time(mv.pick_ns)} but did not see what it was on")
         return self._nav_receptacle(rec, ctx, f"I picked the {inst.label} up from the {rec.label} at {_fmt_time(mv.pick_ns)}")
 
     def _do_place_receptacle(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
@@ -1349,7 +1352,7 @@ class RuleBasedPlanner:
         mv = mvs[-1]
         rec = ctx.by_id(mv.after.receptacle_id if mv.after else None)
         if rec is None:
-            raise _Unknown(f"I do not know what I put the {inst.label} on")
+            raise _UnknownError(f"I do not know what I put the {inst.label} on")
         return self._nav_receptacle(rec, ctx, f"I placed the {inst.label} on the {rec.label}")
 
     def _do_receptacle_near_object(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
@@ -1357,7 +1360,7 @@ class RuleBasedPlanner:
         pos, on, _text, _pred = self._current(inst, ctx)
         recs = ctx.receptacles()
         if not recs:
-            raise _Unknown("I have seen no receptacle")
+            raise _UnknownError("I have seen no receptacle")
         sign = -1.0 if plan.superlative == "farthest" else 1.0
         best = sorted(recs, key=lambda r: (sign * _xy_dist(r.box.center, pos), r.instance_id))[0]
         return self._nav_receptacle(best, ctx, f"the {best.label} is the receptacle {plan.superlative} from the {inst.label}")
@@ -1365,11 +1368,11 @@ class RuleBasedPlanner:
     def _do_object_near_receptacle(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
         recs = self._receptacles_named(plan.receptacle, plan.room, ctx)
         if not recs:
-            raise _Unknown(f"I never saw a {plan.receptacle!r}" + (f" in the {plan.room}" if plan.room else ""))
+            raise _UnknownError(f"I never saw a {plan.receptacle!r}" + (f" in the {plan.room}" if plan.room else ""))
         rec = recs[0]
         objs = [o for o in ctx.objects() if o.present]
         if not objs:
-            raise _Unknown("I know of no object that is still where I saw it")
+            raise _UnknownError("I know of no object that is still where I saw it")
         sign = -1.0 if plan.superlative == "farthest" else 1.0
         best = sorted(objs, key=lambda o: (sign * _xy_dist(o.position, rec.box.center), o.instance_id))[0]
         return self._nav_instance(best, ctx, f"{plan.superlative} object to the {rec.label}: ")
@@ -1377,7 +1380,7 @@ class RuleBasedPlanner:
     # -- rooms
     def _visited(self, ctx: _Context) -> list[RoomVisit]:
         if not ctx.visits:
-            raise _Unknown("I have no record of my own room visits (no pose was inside a known room)")
+            raise _UnknownError("I have no record of my own room visits (no pose was inside a known room)")
         return list(ctx.visits)
 
     def _room_answer(self, room: str, why: str, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
@@ -1386,11 +1389,11 @@ class RuleBasedPlanner:
 
     def _do_room_not_visited(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
         if not ctx.regions:
-            raise _Unknown("I was given no room layout")
+            raise _UnknownError("I was given no room layout")
         seen = {v.room for v in ctx.visits}
         left = [r for r in ctx.regions if r.name not in seen]
         if not left:
-            raise _Unknown(f"I visited every room I know ({', '.join(sorted(seen))})")
+            raise _UnknownError(f"I visited every room I know ({', '.join(sorted(seen))})")
         robot = ctx.robot_xy
         pick = sorted(left, key=lambda r: (_xy_dist(r.box.center, robot) if robot else 0.0, r.name))[0]
         return self._room_answer(pick.name, f"I never entered the {pick.name}", plan, ctx)
@@ -1430,24 +1433,24 @@ class RuleBasedPlanner:
             return PlannerAnswer(QueryStatus.OK, AnswerKind.ROOM,
                                  f"at {_fmt_time(t)} I had last been in the {v.room} (between rooms or idle)",
                                  value=v.room)
-        raise _Unknown(f"I have no record of where I was at {_fmt_time(t)}")
+        raise _UnknownError(f"I have no record of where I was at {_fmt_time(t)}")
 
     # -- picks: order, time, duration
     def _do_pick_order(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
         picks = ctx.picks()
         if not picks:
-            raise _Unknown("I did not see myself pick up any object")
+            raise _UnknownError("I did not see myself pick up any object")
         if plan.anchor_phrase:
             anchor, mvs = self._picks_of(plan.anchor_phrase, ctx)
             idx = picks.index(mvs[0])
             if idx + 1 >= len(picks):
-                raise _Unknown(f"I picked up nothing after the {anchor.label}")
+                raise _UnknownError(f"I picked up nothing after the {anchor.label}")
             mv = picks[idx + 1]
             why = f"right after the {anchor.label} I picked up the {mv.label} at {_fmt_time(mv.pick_ns)}; "
         else:
             n = plan.ordinal or 1
             if n > len(picks):
-                raise _Unknown(f"I picked up only {len(picks)} object(s), not {n}")
+                raise _UnknownError(f"I picked up only {len(picks)} object(s), not {n}")
             mv = picks[n - 1] if n > 0 else picks[n]
             why = f"pick #{picks.index(mv) + 1} of {len(picks)} was the {mv.label} at {_fmt_time(mv.pick_ns)}; "
         inst = ctx.by_id(mv.instance_id)
@@ -1458,7 +1461,7 @@ class RuleBasedPlanner:
         lo, hi = self._time_bounds(plan)
         inside = [(t, mv) for t, mv in events if lo <= t <= hi]
         if not inside:
-            raise _Unknown(f"I did not {what} anything between {_fmt_time(lo)} and {_fmt_time(hi)}")
+            raise _UnknownError(f"I did not {what} anything between {_fmt_time(lo)} and {_fmt_time(hi)}")
         ref = plan.at_ns if plan.at_ns is not None else lo
         return sorted(inside, key=lambda e: (abs(e[0] - ref), e[1].instance_id))[0][1]
 
@@ -1472,7 +1475,7 @@ class RuleBasedPlanner:
         mv = self._nearest_in_time([(m.place_ns, m) for m in ctx.picks() if m.place_ns is not None], plan, "place")
         rec = ctx.by_id(mv.after.receptacle_id if mv.after else None)
         if rec is None:
-            raise _Unknown(f"I placed the {mv.label} at {_fmt_time(mv.place_ns or 0)} but did not see on what")
+            raise _UnknownError(f"I placed the {mv.label} at {_fmt_time(mv.place_ns or 0)} but did not see on what")
         return self._nav_receptacle(rec, ctx, f"I placed the {mv.label} on the {rec.label} at {_fmt_time(mv.place_ns or 0)}")
 
     def _do_pick_time(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
@@ -1485,7 +1488,7 @@ class RuleBasedPlanner:
         inst, mvs = self._picks_of(plan.object_phrase, ctx)
         mv = mvs[0]
         if mv.duration_s is None:
-            raise _Unknown(f"I picked up the {inst.label} but did not see where I put it")
+            raise _UnknownError(f"I picked up the {inst.label} but did not see where I put it")
         return PlannerAnswer(QueryStatus.OK, AnswerKind.DURATION,
                              f"rearranging the {inst.label} took {mv.duration_s:.0f} s", value=float(mv.duration_s),
                              instance_ids=(inst.instance_id,))
@@ -1493,7 +1496,7 @@ class RuleBasedPlanner:
     def _do_duration_extreme(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
         done = [mv for mv in ctx.picks() if mv.duration_s is not None]
         if not done:
-            raise _Unknown("I did not see myself complete any pick-and-place")
+            raise _UnknownError("I did not see myself complete any pick-and-place")
         sign = 1.0 if plan.superlative == "shortest" else -1.0
         mv = sorted(done, key=lambda m: (sign * (m.duration_s or 0.0), m.pick_ns))[0]
         inst = ctx.by_id(mv.instance_id)
@@ -1504,7 +1507,7 @@ class RuleBasedPlanner:
     def _do_multi_picked(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
         ids = ctx.picked_ids()
         if not ids:
-            raise _Unknown("I did not see myself pick up any object")
+            raise _UnknownError("I did not see myself pick up any object")
         insts = [i for i in (ctx.by_id(x) for x in ids) if i is not None]
         return self._nav_list(insts, ctx, plan.ordered, f"the {len(insts)} object(s) I picked up"
                               + (" in pick order" if plan.ordered else ""))
@@ -1517,7 +1520,7 @@ class RuleBasedPlanner:
                 if plan.ordered or all(x.instance_id != r.instance_id for x in recs):
                     recs.append(r)
         if not recs:
-            raise _Unknown("I did not see myself place any object on a receptacle")
+            raise _UnknownError("I did not see myself place any object on a receptacle")
         return self._nav_list(recs, ctx, plan.ordered, f"the {len(recs)} receptacle(s) I placed objects on",
                               receptacles=True)
 
@@ -1540,8 +1543,6 @@ class RuleBasedPlanner:
             src = mv.before.room or self._room_name(mv.before.position, ctx)
             dst = (mv.after.room or self._room_name(mv.after.position, ctx)) if mv.after else None
             if room is not None and (src == room) == (dst == room):
-                continue
-            if room is None and mv.after is not None and src == dst and mv.robot is False and False:
                 continue
             moved.setdefault(mv.instance_id, mv)
         where = f" into or out of the {room}" if room else ""

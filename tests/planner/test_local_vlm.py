@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import (
+    CLIPImageProcessorPil,
+    CLIPVisionConfig,
+    LlamaConfig,
+    LlamaForCausalLM,
+    LlavaConfig,
+    LlavaForConditionalGeneration,
+    LlavaProcessor,
+    PreTrainedTokenizerFast,
+)
 
 from robomem.core.query_types import QueryStatus
 from robomem.errors import PlannerError
@@ -31,22 +40,33 @@ NO_TOOLS_TEMPLATE = (
 )
 
 
-def _build(directory: Path, template: str) -> Path:
+# The vision variant: list contents with {"type": "image"} parts become the processor's <image> token.
+VISION_TEMPLATE = (
+    "{% if tools %}<|tools|>{% for t in tools %}{{ t.function.name }} {% endfor %}<|end|>\n{% endif %}"
+    "{% for m in messages %}<|{{ m.role }}|>{% if m.content is string %}{{ m.content }}{% else %}"
+    "{% for p in m.content %}{% if p.type == 'image' %}<image>{% else %}{{ p.text }}{% endif %}{% endfor %}"
+    "{% endif %}<|end|>\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def _tokenizer(extra_special: tuple[str, ...] = ()) -> PreTrainedTokenizerFast:
     corpus = [build_system_prompt(FakeMemory(), None, json_only=True), json.dumps(tool_schemas())] * 3
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=1200,
-        special_tokens=["<unk>", "<s>", "</s>", "<pad>"],
+        special_tokens=["<unk>", "<s>", "</s>", "<pad>", *extra_special],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator(corpus, trainer)
-    fast = PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>"
     )
-    fast.chat_template = template
-    cfg = LlamaConfig(
+
+
+def _text_config(fast: PreTrainedTokenizerFast) -> LlamaConfig:
+    return LlamaConfig(
         vocab_size=len(fast),
         hidden_size=32,
         intermediate_size=64,
@@ -58,9 +78,43 @@ def _build(directory: Path, template: str) -> Path:
         eos_token_id=fast.eos_token_id,
         pad_token_id=fast.pad_token_id,
     )
+
+
+def _build(directory: Path, template: str) -> Path:
+    fast = _tokenizer()
+    fast.chat_template = template
     torch.manual_seed(0)
-    LlamaForCausalLM(cfg).save_pretrained(directory)
+    LlamaForCausalLM(_text_config(fast)).save_pretrained(directory)
     fast.save_pretrained(directory)
+    return directory
+
+
+def _build_llava(directory: Path) -> Path:
+    """A tiny LLaVA: CLIP vision tower (32x32 images, 16 px patches -> 4 image tokens) + tiny Llama."""
+    fast = _tokenizer(extra_special=("<image>",))
+    image_processor = CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    processor = LlavaProcessor(
+        image_processor=image_processor,
+        tokenizer=fast,
+        patch_size=16,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=VISION_TEMPLATE,
+        image_token="<image>",
+    )
+    vision = CLIPVisionConfig(
+        hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=32, patch_size=16
+    )
+    cfg = LlavaConfig(
+        vision_config=vision,
+        text_config=_text_config(fast),
+        image_token_id=fast.convert_tokens_to_ids("<image>"),
+        vision_feature_select_strategy="default",
+        vision_feature_layer=-1,
+    )
+    torch.manual_seed(0)
+    LlavaForConditionalGeneration(cfg).save_pretrained(directory)
+    processor.save_pretrained(directory)
     return directory
 
 
@@ -149,6 +203,24 @@ def test_missing_or_wrong_model_dir(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text('{"model_type": "llama"}')
     with pytest.raises(PlannerError, match="could not load a transformers chat model"):
         LocalVLMPlanner(_cfg(tmp_path))
+
+
+def test_vision_model_gets_keyframe_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    planner = LocalVLMPlanner(_cfg(_build_llava(tmp_path / "llava"), max_tool_rounds=1, n_keyframes=2))
+    assert planner.is_vision
+    seen: dict[str, Any] = {}
+    generate = planner.model.generate
+
+    def spy(**kwargs: Any) -> Any:
+        seen.update(kwargs)
+        return generate(**kwargs)
+
+    monkeypatch.setattr(planner.model, "generate", spy)
+    ans = planner.answer("the mug on the table", FakeMemory())  # one real generation round, random weights
+    assert ans.kind is AnswerKind.UNKNOWN and "max_tool_rounds=1" in ans.text
+    assert tuple(seen["pixel_values"].shape) == (2, 3, 32, 32)  # keyframes 7 and 8, resized by the processor
+    image_id = planner.tokenizer.convert_tokens_to_ids("<image>")
+    assert int((seen["input_ids"] == image_id).sum()) == 2 * 4  # each <image> expanded to its 4 patch tokens
 
 
 def test_registered(model_dir: Path) -> None:

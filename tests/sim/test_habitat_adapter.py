@@ -7,8 +7,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
-from robomem.errors import SimError
 from robomem_sim.habitat_adapter import (
     NS_PER_MIN,
     ROBOMEM_T_HABITAT,
@@ -19,11 +17,12 @@ from robomem_sim.habitat_adapter import (
     intrinsics_from_hfov,
     matrix_to_quaternion,
     quaternion_to_matrix,
-    quaternion_xyzw,
     robomem_to_habitat_point,
     time_of_day_minutes,
     world_T_camera_to_habitat_pose,
 )
+
+from robomem.errors import SimError
 
 W, H = 64, 48
 
