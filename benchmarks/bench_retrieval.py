@@ -18,6 +18,10 @@ recall@k vs brute force. The target is IVF recall@10 >= 0.95 with a real speed-u
     python benchmarks/bench_retrieval.py                       # full size (the lead runs this)
     python benchmarks/bench_retrieval.py --n 20000 --dim 64    # smoke run
     python benchmarks/bench_retrieval.py --json results.json   # also write the numbers as JSON
+
+Threads: FAISS (OpenMP) and torch use every core by default. On a machine shared with other busy processes,
+OpenMP threads that spin-wait make FAISS timings erratic (a 1 ms search measured 24 ms on a loaded 2-core
+box); pass ``--threads N`` (N <= free cores, e.g. 1) there so both sides run with the same thread count.
 """
 
 from __future__ import annotations

@@ -45,3 +45,7 @@ class SimError(RobomemError):
 
 class PlannerError(RobomemError):
     """A planner backend failed (endpoint down, malformed answer, unknown task)."""
+
+
+class RosError(RobomemError):
+    """The ROS 2 edge failed: interfaces not built, a bag unreadable or missing topics, a service unreachable."""

@@ -13,6 +13,7 @@
 #      and prepends build_ros/install/lib to LD_LIBRARY_PATH before the wheels' own bootstrap .pth
 #      (ros_wheels_bootstrapper.pth, which sorts after it) re-executes Python with that environment.
 #
+# Only the C type supports rclpy needs are generated; ROBOMEM_INTERFACES_CPP=ON adds the C++ ones (3x slower).
 # Environment: PYTHON (default: python3 of the active venv, else ./.venv/bin/python), ROBOMEM_ROS_BUILD_DIR
 # (default: <repo>/build_ros).
 set -euo pipefail
@@ -88,7 +89,7 @@ export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore}"  # setuptools deprecation chat
     --merge-install \
     --event-handlers console_cohesion- summary+ status- \
     --cmake-args -G "$GENERATOR" -DBUILD_TESTING=OFF "-DPython3_EXECUTABLE=$PY" "-DPYTHON_EXECUTABLE=$PY" \
-      -DCMAKE_BUILD_TYPE=Release
+      -DCMAKE_BUILD_TYPE=Release "-DROBOMEM_INTERFACES_CPP=${ROBOMEM_INTERFACES_CPP:-OFF}"
 )
 
 INSTALL="$BUILD_DIR/install"

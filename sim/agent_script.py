@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
-
-from robomem.errors import SimError
 from robomem_sim.config import AgentConfig, CameraConfig
 from robomem_sim.world import House, SlotRef
+
+from robomem.errors import SimError
 
 XY = tuple[float, float]
 

@@ -95,7 +95,9 @@ class CameraConfig:
 
     def validate(self) -> None:
         if not (8 <= self.width <= 640 and 8 <= self.height <= 480):
-            raise ConfigError(f"camera.width x camera.height must be within 8x8..640x480, got {self.width}x{self.height}")
+            raise ConfigError(
+                f"camera.width x camera.height must be within 8x8..640x480, got {self.width}x{self.height}"
+            )
         if not 30.0 <= self.hfov_deg <= 120.0:
             raise ConfigError(f"camera.hfov_deg must be in [30, 120], got {self.hfov_deg}")
         if not 0.3 <= self.height_m <= 2.0:
@@ -245,6 +247,18 @@ class SimConfig:
                 f"dynamics.steps_per_day={self.dynamics.steps_per_day} gives {self.dynamics.step_s:.0f} s steps; "
                 "use at least one step per minute of the day"
             )
+
+    @classmethod
+    def small(cls, camera_width: int = 64, camera_height: int = 48) -> SimConfig:
+        """A tiny, fast configuration for tests and smoke runs: 3 rooms, 8 objects (+2 distractors), one day
+        of 10 s steps with 3 interactions and 3 unseen events moving ~15 % of the objects each, 64x48 camera
+        (about 100 frames, well under a second to generate)."""
+        return cls(
+            house=HouseConfig(n_rooms=3, n_objects=8, n_distractors=2, max_receptacles_per_room=3),
+            camera=CameraConfig(width=camera_width, height=camera_height),
+            dynamics=DynamicsConfig(steps_per_day=5760, min_interactions_per_day=3, max_interactions_per_day=3,
+                                    unseen_events_per_day=3, move_rate=0.15),
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SimConfig:

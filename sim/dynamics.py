@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Iterable, Optional
 
 import numpy as np
-
-from robomem.errors import SimError
 from robomem_sim.config import EPOCH_NS, DynamicsConfig
 from robomem_sim.world import House, SlotRef, WorldState, receptacle_weights
+
+from robomem.errors import SimError
 
 NS = 1_000_000_000
 

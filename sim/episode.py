@@ -10,7 +10,7 @@ API (stable; the agents, the runner and the planner build on it)::
 
 Ground truth lives in :class:`EpisodeLog`: every pick and place (time, from/to receptacle and room), the
 robot's room visits, the objects the household moved while the robot was elsewhere, and every sighting of
-every object/receptacle in the frames (>= ``SIGHTING_MIN_PIXELS`` pixels). ``episode.frames[i]`` holds the
+every object/receptacle in the frames (covering >= 0.1 % of the pixels, see :func:`sighting_min_pixels`). ``episode.frames[i]`` holds the
 pose and stamp of frame ``i`` (FindingDory answers can be frame indices).
 """
 
@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 from typing import Iterator, Mapping, Optional
 
 import numpy as np
-
-from robomem.core.types import NO_INSTANCE, CameraIntrinsics, Frame
-from robomem.errors import SimError
 from robomem_sim.agent_script import Activity, RobotPose, ScriptedAgent, Waypoint, start_pose
 from robomem_sim.config import SimConfig
 from robomem_sim.dynamics import SimClock, sample_destination, unseen_moves
 from robomem_sim.render import Renderer, camera_pose
 from robomem_sim.world import House, SlotRef, WorldState, generate_house
+
+from robomem.core.types import NO_INSTANCE, CameraIntrinsics, Frame
+from robomem.errors import SimError
 
 __all__ = [
     "Activity", "Episode", "EpisodeLog", "EventKind", "FrameMeta", "Interaction", "RobotPose", "Sighting",
@@ -41,7 +41,7 @@ _LOG = logging.getLogger(__name__)
 
 Vec3 = tuple[float, float, float]
 
-SIGHTING_MIN_PIXELS = 20
+SIGHTING_MIN_PIXELS = 3
 """Floor of the pixels an entity must cover in a frame to count as *seen* (see :func:`sighting_min_pixels`)."""
 
 
@@ -231,9 +231,10 @@ class Episode:
         return None
 
 
-def sighting_min_pixels(intrinsics: CameraIntrinsics) -> int:
-    """Pixels an entity must cover to count as seen: 0.1 % of the image, at least ``SIGHTING_MIN_PIXELS``."""
-    return max(SIGHTING_MIN_PIXELS, math.ceil(0.001 * intrinsics.width * intrinsics.height))
+def sighting_min_pixels(intrinsics: CameraIntrinsics, min_coverage: float = 0.001) -> int:
+    """Pixels an entity must cover to count as seen: FindingDory's visibility rule (``min_coverage`` of the
+    image, 0.1 %: 20 px at 160x120), at least ``SIGHTING_MIN_PIXELS``."""
+    return max(SIGHTING_MIN_PIXELS, math.ceil(min_coverage * intrinsics.width * intrinsics.height - 1e-9))
 
 
 def generate_episode(config: Optional[SimConfig] = None, seed: int = 0) -> Episode:
@@ -251,6 +252,7 @@ def generate_episode(config: Optional[SimConfig] = None, seed: int = 0) -> Episo
     state = WorldState(house)
     initial = state.copy()
     pose = start_pose(house, agent.grid, rng)
+    pose0 = pose
     dyn = cfg.dynamics
     spd = clock.steps_per_day
 
@@ -268,26 +270,11 @@ def generate_episode(config: Optional[SimConfig] = None, seed: int = 0) -> Episo
         pending = sorted(day0 + int(x) for x in rng.integers(0, spd, size=dyn.unseen_events_per_day))
         cursor = day0
 
-        def fire(until: int) -> None:
-            while pending and pending[0] < until:
-                step = max(pending.pop(0), cursor)
-                room = _room_of(house, pose)
-                for mv in unseen_moves(house, state, dyn.move_rate, rng, exclude_rooms=[room]):
-                    ev_ns = clock.stamp_ns(step)
-                    prev = next(e.to_slot for e in reversed(events) if e.object_id == mv.object_id) \
-                        if any(e.object_id == mv.object_id for e in events) else initial.slot_of(mv.object_id)
-                    assert prev is not None
-                    unseen.append(UnseenMove(
-                        mv.object_id, ev_ns, prev.receptacle_id, house.receptacle(prev.receptacle_id).room,
-                        mv.to_slot.receptacle_id, house.receptacle(mv.to_slot.receptacle_id).room,
-                        house.object_box(mv.object_id, prev).center, house.object_box(mv.object_id, mv.to_slot).center,
-                    ))
-                    events.append(WorldEvent(ev_ns, EventKind.UNSEEN_MOVE, mv.object_id, mv.to_slot))
-
         for i in range(n):
             planned = day0 + i * window + int(rng.integers(0, max(1, window // 2)))
             start = max(planned, cursor)
-            fire(start)
+            _fire_unseen(house, clock, state, initial, rng, dyn.move_rate, pending, start, cursor,
+                         _room_of(house, pose), events, unseen)
             candidates = [o for o in sorted(house.objects) if o not in picked and state.slot_of(o) is not None]
             if not candidates:
                 candidates = [o for o in sorted(house.objects) if state.slot_of(o) is not None]
@@ -324,23 +311,24 @@ def generate_episode(config: Optional[SimConfig] = None, seed: int = 0) -> Episo
             picked.add(obj)
             pose = plan.waypoints[-1].pose
             cursor = end
-        fire(day_end)
+        _fire_unseen(house, clock, state, initial, rng, dyn.move_rate, pending, day_end, cursor,
+                     _room_of(house, pose), events, unseen)
 
     events.sort(key=lambda e: e.t_ns)  # stable: pick before place at equal stamps
-    visits = _visits(house, clock, active, initial_pose=_first_pose(active, pose))
-    frames = []
-    for step, wp, idx in active:
+    visits = _visits(house, clock, active, initial_pose=pose0)
+    frames: list[FrameMeta] = []
+    for step, wp, it_idx in active:
         if step % cfg.agent.frame_every:
             continue
         T = camera_pose(wp.pose.x, wp.pose.y, cfg.camera.height_m, wp.cam_yaw, wp.cam_pitch)
         t_ns = clock.stamp_ns(step)
-        room = next((v.room for v in visits if v.enter_ns <= t_ns < v.exit_ns), visits[-1].room)
-        frames.append(FrameMeta(len(frames), t_ns, T, wp.pose, room, wp.activity, idx))
+        in_room = next((v.room for v in visits if v.enter_ns <= t_ns < v.exit_ns), visits[-1].room)
+        frames.append(FrameMeta(len(frames), t_ns, T, wp.pose, in_room, wp.activity, it_idx))
     log = EpisodeLog(tuple(interactions), tuple(visits), tuple(unseen), tuple(events), {})
     episode = Episode(int(seed), cfg, house, clock, tuple(frames), log, clock.day_end_ns(dyn.days - 1), pose,
                       initial)
     sightings: dict[int, list[Sighting]] = {}
-    min_px = sighting_min_pixels(cfg.camera.intrinsics())
+    min_px = sighting_min_pixels(cfg.camera.intrinsics(), cfg.scoring.min_coverage)
     for meta, renderer in _replay(episode, 0, len(frames)):
         for sid, px in renderer.pixel_counts(meta.world_T_camera).items():
             if px >= min_px:
@@ -352,15 +340,31 @@ def generate_episode(config: Optional[SimConfig] = None, seed: int = 0) -> Episo
     return episode
 
 
+def _fire_unseen(house: House, clock: SimClock, state: WorldState, initial: WorldState, rng: np.random.Generator,
+                 move_rate: float, pending: list[int], until: int, cursor: int, robot_room: str,
+                 events: list[WorldEvent], unseen: list[UnseenMove]) -> None:
+    """Fire the pending unseen-dynamics events scheduled before step ``until``; an event that fell inside
+    an interaction (before ``cursor``) is postponed to ``cursor``, when the robot is idle again."""
+    while pending and pending[0] < until:
+        step = max(pending.pop(0), cursor)
+        ev_ns = clock.stamp_ns(step)
+        for mv in unseen_moves(house, state, move_rate, rng, exclude_rooms=[robot_room]):
+            prev = next((e.to_slot for e in reversed(events) if e.object_id == mv.object_id),
+                        initial.slot_of(mv.object_id))
+            assert prev is not None
+            unseen.append(UnseenMove(
+                mv.object_id, ev_ns, prev.receptacle_id, house.receptacle(prev.receptacle_id).room,
+                mv.to_slot.receptacle_id, house.receptacle(mv.to_slot.receptacle_id).room,
+                house.object_box(mv.object_id, prev).center, house.object_box(mv.object_id, mv.to_slot).center,
+            ))
+            events.append(WorldEvent(ev_ns, EventKind.UNSEEN_MOVE, mv.object_id, mv.to_slot))
+
+
 def _room_of(house: House, pose: RobotPose) -> str:
     room = house.room_at(pose.x, pose.y)
     if room is not None:
         return room
     return min(house.rooms, key=lambda r: math.hypot(r.center_xy[0] - pose.x, r.center_xy[1] - pose.y)).name
-
-
-def _first_pose(active: list[tuple[int, Waypoint, Optional[int]]], fallback: RobotPose) -> RobotPose:
-    return active[0][1].pose if active else fallback
 
 
 def _visits(house: House, clock: SimClock, active: list[tuple[int, Waypoint, Optional[int]]],

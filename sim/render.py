@@ -19,11 +19,11 @@ from typing import Mapping, NamedTuple, Optional
 
 import numpy as np
 import open3d as o3d
-
-from robomem.core.types import Box3D, CameraIntrinsics, NO_INSTANCE
-from robomem.errors import SimError
 from robomem_sim.config import CameraConfig
 from robomem_sim.world import CEILING_RGB, COLOURS, WALL_RGB, House, WorldState
+
+from robomem.core.types import NO_INSTANCE, Box3D, CameraIntrinsics
+from robomem.errors import SimError
 
 _LIGHT = np.array([0.35, 0.25, 0.9]) / np.linalg.norm([0.35, 0.25, 0.9])
 
@@ -135,6 +135,11 @@ class Renderer:
             boxes[object_id] = box
         return self._set_boxes(boxes)
 
+    def object_center(self, object_id: int) -> Optional[tuple[float, float, float]]:
+        """Centre of the object as currently shown (None while hidden / carried), world m."""
+        b = self._object_boxes.get(object_id)
+        return None if b is None else b.center
+
     def _set_boxes(self, boxes: Mapping[int, Box3D]) -> bool:
         if boxes == self._object_boxes:
             return False
@@ -151,7 +156,7 @@ class Renderer:
             colours = self._static_colours + [COLOURS[self.house.objects[o].colour] for o in order]
             verts, tris = _box_mesh(boxes)
             scene = o3d.t.geometry.RaycastingScene()
-            scene.add_triangles(o3d.core.Tensor(verts), o3d.core.Tensor(tris))
+            scene.add_triangles(o3d.core.Tensor.from_numpy(verts), o3d.core.Tensor.from_numpy(tris))
             self._ids = np.array(ids + [NO_INSTANCE], dtype=np.int32)
             self._colours = np.array(colours + [(0, 0, 0)], dtype=np.float32)
             self._scene = scene
@@ -167,7 +172,8 @@ class Renderer:
         if T.shape != (4, 4) or not np.all(np.isfinite(T)):
             raise SimError(f"world_T_camera must be a finite 4x4 matrix, got shape {T.shape}")
         rays = o3d.t.geometry.RaycastingScene.create_rays_pinhole(
-            o3d.core.Tensor(K.as_matrix()), o3d.core.Tensor(np.linalg.inv(T)), K.width, K.height
+            o3d.core.Tensor.from_numpy(K.as_matrix()), o3d.core.Tensor.from_numpy(np.linalg.inv(T)), K.width,
+            K.height
         )
         r = self._build().cast_rays(rays)
         t = r["t_hit"].numpy()

@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
 import numpy as np
-
-from robomem.errors import SimError
-from robomem.planner.base import AnswerKind
 from robomem_sim.dynamics import NS
 from robomem_sim.episode import Episode
 from robomem_sim.types import ExpectedAnswer, NavTarget, TargetKind, Task, TaskFamily
 from robomem_sim.world import OBJECT_CATEGORIES
+
+from robomem.errors import SimError
+from robomem.planner.base import AnswerKind
 
 _LOG = logging.getLogger(__name__)
 
@@ -360,7 +360,7 @@ def _room_visitation(c: _Ctx) -> list[_Candidate]:
 
 
 def _interaction_order(c: _Ctx) -> list[_Candidate]:
-    out = []
+    out: list[_Candidate] = []
     its = c.log.interactions
     if not its:
         return out

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from typing import Iterator, Mapping, NamedTuple, Optional
 
 import numpy as np
+from robomem_sim.config import HouseConfig
 
 from robomem.core.types import Box3D, Region, Relation
 from robomem.errors import SimError
-from robomem_sim.config import HouseConfig
 
 _LOG = logging.getLogger(__name__)
 
@@ -693,14 +693,14 @@ def _furnish(cfg: HouseConfig, rooms: tuple[Room, ...], doors: tuple[Door, ...],
         x0, y0 = room.box.min_xyz[0], room.box.min_xyz[1]
         x1, y1 = room.box.max_xyz[0], room.box.max_xyz[1]
         keep_out: list[tuple[float, float, float, float]] = []  # door zones
-        for d in doors:
-            if room.name not in (d.room_a, d.room_b):
+        for door in doors:
+            if room.name not in (door.room_a, door.room_b):
                 continue
-            half = d.width / 2 + 0.2
-            if d.axis == "x":
-                keep_out.append((d.line - 1.3, d.center - half, d.line + 1.3, d.center + half))
+            half = door.width / 2 + 0.2
+            if door.axis == "x":
+                keep_out.append((door.line - 1.3, door.center - half, door.line + 1.3, door.center + half))
             else:
-                keep_out.append((d.center - half, d.line - 1.3, d.center + half, d.line + 1.3))
+                keep_out.append((door.center - half, door.line - 1.3, door.center + half, door.line + 1.3))
         prior = _noisy(ROOM_RECEPTACLES[room.room_type], cfg.prior_noise, 0.0, rng)
         k = int(rng.integers(cfg.min_receptacles_per_room, cfg.max_receptacles_per_room + 1))
         names = list(prior)
@@ -719,18 +719,20 @@ def _furnish(cfg: HouseConfig, rooms: tuple[Room, ...], doors: tuple[Door, ...],
                 if along_hi - along_lo < w + 0.1:
                     continue
                 a = float(rng.uniform(along_lo + 0.05 + w / 2, along_hi - 0.05 - w / 2))
+                wd = WALKWAY_DEPTH
+                normal: tuple[float, float]
                 if side == 0:
-                    body, cl, normal = (a - w / 2, y0, a + w / 2, y0 + d), (a - w / 2, y0 + d, a + w / 2,
-                                                                             y0 + d + WALKWAY_DEPTH), (0.0, 1.0)
+                    body = (a - w / 2, y0, a + w / 2, y0 + d)
+                    cl, normal = (a - w / 2, y0 + d, a + w / 2, y0 + d + wd), (0.0, 1.0)
                 elif side == 1:
-                    body, cl, normal = (a - w / 2, y1 - d, a + w / 2, y1), (a - w / 2, y1 - d - WALKWAY_DEPTH,
-                                                                             a + w / 2, y1 - d), (0.0, -1.0)
+                    body = (a - w / 2, y1 - d, a + w / 2, y1)
+                    cl, normal = (a - w / 2, y1 - d - wd, a + w / 2, y1 - d), (0.0, -1.0)
                 elif side == 2:
-                    body, cl, normal = (x0, a - w / 2, x0 + d, a + w / 2), (x0 + d, a - w / 2,
-                                                                             x0 + d + WALKWAY_DEPTH, a + w / 2), (1.0, 0.0)
+                    body = (x0, a - w / 2, x0 + d, a + w / 2)
+                    cl, normal = (x0 + d, a - w / 2, x0 + d + wd, a + w / 2), (1.0, 0.0)
                 else:
-                    body, cl, normal = (x1 - d, a - w / 2, x1, a + w / 2), (x1 - d - WALKWAY_DEPTH, a - w / 2,
-                                                                             x1 - d, a + w / 2), (-1.0, 0.0)
+                    body = (x1 - d, a - w / 2, x1, a + w / 2)
+                    cl, normal = (x1 - d - wd, a - w / 2, x1 - d, a + w / 2), (-1.0, 0.0)
                 if any(_rects_overlap(body, o, 0.1) for o in bodies) or any(
                         _rects_overlap(body, o) for o in clear + keep_out) or any(
                         _rects_overlap(cl, o) for o in bodies + keep_out):
@@ -772,6 +774,7 @@ def _build_receptacle(sim_id: int, cat: ReceptacleCategory, room: str, colour: s
     width = abs(by1 - by0) if nx != 0.0 else abs(bx1 - bx0)
     surfaces: list[tuple[Box3D, float, Relation, float]] = []  # area box (z ignored), z, relation, free height
     board = 0.04
+    parts: tuple[Box3D, ...]
     if cat.style == Style.SOLID:
         parts = (Box3D((bx0, by0, 0.0), (bx1, by1, h)),)
         surfaces.append((parts[0], h, Relation.ON, 0.4))

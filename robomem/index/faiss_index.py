@@ -45,6 +45,8 @@ from robomem.index.base import (
 logger = logging.getLogger(__name__)
 
 GPU_MAX_K = 2048
+SINGLE_THREAD_MAX_QUERIES = 8
+"""Searches with at most this many queries run on one OpenMP thread (latency, see ``search``)."""
 """FAISS GPU indexes answer at most this many neighbours (and probe at most this many cells); larger
 requests are answered on the CPU."""
 
@@ -63,12 +65,19 @@ def faiss_gpu_available() -> bool:
     )
 
 
+_SHARED_GPU_RESOURCES: Optional[Any] = None
+
+
 def _gpu_resources(config: IndexConfig) -> Optional[Any]:
-    """``faiss.StandardGpuResources`` when searches should run on a GPU, else None."""
+    """The process's one ``faiss.StandardGpuResources`` (each reserves GPU scratch memory, so every index
+    shares it) when searches should run on a GPU, else None."""
+    global _SHARED_GPU_RESOURCES
     if config.use_gpu == "never":
         return None
     if faiss_gpu_available():
-        return faiss.StandardGpuResources()
+        if _SHARED_GPU_RESOURCES is None:
+            _SHARED_GPU_RESOURCES = faiss.StandardGpuResources()
+        return _SHARED_GPU_RESOURCES
     if config.use_gpu == "always":
         raise IndexBackendError(
             "index.use_gpu is 'always' but FAISS sees no GPU (a faiss-cpu build or no CUDA device); "
@@ -172,6 +181,15 @@ class _FaissBase:
             scores, labels = self._gpu_index.search(q, k)
             if self._gpu_labels is not None:
                 labels = np.where(labels >= 0, self._gpu_labels[np.maximum(labels, 0)], MISSING_ID)
+        elif len(q) <= SINGLE_THREAD_MAX_QUERIES:
+            # A handful of queries finishes in ~1 ms on one core; OpenMP workers only add wake-up latency, and on a
+            # loaded machine (a robot's CPU, a shared CI box) that latency was measured at 20-50x the search itself.
+            previous = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(1)
+            try:
+                scores, labels = self._cpu_index().search(q, k)
+            finally:
+                faiss.omp_set_num_threads(previous)
         else:
             scores, labels = self._cpu_index().search(q, k)
         scores = np.asarray(scores, dtype=np.float32)

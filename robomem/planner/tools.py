@@ -13,8 +13,9 @@
 
 Times in tool arguments are strings: ISO-8601 (``2026-11-03T08:15:00``, ``...+01:00``; a time without zone
 is read in the planner's zone, UTC by default), ``"HH:MM"`` / ``"HH:MM:SS"`` on the memory's day (the date
-of its first stamp in that zone), or ``"now"`` (the task's ``now_ns``, else the memory's last stamp). They
-become ns since the epoch. Results show every ``*_ns`` stamp also as ``*_time`` (ISO-8601 in that zone).
+of its first stamp in that zone), ``"HH:MM on day D"`` (D from 1, for multi-day memories), or ``"now"``
+(the task's ``now_ns``, else the memory's last stamp). They become ns since the epoch.
+Results show every ``*_ns`` stamp also as ``*_time`` (ISO-8601 in that zone).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ UTC = datetime.timezone.utc
 
 _NS_PER_S = 1_000_000_000
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=UTC)
-_HHMM = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?$")
+_HHMM = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:\s+on\s+day\s+(\d+))?$", re.IGNORECASE)
 
 
 # ----------------------------------------------------------------------------------------------- times
@@ -96,9 +97,7 @@ def parse_time(
     Raises :class:`PlannerError` with the accepted forms when ``value`` is none of them.
     """
     if not isinstance(value, str) or not value.strip():
-        raise PlannerError(
-            f"time {value!r} must be a string: ISO-8601 ('2026-11-03T08:15:00'), 'HH:MM' or 'now'"
-        )
+        raise PlannerError(f"time {value!r} must be a string: ISO-8601 ('2026-11-03T08:15:00'), 'HH:MM' or 'now'")
     text = value.strip()
     if text.lower() == "now":
         if now_ns is not None:
@@ -114,7 +113,10 @@ def parse_time(
         frac = m.group(4) or ""
         if hh > 23 or mm > 59 or ss > 59:
             raise PlannerError(f"time {text!r} is not a valid clock time (HH 0-23, MM 0-59)")
-        day = _memory_day_start(memory, tz)
+        day_n = int(m.group(5) or 1)
+        if day_n < 1:
+            raise PlannerError(f"time {text!r}: days count from 1 (the memory's first day)")
+        day = _memory_day_start(memory, tz) + datetime.timedelta(days=day_n - 1)
         # wall-clock arithmetic in the zone, then back to UTC (DST-correct for ZoneInfo zones)
         local = day.replace(hour=hh, minute=mm, second=ss)
         ns = _to_ns(local.astimezone(UTC))
@@ -180,9 +182,7 @@ def to_jsonable(obj: Any, tz: Optional[datetime.tzinfo] = UTC, max_items: int = 
     return str(obj)
 
 
-def _mapping_to_json(
-    data: Mapping[Any, Any], tz: Optional[datetime.tzinfo], max_items: int
-) -> dict[str, Any]:
+def _mapping_to_json(data: Mapping[Any, Any], tz: Optional[datetime.tzinfo], max_items: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
         k = key.value if isinstance(key, enum.Enum) else str(key)
@@ -209,7 +209,7 @@ class ArgType(enum.Enum):
     TIME = "time"  # a string, converted by parse_time
 
 
-_TIME_HELP = "ISO-8601 ('2026-11-03T08:15:00'), 'HH:MM' on the memory's day, or 'now'"
+_TIME_HELP = "ISO-8601 ('2026-11-03T08:15:00'), 'HH:MM' on the memory's first day, 'HH:MM on day 2', or 'now'"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -372,9 +372,7 @@ MEMORY_TOOLS: tuple[ToolSpec, ...] = (
             _ID,
             Arg("k", ArgType.INTEGER, "how many (default 5)", minimum=1, maximum=20),
         ),
-        lambda c, a: c.memory.keyframes_for(
-            text=a.get("text"), k=a.get("k", 5), instance_id=a.get("instance_id")
-        ),
+        lambda c, a: c.memory.keyframes_for(text=a.get("text"), k=a.get("k", 5), instance_id=a.get("instance_id")),
     ),
     ToolSpec(
         "room_visits",
@@ -504,9 +502,7 @@ def _load_arguments(arguments: Union[str, Mapping[str, Any], None]) -> dict[str,
     try:
         obj = json.loads(arguments)
     except json.JSONDecodeError as exc:
-        raise PlannerError(
-            f"arguments are not valid JSON ({exc.msg} at char {exc.pos}): {arguments[:200]!r}"
-        ) from None
+        raise PlannerError(f"arguments are not valid JSON ({exc.msg} at char {exc.pos}): {arguments[:200]!r}") from None
     if not isinstance(obj, dict):
         raise PlannerError(f"arguments must be a JSON object, got {type(obj).__name__}")
     return obj
@@ -574,9 +570,7 @@ def _parse_goal(i: int, g: object) -> dict[str, Any]:
     if iid is not None and not _is_int(iid):
         raise PlannerError(f"goals[{i}].instance_id must be an integer, got {iid!r}")
     pos = g.get("position")
-    if pos is not None and (
-        not isinstance(pos, (list, tuple)) or len(pos) != 3 or not all(_is_number(x) for x in pos)
-    ):
+    if pos is not None and (not isinstance(pos, (list, tuple)) or len(pos) != 3 or not all(_is_number(x) for x in pos)):
         raise PlannerError(f"goals[{i}].position must be [x, y, z] in metres, got {pos!r}")
     if iid is None and pos is None:
         raise PlannerError(f"goals[{i}] needs an instance_id (goals are places of remembered instances)")
@@ -596,8 +590,7 @@ def _instance_goal(memory: MemoryQueries, iid: int, where: str, extra: Mapping[s
     res = memory.last_seen(instance_id=iid)
     if res.status is not QueryStatus.OK or res.instance is None:
         raise PlannerError(
-            f"{where}={iid} is not an instance the memory knows ({res.message}); "
-            "use ids returned by the tools"
+            f"{where}={iid} is not an instance the memory knows ({res.message}); use ids returned by the tools"
         )
     position = res.placement.position if res.placement is not None else res.instance.position
     yaw = extra.get("yaw")
@@ -643,9 +636,7 @@ def parse_final_answer(
     try:
         kind = AnswerKind(kind_raw)
     except ValueError:
-        raise PlannerError(
-            f"final answer kind {kind_raw!r} is not one of {[k.value for k in AnswerKind]}"
-        ) from None
+        raise PlannerError(f"final answer kind {kind_raw!r} is not one of {[k.value for k in AnswerKind]}") from None
     text = data.get("text")
     if not isinstance(text, str):
         raise PlannerError(f"final answer text must be a string, got {text!r}")
@@ -1006,14 +997,10 @@ def run_tool_loop(
                 messages.append(backend.tool_result_message(call, json.dumps(result)))
             continue
         try:
-            return parse_final_answer(
-                extract_answer_object(turn.content), memory, tz=tz, now_ns=now_ns, plan=plan
-            )
+            return parse_final_answer(extract_answer_object(turn.content), memory, tz=tz, now_ns=now_ns, plan=plan)
         except PlannerError as exc:
             malformed(str(exc), turn.content)
-            messages.append(
-                {"role": "user", "content": CORRECTIVE_MESSAGE.format(reason=exc, final=FINAL_ANSWER)}
-            )
+            messages.append({"role": "user", "content": CORRECTIVE_MESSAGE.format(reason=exc, final=FINAL_ANSWER)})
     reason = f"the model gave no final answer within max_tool_rounds={max_rounds} turns"
     if last_calls:
         reason += f" (its last calls: {', '.join(last_calls)})"
