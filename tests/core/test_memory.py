@@ -279,3 +279,20 @@ def test_clustering_without_masks_finds_separate_objects(encoder):
     assert len(insts) == 2
     ys = sorted(i.position[1] for i in insts)
     assert ys[0] < -0.3 and ys[1] > 0.3
+
+
+def test_persistent_mask_ids_track_objects_by_id(encoder):
+    from robomem.config import MaskIdMode, ObjectConfig
+
+    world, regions = kitchen_world()
+    cfg = MemoryConfig(objects=ObjectConfig(mask_ids=MaskIdMode.PERSISTENT))
+    mem = SpatioSemanticMemory(cfg, encoder, regions)
+    mem.ingest(world.frame(*VIEW_TABLE1, T0))
+    mug_id = mem.locate("red mug").matches[0].instance_id
+    world.put_on(10, 2, dxy=(0.3, 0.2))
+    # seen at the new place before the old one is re-checked: the tracker id says it is the same mug
+    mem.ingest(world.frame(*VIEW_TABLE2, T0 + 10 * SEC))
+    assert mem.count("red mug", include_vanished=True).count == 1
+    hist = mem.history(instance_id=mug_id)
+    assert [p.room for p in hist.placements] == ["kitchen", "living room"]
+    assert hist.placements[0].vanished_ns == T0 + 10 * SEC

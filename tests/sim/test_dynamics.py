@@ -79,25 +79,35 @@ def test_unseen_moves_never_overfill_and_follow_the_prior(house: House) -> None:
     rng = np.random.default_rng(1)
     state = WorldState(house)
     excluded = house.rooms[0].name
-    prior_ok = total = 0
+    in_prior = total = 0
     for _ in range(200):
-        before = state.slots()
+        before = state.copy()
         moves = unseen_moves(house, state, 0.3, rng, exclude_rooms=[excluded])
         # WorldState's own invariant: no slot holds two objects (its constructor re-checks)
         WorldState(house, state.slots())
         for rid, rec in house.receptacles.items():
             assert len(state.objects_on(rid)) <= len(rec.slots)
+        replay = before.copy()
         for m in moves:
-            src = before[m.object_id]
+            src = replay.slot_of(m.object_id)
             assert src is not None
             assert house.receptacle(src.receptacle_id).room != excluded, "moved an object out of the robot's room"
             assert house.receptacle(m.to_slot.receptacle_id).room != excluded, "moved an object into it"
             assert m.to_slot.receptacle_id != src.receptacle_id
-            assert state.slot_of(m.object_id) == m.to_slot
+            assert m.to_slot in replay.free_slots(m.to_slot.receptacle_id), "moved onto an occupied slot"
+            prior = receptacle_weights(house, house.objects[m.object_id].category)
+            if m.to_slot.receptacle_id in prior:
+                in_prior += 1
+            else:  # outside the prior only when no prior receptacle had a fitting free slot
+                assert not any(
+                    rid != src.receptacle_id and house.receptacle(rid).room != excluded
+                    and any(replay.fits(m.object_id, s) for s in replay.free_slots(rid))
+                    for rid in prior
+                )
+            replay.move(m.object_id, m.to_slot)
             total += 1
-            prior_ok += m.to_slot.receptacle_id in receptacle_weights(house, house.objects[m.object_id].category)
-    assert total > 100
-    assert prior_ok / total > 0.9  # the fallback (any receptacle) only when the prior allows no free slot
+        assert replay.slots() == state.slots()
+    assert total > 100 and in_prior > total / 2
 
 
 def test_carried_and_excluded_objects_stay_put(house: House) -> None:

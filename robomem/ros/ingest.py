@@ -1,0 +1,158 @@
+"""The ingest worker: a bounded drop-oldest queue of frames and one thread that calls ``memory.ingest``.
+
+ROS callbacks only convert and :meth:`IngestWorker.submit`; the (torch) work happens on the worker thread.
+When frames arrive faster than the memory ingests them the oldest queued frame is dropped (and counted):
+a live memory prefers the newest view of the world. No rclpy here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter, deque
+from typing import Callable, Optional
+
+from robomem.core.types import Frame, IngestStats
+from robomem.errors import FrameError, MemoryStateError
+
+log = logging.getLogger(__name__)
+
+IngestFn = Callable[[Frame], IngestStats]
+
+
+class ThrottledLog:
+    """Log a message at most once per ``period_s`` per key, with the number of repeats suppressed."""
+
+    def __init__(self, logger: logging.Logger, period_s: float = 5.0) -> None:
+        self.logger = logger
+        self.period_s = period_s
+        self._last: dict[str, float] = {}
+        self._suppressed: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def warning(self, key: str, message: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.period_s:
+                self._suppressed[key] += 1
+                return
+            n = self._suppressed.pop(key, 0)
+            self._last[key] = now
+        self.logger.warning("%s%s", message, f" ({n} more like this suppressed)" if n else "")
+
+
+class IngestWorker:
+    """Runs ``ingest`` on frames from a bounded drop-oldest queue, on its own thread.
+
+    Args:
+        ingest: usually ``memory.ingest`` (thread-safe: it takes the memory's lock).
+        queue_size: frames waiting at most; older ones are dropped when full.
+        on_stats: optional callback with each IngestStats (on the worker thread).
+    """
+
+    def __init__(
+        self,
+        ingest: IngestFn,
+        queue_size: int = 4,
+        on_stats: Optional[Callable[[IngestStats], None]] = None,
+        throttle_s: float = 5.0,
+    ) -> None:
+        if queue_size < 1:
+            raise ValueError("queue_size must be >= 1")
+        self._ingest = ingest
+        self._on_stats = on_stats
+        self._queue: deque[Frame] = deque()
+        self._queue_size = queue_size
+        self._cond = threading.Condition()
+        self._busy = False
+        self._stop = False
+        self.counters: Counter[str] = Counter()
+        self.last_error = ""
+        self._throttled = ThrottledLog(log, throttle_s)
+        self._times: deque[float] = deque(maxlen=64)
+        self._thread = threading.Thread(target=self._run, name="robomem-ingest", daemon=True)
+        self._thread.start()
+
+    def submit(self, frame: Frame) -> bool:
+        """Queue ``frame``; returns False when an older frame had to be dropped to make room."""
+        with self._cond:
+            if self._stop:
+                raise MemoryStateError("the ingest worker is stopped; frames are no longer accepted")
+            dropped = len(self._queue) >= self._queue_size
+            if dropped:
+                self._queue.popleft()
+                self.counters["dropped_queue_full"] += 1
+            self._queue.append(frame)
+            self.counters["queued"] += 1
+            self._cond.notify_all()
+        if dropped:
+            self._throttled.warning(
+                "queue", "ingest queue full: dropped the oldest frame (the memory ingests slower than the camera "
+                "publishes; raise voxel.pixel_stride or lower the camera rate)"
+            )
+        return not dropped
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stop:
+                    self._cond.wait()
+                if not self._queue:  # stopping and drained
+                    return
+                frame = self._queue.popleft()
+                self._busy = True
+            try:
+                stats = self._ingest(frame)
+            except (FrameError, MemoryStateError) as exc:
+                self.counters["rejected_memory"] += 1
+                self.last_error = str(exc)
+                self._throttled.warning("memory", f"frame at {frame.stamp_ns / 1e9:.3f} s rejected: {exc}")
+            except Exception as exc:  # keep serving: a bug in one frame must not kill the node
+                self.counters["errors"] += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("ingest failed for the frame at %.3f s", frame.stamp_ns / 1e9)
+            else:
+                self.counters["ingested"] += 1
+                self._times.append(time.monotonic())
+                if self._on_stats is not None:
+                    self._on_stats(stats)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def rate_hz(self) -> float:
+        """Frames ingested per second over the last (up to) 64 frames; 0 when idle for 5 s."""
+        t = list(self._times)
+        if len(t) < 2 or time.monotonic() - t[-1] > 5.0:
+            return 0.0
+        return (len(t) - 1) / max(t[-1] - t[0], 1e-9)
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._queue) + (1 if self._busy else 0)
+
+    def wait_idle(self, timeout_s: Optional[float] = None) -> bool:
+        """Block until the queue is empty and no frame is being ingested. False on timeout."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        with self._cond:
+            while self._queue or self._busy:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def stop(self, drain: bool = True, timeout_s: float = 30.0) -> None:
+        """Stop the thread; with ``drain`` the queued frames are ingested first, else dropped (counted)."""
+        with self._cond:
+            if not drain:
+                self.counters["dropped_shutdown"] += len(self._queue)
+                self._queue.clear()
+            self._stop = True
+            self._cond.notify_all()
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            log.warning("the ingest worker did not stop within %.0f s", timeout_s)
