@@ -169,7 +169,8 @@ def render(
     K[1, 2] += 0.5
     camera_T_world = np.linalg.inv(np.asarray(world_T_camera, dtype=np.float64))
     rays = o3d.t.geometry.RaycastingScene.create_rays_pinhole(
-        o3d.core.Tensor(K), o3d.core.Tensor(camera_T_world), intrinsics.width, intrinsics.height
+        o3d.core.Tensor.from_numpy(K), o3d.core.Tensor.from_numpy(camera_T_world), intrinsics.width,
+        intrinsics.height,
     )
     ans = scene.raycaster.cast_rays(rays)
     t_hit = ans["t_hit"].numpy()

@@ -10,8 +10,8 @@ API (stable; the agents, the runner and the planner build on it)::
 
 Ground truth lives in :class:`EpisodeLog`: every pick and place (time, from/to receptacle and room), the
 robot's room visits, the objects the household moved while the robot was elsewhere, and every sighting of
-every object/receptacle in the frames (covering >= 0.1 % of the pixels, see :func:`sighting_min_pixels`). ``episode.frames[i]`` holds the
-pose and stamp of frame ``i`` (FindingDory answers can be frame indices).
+every object/receptacle in the frames (covering >= 0.1 % of the pixels, see :func:`sighting_min_pixels`).
+``episode.frames[i]`` holds the pose and stamp of frame ``i`` (FindingDory answers can be frame indices).
 """
 
 from __future__ import annotations

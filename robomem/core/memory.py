@@ -121,6 +121,8 @@ class SpatioSemanticMemory(MemoryQueries):
         self.encoder = encoder
         self.lock = threading.RLock()
         self.device = resolve_device(config.voxel.device)
+        if config.voxel.torch_threads > 0 and torch.get_num_threads() != config.voxel.torch_threads:
+            torch.set_num_threads(config.voxel.torch_threads)
         self.voxels = VoxelMap(config.voxel, feature_dim=encoder.dim, device=self.device)
         self.objects = ObjectStore(config.objects)
         self.graph = TemporalSceneGraph(config.graph)

@@ -170,7 +170,9 @@ class CarveResult:
 
 
 class RemovalEvent(NamedTuple):
-    """Voxels of one instance removed by one carve: when, whose, where (centroid, world m) and how many."""
+    """Voxels of one instance removed by one carve: when, whose, where (centroid, world m) and how many.
+
+    Unlabelled (``NO_INSTANCE``) voxels produce no event (they may be scattered over the whole view)."""
 
     stamp_ns: int
     instance_id: int
@@ -257,8 +259,8 @@ class NegativeEvidence:
         s2 = max(1, s // 2)
         d2 = depth_m[::s2, ::s2].to(torch.float32)
         rays2 = camera_rays(intrinsics, s2, self.device)
-        surf = (d2 >= d_min) & (d2 <= cfg.max_depth)
-        pts2 = transform_points(T, rays2[surf] * d2[surf][:, None])
+        surf = torch.nonzero(((d2 >= d_min) & (d2 <= cfg.max_depth)).reshape(-1)).squeeze(1)
+        pts2 = transform_points(T, rays2.reshape(-1, 3).index_select(0, surf) * d2.reshape(-1)[surf][:, None])
         _check_range(pts2, cell, "depth points")
         surf_keys = torch.unique(_pack_points(pts2, cell))
 
@@ -812,17 +814,15 @@ class VoxelMap:
             return CarveResult.empty()
 
         # ---- project the candidates
-        p = transform_points(invert_pose(T), self._positions[cand])
-        zc = p[:, 2]
-        in_depth = (zc > 1e-6) & (zc <= cfg.removal_max_depth)
-        cand, p, zc = cand[in_depth], p[in_depth], zc[in_depth]
-        u = torch.round(p[:, 0] / zc * float(intrinsics.fx) + float(intrinsics.cx))
-        v = torch.round(p[:, 1] / zc * float(intrinsics.fy) + float(intrinsics.cy))
-        inside = (u >= 0) & (u <= W - 1) & (v >= 0) & (v <= H - 1)
-        cand, zc = cand[inside], zc[inside]
-        if cand.numel() == 0:
+        xc, yc, zc = transform_points(invert_pose(T), self._positions.index_select(0, cand)).unbind(1)
+        u = torch.round(xc / zc * float(intrinsics.fx) + float(intrinsics.cx))
+        v = torch.round(yc / zc * float(intrinsics.fy) + float(intrinsics.cy))
+        visible = (zc > 1e-6) & (zc <= cfg.removal_max_depth) & (u >= 0) & (u <= W - 1) & (v >= 0) & (v <= H - 1)
+        vis = torch.nonzero(visible).squeeze(1)
+        if vis.numel() == 0:
             return CarveResult.empty()
-        ui, vi = u[inside].to(torch.int64), v[inside].to(torch.int64)
+        cand, zc = cand[vis], zc[vis]
+        ui, vi = u[vis].to(torch.int64), v[vis].to(torch.int64)
 
         # ---- seen-through test: nearest pixel first, then its 3x3 neighbourhood (a min filter) for the
         # few that pass, so depth edges and invalid neighbours keep the voxel
@@ -893,9 +893,9 @@ class VoxelMap:
         if holes.numel():
             for name in _ROW_FIELDS:
                 arr = getattr(self, "_" + name)
-                arr[holes] = arr[movers]
-            moved_pos = torch.searchsorted(self._skeys, self._keys_row[holes])
-            self._srows[moved_pos] = holes
+                arr.index_copy_(0, holes, arr.index_select(0, movers))
+            moved_pos = torch.searchsorted(self._skeys, self._keys_row.index_select(0, holes))
+            self._srows.index_copy_(0, moved_pos, holes)
         self._n = n_new
         self._uid_index = None
         log.debug("carve at %d removed %d voxels (%d instances)", stamp_ns, k, len(per_instance))

@@ -122,10 +122,10 @@ class RuleBasedConfig:
     memory ``locate`` match needs when the words of an object phrase match no label.
     """
 
-    standoff_m: float = 0.9
+    standoff_m: float = 0.75
     receptacle_standoff_m: float = 0.55
     clearance_m: float = 0.3
-    pick_gap_s: float = 45.0
+    pick_gap_s: float = 120.0
     max_carry_s: float = 900.0
     time_match_s: float = 300.0
     semantic_min_score: float = 0.8
@@ -367,12 +367,14 @@ _PICKED = (r"(?:picked up|picked|moved|interacted with|rearranged|touched|grabbe
            r"handled|put away)")
 _PICK = r"(?:pick up|pick|move|interact with|rearrange|touch|grab|carry|relocate|take|handle)"
 _THING = r"(?:object|thing|item)"
+_INOUT = (r"(?:into, out of,? or within|into, out of or inside|into or out of|in or out of|out of or into|into|"
+          r"out of|within|in|from|to|inside)")
 _TIME_TAIL = (r"(?P<when>(?:at|around|since|after|before|during|this|in the|between|yesterday|today|on day)"
               r"\b.*)")
 
 
 def _r(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern.replace("NAV", _NAV).replace("YOU", _YOU).replace("PICKED", _PICKED)
+    return re.compile(pattern.replace("_INOUT", _INOUT).replace("NAV", _NAV).replace("YOU", _YOU).replace("PICKED", _PICKED)
                       .replace("PICK", _PICK).replace("THING", _THING))
 
 
@@ -426,8 +428,8 @@ def _room_entries(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.ROOM_ENTRIES, room=_g(m, "room"), navigate=False, count=True)
 
 
-@_rule(r"how many (?:objects|things|items) (?:were|have been|got|was) (?:moved|taken|brought) (?:into or out of|"
-       r"in or out of|out of or into|into|out of|in|from|to) the (?P<room>.+?) (?P<when>(?:since|after) .+)")
+@_rule(r"how many (?:objects|things|items) (?:were|have been|got|was) (?:moved|taken|brought) _INOUT the "
+       r"(?P<room>.+?) (?P<when>(?:since|after) .+)")
 def _count_changes(m: re.Match[str], days: _DayContext) -> QueryPlan:
     t0, t1 = days.window(_g(m, "when"))
     return QueryPlan(Intent.CHANGES, room=_g(m, "room"), t0_ns=t0, t1_ns=t1, navigate=False, count=True)
@@ -504,8 +506,7 @@ def _did_pick(m: re.Match[str], days: _DayContext) -> QueryPlan:
 
 
 @_rule(r"(?:NAV )?(?:all )?the (?:objects|things|items) (?:that )?(?:were|have been|got) (?:moved|taken|brought) "
-       r"(?:into or out of|in or out of|out of or into|into|out of|in|from|to) the (?P<room>.+?) "
-       r"(?P<when>(?:since|after) .+?)(?:,? in any order)?",
+       r"_INOUT the (?P<room>.+?) (?P<when>(?:since|after) .+?)(?:,? in any order)?",
        r"what (?:has |have )?(?:changed|moved) in the (?P<room>.+?) (?P<when>(?:since|after) .+)",
        r"what (?:has |have )?(?:changed|moved) (?P<when>(?:since|after) .+?) in the (?P<room>.+)",
        r"what (?:has |have )?(?:changed|moved) in the (?P<room>.+?)",
@@ -656,6 +657,18 @@ def _pick_receptacle(m: re.Match[str], days: _DayContext) -> QueryPlan:
        r"the (?P<obj>.+?)(?: down)?(?: on| in| onto| into)?")
 def _place_receptacle(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.PLACE_RECEPTACLE, object_phrase=_strip_article(_g(m, "obj")))
+
+
+@_rule(r"NAV the (?P<rec>[a-z ]+?) (?:that |where )?YOU (?:picked|took|grabbed|got) the (?P<obj>.+?) (?:up )?(?:from|off)",
+       r"NAV the (?P<rec>[a-z ]+?) (?:that |where )?YOU (?:picked|took|grabbed|got) up the (?P<obj>.+?) from")
+def _pick_receptacle_named(m: re.Match[str], days: _DayContext) -> QueryPlan:
+    return QueryPlan(Intent.PICK_RECEPTACLE, object_phrase=_strip_article(_g(m, "obj")), receptacle=_g(m, "rec"))
+
+
+@_rule(r"NAV the (?P<rec>[a-z ]+?) (?:that |where )?YOU (?:placed|put|left|set|dropped) the (?P<obj>.+?)(?: down)? "
+       r"(?:on|in|onto|into)")
+def _place_receptacle_named(m: re.Match[str], days: _DayContext) -> QueryPlan:
+    return QueryPlan(Intent.PLACE_RECEPTACLE, object_phrase=_strip_article(_g(m, "obj")), receptacle=_g(m, "rec"))
 
 
 # ---- finding objects (most general last)
@@ -826,6 +839,7 @@ class _Context:
         self._visits: Optional[tuple[RoomVisit, ...]] = None
         self._cams: dict[int, list[tuple[float, float]]] = {}
         self._robot_xy: Optional[tuple[float, float]] = None
+        self._rbox: dict[int, Box3D] = {}
 
     # -- raw data
     @property
@@ -861,6 +875,17 @@ class _Context:
             res = self.m.room_visits()
             self._visits = tuple(res.visits) if res.status is QueryStatus.OK else ()
         return self._visits
+
+    def rbox(self, rec: InstanceSummary) -> Box3D:
+        """A receptacle's box: the union of the boxes of all its placements (furniture does not move, but a
+        partial view can shift its centroid enough to look like a new placement)."""
+        if rec.instance_id not in self._rbox:
+            boxes = [p.box for p in self.history(rec.instance_id)] or [rec.box]
+            self._rbox[rec.instance_id] = Box3D(
+                (min(b.min_xyz[0] for b in boxes), min(b.min_xyz[1] for b in boxes), min(b.min_xyz[2] for b in boxes)),
+                (max(b.max_xyz[0] for b in boxes), max(b.max_xyz[1] for b in boxes), max(b.max_xyz[2] for b in boxes)),
+            )
+        return self._rbox[rec.instance_id]
 
     def camera_positions(self, iid: int) -> list[tuple[float, float]]:
         """xy of the cameras of keyframes that showed ``iid`` (where the robot could stand and see it)."""
@@ -898,7 +923,8 @@ class _Context:
                         left_before = min(left_before, nxt.first_seen_ns)
                     watched = left_before - p.last_seen_ns <= gap_ns
                     robot = watched and nxt is not None and nxt.first_seen_ns - p.last_seen_ns <= carry_ns
-                    pick = (p.last_seen_ns + left_before) // 2
+                    # watched: the robot looked at it until it left (last sighting ~ pick); else unknown
+                    pick = p.last_seen_ns if watched else (p.last_seen_ns + left_before) // 2
                     out.append(DerivedMove(inst.instance_id, inst.label, j, p, nxt, pick,
                                            nxt.first_seen_ns if nxt else None, p.last_seen_ns, left_before, robot))
             out.sort(key=lambda mv: (mv.pick_ns, mv.instance_id))
@@ -950,6 +976,7 @@ class RuleBasedPlanner:
         self,
         config: Optional[RuleBasedConfig] = None,
         shape_lexicon: Optional[Mapping[str, str]] = None,
+        receptacle_prior: Optional[Mapping[str, Mapping[str, float]]] = None,
         **_ignored: object,
     ) -> None:
         self.config = config or RuleBasedConfig()
@@ -957,6 +984,9 @@ class RuleBasedPlanner:
         self.shapes: dict[str, str] = dict(DEFAULT_SHAPES)
         if shape_lexicon:
             self.shapes.update({k.lower(): v.lower() for k, v in shape_lexicon.items()})
+        self.receptacle_prior: dict[str, dict[str, float]] = {
+            k.lower(): {r.lower(): float(w) for r, w in v.items()} for k, v in (receptacle_prior or {}).items()
+        }
 
     # ------------------------------------------------------------------------------------------ public
     def parse(self, task: str, memory: MemoryQueries, now_ns: Optional[int] = None) -> QueryPlan:
@@ -1089,8 +1119,9 @@ class RuleBasedPlanner:
                 f"the {inst.label} is no longer where I last saw it (seen gone after {_fmt_time(inst.last_seen_ns)}) "
                 "and I have no history of where objects like it are kept"
             )
-        c = pred.box.center
-        top = (c[0], c[1], pred.box.max_xyz[2])
+        pbox = ctx.rbox(pred)
+        c = pbox.center
+        top = (c[0], c[1], pbox.max_xyz[2])
         room = pred.room or self._room_name(c, ctx)
         return top, pred, (f"the {inst.label} was moved while I was not looking (its place was seen empty); "
                            f"prediction: it is probably on the {pred.label}{' in the ' + room if room else ''}, "
@@ -1099,7 +1130,7 @@ class RuleBasedPlanner:
     def _predict_receptacle(self, inst: InstanceSummary, ctx: _Context) -> Optional[InstanceSummary]:
         """Most frequent receptacle category of this object category in memory, not re-checked since it left."""
         category = self._category(inst)
-        votes: dict[str, int] = {}
+        votes: dict[str, float] = {}
         for o in ctx.objects():
             if self._category(o) != category:
                 continue
@@ -1107,18 +1138,26 @@ class RuleBasedPlanner:
                 r = ctx.by_id(p.receptacle_id)
                 if r is not None:
                     key = self._category(r)
-                    votes[key] = votes.get(key, 0) + 1
+                    votes[key] = votes.get(key, 0.0) + 1.0
+        # common-sense prior (weights <= 1) breaks ties and covers categories seen in one place only
+        for rec_cat, w in self.receptacle_prior.get(category, {}).items():
+            votes[rec_cat] = votes.get(rec_cat, 0.0) + float(w)
+        if not votes:
+            return None
         hist = ctx.history(inst.instance_id)
         gone_from = hist[-1].receptacle_id if hist else inst.receptacle_id
         gone_at = (hist[-1].vanished_ns if hist and hist[-1].vanished_ns else inst.last_seen_ns)
-        for cat_name, _n in sorted(votes.items(), key=lambda kv: (-kv[1], kv[0])):
-            cands = [r for r in ctx.receptacles() if self._category(r) == cat_name and r.instance_id != gone_from]
-            if not cands:
+        scored: list[tuple[float, float, int, InstanceSummary]] = []
+        for r in ctx.receptacles():
+            v = votes.get(self._category(r), 0.0)
+            if r.instance_id == gone_from or v <= 0.0:
                 continue
-            unchecked = [r for r in cands if r.last_seen_ns < gone_at]
-            pool = unchecked or cands
-            return sorted(pool, key=lambda r: (_xy_dist(r.position, inst.position), r.instance_id))[0]
-        return None
+            if r.last_seen_ns > gone_at:  # looked at since it left, and it was not there
+                v *= 0.1
+            scored.append((-v, _xy_dist(r.position, inst.position), r.instance_id, r))
+        if not scored:
+            return None
+        return sorted(scored, key=lambda e: e[:3])[0][3]
 
     # ------------------------------------------------------------------------------------------ goals
     def _free(self, x: float, y: float, ctx: _Context, room: Optional[Region], ignore: Optional[int] = None) -> bool:
@@ -1129,30 +1168,56 @@ class RuleBasedPlanner:
         for rec in ctx.receptacles():
             if rec.instance_id == ignore:
                 continue
-            if _footprint_distance(rec.box, x, y) < c:
+            if _footprint_distance(ctx.rbox(rec), x, y) < c:
                 return False
         return True
 
-    def _directions(self, target_xy: tuple[float, float], iid: Optional[int], ctx: _Context) -> list[float]:
-        """Approach directions (angles from the target outwards), the sides it was seen from first."""
+    @staticmethod
+    def _front(rec: Optional[InstanceSummary], ctx: _Context) -> Optional[float]:
+        """Angle of a receptacle's open side: furniture stands against a wall, so its front faces away from
+        the nearest wall of its room (None when unknown)."""
+        if rec is None:
+            return None
+        box = ctx.rbox(rec)
+        c = box.center
+        room = _room_of_xy(c[0], c[1], ctx.regions)
+        if room is None:
+            return None
+        lo, hi = room.box.min_xyz, room.box.max_xyz
+        gaps = [(box.min_xyz[0] - lo[0], 0.0), (hi[0] - box.max_xyz[0], math.pi),
+                (box.min_xyz[1] - lo[1], math.pi / 2), (hi[1] - box.max_xyz[1], -math.pi / 2)]
+        gap, angle = min(gaps)
+        return angle if gap < 0.5 else None
+
+    def _directions(self, target_xy: tuple[float, float], iid: Optional[int], ctx: _Context,
+                    front: Optional[float] = None) -> list[float]:
+        """Approach directions (angles from the target outwards): sides it was seen from (a camera there had a
+        clear line of sight) within 60 deg of the receptacle's front, nearest the robot first; then a ring of
+        directions around the front (or the first view)."""
         angles: list[float] = []
         if iid is not None:
-            cams = sorted(ctx.camera_positions(iid), key=lambda c: _xy_dist(c, target_xy))
-            for cx, cy in cams:
-                if _xy_dist((cx, cy), target_xy) > 0.05:
-                    angles.append(math.atan2(cy - target_xy[1], cx - target_xy[0]))
-        base = angles[0] if angles else 0.0
-        ring = sorted((base + k * math.pi / 8 for k in range(16)), key=lambda a: abs(math.remainder(a - base, 2 * math.pi)))
+            robot = ctx.robot_xy
+            cams = sorted(ctx.camera_positions(iid), key=lambda c: _xy_dist(c, target_xy))[:8]
+            angles = [math.atan2(cy - target_xy[1], cx - target_xy[0]) for cx, cy in cams
+                      if _xy_dist((cx, cy), target_xy) > 0.05]
+            if front is not None:
+                angles = [a for a in angles if abs(math.remainder(a - front, 2 * math.pi)) <= math.pi / 3]
+            if robot is not None:
+                tx, ty = target_xy
+                angles.sort(key=lambda a: _xy_dist(robot, (tx + math.cos(a), ty + math.sin(a))))
+        base = front if front is not None else (angles[0] if angles else 0.0)
+        ring = sorted((base + k * math.pi / 8 for k in range(16)),
+                      key=lambda a: abs(math.remainder(a - base, 2 * math.pi)))
         return angles[:4] + ring
 
     def _goal_near(self, target: Sequence[float], ctx: _Context, iid: Optional[int] = None,
-                   box: Optional[Box3D] = None, label: str = "") -> Goal:
+                   box: Optional[Box3D] = None, label: str = "", front: Optional[float] = None) -> Goal:
         """A free standing point facing ``target`` (xyz): ``standoff_m`` from a small object, or
         ``receptacle_standoff_m`` from ``box``'s footprint when a receptacle box is given."""
         tx, ty = float(target[0]), float(target[1])
         room = _room_of_xy(tx, ty, ctx.regions)
         dists = (0.0, 0.15, 0.3, -0.15, 0.4) if box is not None else (0.0, 0.2, 0.4, -0.15, 0.6, 0.9)
-        for ang in self._directions((tx, ty), iid, ctx):
+        for ang in self._directions((tx, ty), iid, ctx, front):
             ux, uy = math.cos(ang), math.sin(ang)
             if box is not None:
                 # distance from the centre to the footprint edge along this direction
@@ -1176,27 +1241,47 @@ class RuleBasedPlanner:
     def _object_goal(self, inst: InstanceSummary, ctx: _Context) -> tuple[Goal, str, bool]:
         pos, rec, text, predicted = self._current(inst, ctx)
         if predicted and rec is not None:
-            g = self._goal_near(rec.box.center, ctx, iid=rec.instance_id, box=rec.box, label=inst.label)
+            g = self._goal_near(ctx.rbox(rec).center, ctx, iid=rec.instance_id, box=ctx.rbox(rec), label=inst.label,
+                                front=self._front(rec, ctx))
             return replace(g, instance_id=inst.instance_id), text, True
-        return self._goal_near(pos, ctx, iid=inst.instance_id, label=inst.label), text, predicted
+        support = rec if rec is not None else self._support(pos, ctx)
+        goal = self._goal_near(pos, ctx, iid=inst.instance_id, label=inst.label, front=self._front(support, ctx))
+        return goal, text, predicted
+
+    @staticmethod
+    def _support(pos: Sequence[float], ctx: _Context) -> Optional[InstanceSummary]:
+        """The receptacle whose footprint holds ``pos`` (xy, 5 cm tolerance), if any."""
+        best: Optional[tuple[float, int, InstanceSummary]] = None
+        for r in ctx.receptacles():
+            d = _footprint_distance(ctx.rbox(r), float(pos[0]), float(pos[1]))
+            if d <= 0.05 and (best is None or (d, r.instance_id) < best[:2]):
+                best = (d, r.instance_id, r)
+        return best[2] if best else None
 
     def _receptacle_goal(self, rec: InstanceSummary, ctx: _Context) -> Goal:
-        return self._goal_near(rec.box.center, ctx, iid=rec.instance_id, box=rec.box, label=rec.label)
+        box = ctx.rbox(rec)
+        return self._goal_near(box.center, ctx, iid=rec.instance_id, box=box, label=rec.label,
+                               front=self._front(rec, ctx))
 
     def _room_goal(self, name: str, ctx: _Context) -> Goal:
+        """A free point inside the room: the one nearest the robot (shortest path; the robot's own spot when it
+        is in the room already), else the one nearest the room's centre."""
         region = next(r for r in ctx.regions if r.name == name)
         cx, cy, _ = region.box.center
-        if self._free(cx, cy, ctx, region):
-            return Goal((cx, cy, 0.0), label=name)
+        ref = ctx.robot_xy or (cx, cy)
+        if self._free(ref[0], ref[1], ctx, region):
+            return Goal((ref[0], ref[1], 0.0), label=name)
         lo, hi = region.box.min_xyz, region.box.max_xyz
         best: Optional[tuple[float, float, float]] = None
-        steps = 12
-        for i in range(steps + 1):
-            for j in range(steps + 1):
-                x = lo[0] + (hi[0] - lo[0]) * i / steps
-                y = lo[1] + (hi[1] - lo[1]) * j / steps
+        step = 0.2
+        nx = max(1, int((hi[0] - lo[0]) / step))
+        ny = max(1, int((hi[1] - lo[1]) / step))
+        for i in range(nx + 1):
+            for j in range(ny + 1):
+                x = lo[0] + (hi[0] - lo[0]) * i / nx
+                y = lo[1] + (hi[1] - lo[1]) * j / ny
                 if self._free(x, y, ctx, region):
-                    d = math.hypot(x - cx, y - cy)
+                    d = math.hypot(x - ref[0], y - ref[1])
                     if best is None or d < best[0]:
                         best = (d, x, y)
         if best is None:
@@ -1358,11 +1443,12 @@ class RuleBasedPlanner:
     def _do_receptacle_near_object(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
         inst = self._resolve_one(plan.object_phrase, ctx)
         pos, on, _text, _pred = self._current(inst, ctx)
-        recs = ctx.receptacles()
+        # every receptacle but the one it is on (that one is trivially nearest)
+        recs = [r for r in ctx.receptacles() if on is None or r.instance_id != on.instance_id]
         if not recs:
-            raise _UnknownError("I have seen no receptacle")
+            raise _UnknownError("I have seen no other receptacle")
         sign = -1.0 if plan.superlative == "farthest" else 1.0
-        best = sorted(recs, key=lambda r: (sign * _xy_dist(r.box.center, pos), r.instance_id))[0]
+        best = sorted(recs, key=lambda r: (sign * _xy_dist(ctx.rbox(r).center, pos), r.instance_id))[0]
         return self._nav_receptacle(best, ctx, f"the {best.label} is the receptacle {plan.superlative} from the {inst.label}")
 
     def _do_object_near_receptacle(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
@@ -1374,7 +1460,8 @@ class RuleBasedPlanner:
         if not objs:
             raise _UnknownError("I know of no object that is still where I saw it")
         sign = -1.0 if plan.superlative == "farthest" else 1.0
-        best = sorted(objs, key=lambda o: (sign * _xy_dist(o.position, rec.box.center), o.instance_id))[0]
+        centre = ctx.rbox(rec).center
+        best = sorted(objs, key=lambda o: (sign * _xy_dist(o.position, centre), o.instance_id))[0]
         return self._nav_instance(best, ctx, f"{plan.superlative} object to the {rec.label}: ")
 
     # -- rooms
@@ -1416,7 +1503,14 @@ class RuleBasedPlanner:
 
     def _do_room_entries(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
         room = self._canon_room(plan.room, ctx)
-        n = sum(1 for v in ctx.visits if v.room == room)
+        n = 0
+        prev: Optional[RoomVisit] = None
+        for v in ctx.visits:
+            # starting a day in a room is not entering it: the first visit, or one after a night without frames
+            day_start = prev is None or (prev.exit_ns is not None and prev.exit_ns // DAY_NS < v.enter_ns // DAY_NS)
+            if v.room == room and not day_start:
+                n += 1
+            prev = v
         return PlannerAnswer(QueryStatus.OK, AnswerKind.NUMBER, f"I entered the {room} {n} time(s)", value=n)
 
     def _do_room_at_time(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
@@ -1427,7 +1521,12 @@ class RuleBasedPlanner:
             if v.enter_ns <= t <= end:
                 return PlannerAnswer(QueryStatus.OK, AnswerKind.ROOM, f"at {_fmt_time(t)} I was in the {v.room}",
                                      value=v.room)
-        before = [v for v in ctx.visits if v.enter_ns <= t]
+        visits = self._visited(ctx)
+        if t < visits[0].enter_ns:  # before the first frame the robot was idle where it started the day
+            v = visits[0]
+            return PlannerAnswer(QueryStatus.OK, AnswerKind.ROOM,
+                                 f"at {_fmt_time(t)} I had not moved yet; I started in the {v.room}", value=v.room)
+        before = [v for v in visits if v.enter_ns <= t]
         if before:
             v = before[-1]
             return PlannerAnswer(QueryStatus.OK, AnswerKind.ROOM,
@@ -1516,9 +1615,9 @@ class RuleBasedPlanner:
         recs: list[InstanceSummary] = []
         for mv in ctx.picks():
             r = ctx.by_id(mv.after.receptacle_id if mv.after else None)
-            if r is not None and (not recs or recs[-1].instance_id != r.instance_id):
-                if plan.ordered or all(x.instance_id != r.instance_id for x in recs):
-                    recs.append(r)
+            # ordered: one goal per placement (the same receptacle twice is two goals); unordered: distinct
+            if r is not None and (plan.ordered or all(x.instance_id != r.instance_id for x in recs)):
+                recs.append(r)
         if not recs:
             raise _UnknownError("I did not see myself place any object on a receptacle")
         return self._nav_list(recs, ctx, plan.ordered, f"the {len(recs)} receptacle(s) I placed objects on",
@@ -1542,17 +1641,17 @@ class RuleBasedPlanner:
                 continue
             src = mv.before.room or self._room_name(mv.before.position, ctx)
             dst = (mv.after.room or self._room_name(mv.after.position, ctx)) if mv.after else None
-            if room is not None and (src == room) == (dst == room):
+            if room is not None and room not in (src, dst):
                 continue
             moved.setdefault(mv.instance_id, mv)
-        where = f" into or out of the {room}" if room else ""
+        where = f" into, out of or within the {room}" if room else ""
         span = f"between {_fmt_time(plan.t0_ns)} and {_fmt_time(plan.t1_ns)}"
         if plan.count:
             return PlannerAnswer(QueryStatus.OK, AnswerKind.NUMBER,
                                  f"{len(moved)} object(s) were moved{where} {span}", value=len(moved),
                                  instance_ids=tuple(moved))
         if not moved:
-            return PlannerAnswer(QueryStatus.OK, AnswerKind.LIST, f"nothing was moved{where} {span}", value=0)
+            return PlannerAnswer(QueryStatus.OK, AnswerKind.LIST, f"nothing was moved{where} {span}")
         insts = [i for i in (ctx.by_id(x) for x in moved) if i is not None]
         names = ", ".join(i.label for i in insts)
         return self._nav_list(insts, ctx, False, f"moved{where} {span}: {names}")
@@ -1562,7 +1661,9 @@ class RuleBasedPlanner:
         phrase = plan.object_phrase
         if phrase in ("room", "rooms"):
             return self._do_count_rooms(plan, ctx)
-        hits = self._resolve(phrase, ctx, (NodeKind.OBJECT, NodeKind.RECEPTACLE), semantic=False)
+        hits = self._resolve(phrase, ctx, (NodeKind.OBJECT,), semantic=False)
+        if not hits:
+            hits = self._resolve(phrase, ctx, (NodeKind.RECEPTACLE,), semantic=False)
         if not hits:
             res = ctx.m.count(phrase, min_score=self.config.semantic_min_score, include_vanished=True)
             n = res.count

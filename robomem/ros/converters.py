@@ -59,7 +59,7 @@ def _payload(msg: Any) -> np.ndarray:
         return np.asarray(data, dtype=np.uint8).reshape(-1)
 
 
-def _image_view(msg: Any, channels: int, dtype: np.dtype, what: str) -> np.ndarray:
+def _image_view(msg: Any, channels: int, dtype: Any, what: str) -> np.ndarray:
     """``msg.data`` as an (H, W[, C]) array of ``dtype``; validates size and stride. No copy when possible."""
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
     itemsize = np.dtype(dtype).itemsize

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Generic, Sequence, TypeVar
+from typing import Any, Generic, Optional, Sequence, TypeVar
 
 T = TypeVar("T")
 
@@ -34,6 +34,15 @@ class PairerCounters:
 
 class OutOfOrderError(ValueError):
     """The message is stamped at or before the last emitted set; it cannot be paired any more."""
+
+
+def _nearest(q: deque[tuple[int, Any]], stamp: int) -> Optional[int]:
+    """Index of the queued message stamped nearest to ``stamp`` (None when empty)."""
+    best: Optional[int] = None
+    for j, (s, _) in enumerate(q):
+        if best is None or abs(s - stamp) < abs(q[best][0] - stamp):
+            best = j
+    return best
 
 
 class StampPairer(Generic[T]):
@@ -84,7 +93,7 @@ class StampPairer(Generic[T]):
             for r_idx, (r_stamp, r_item) in enumerate(ref):
                 chosen: list[int] = []
                 for q in self._queues[1:]:
-                    best = min(range(len(q)), key=lambda j, q=q: abs(q[j][0] - r_stamp), default=None)
+                    best = _nearest(q, r_stamp)
                     if best is None or abs(q[best][0] - r_stamp) > self.tolerance_ns:
                         break
                     chosen.append(best)

@@ -180,7 +180,9 @@ class FramePipeline:
             rgb = image_to_rgb(rgb_msg)
             depth, scale = image_to_depth(depth_msg)
             intr = camera_info_to_intrinsics(info_msg)
-            mask, labels, receptacles = None, {}, frozenset()
+            mask: Optional[np.ndarray] = None
+            labels: dict[int, str] = {}
+            receptacles: frozenset[int] = frozenset()
             if self.config.use_segmentation:
                 seg = ps.items[SEG]
                 mask = image_to_mask(seg.mask, int(seg.background_id))

@@ -114,7 +114,7 @@ class TfBuffer:
         with self._lock:
             edge = self._edges.get(child)
             if edge is None or edge.parent != parent or edge.static != static:
-                if edge is not None and edge.parent != parent and self._is_ancestor(child, parent):
+                if (edge is None or edge.parent != parent) and self._is_ancestor(child, parent):
                     raise FrameError(f"transform {parent} -> {child} would make a loop in the TF tree")
                 edge = _Edge(parent=parent, static=static)  # re-parenting: tf2 also keeps the newest parent
                 self._edges[child] = edge

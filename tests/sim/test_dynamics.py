@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 import pytest
-
-from robomem.errors import SimError
 from robomem_sim.config import EPOCH_NS, HouseConfig, SimConfig
 from robomem_sim.dynamics import NS, SimClock, sample_destination, unseen_moves
 from robomem_sim.world import House, WorldState, generate_house, receptacle_weights
+
+from robomem.errors import SimError
 
 
 @pytest.fixture(scope="module")

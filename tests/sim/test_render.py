@@ -7,12 +7,12 @@ import math
 
 import numpy as np
 import pytest
-
-from robomem.core.types import NO_INSTANCE, Box3D, CameraIntrinsics, Relation
-from robomem.errors import SimError
 from robomem_sim.config import CameraConfig, SimConfig
 from robomem_sim.render import Renderer, camera_pose, look_at
 from robomem_sim.world import House, Receptacle, WorldState, generate_house
+
+from robomem.core.types import NO_INSTANCE, Box3D, CameraIntrinsics, Relation
+from robomem.errors import SimError
 
 K = CameraConfig(width=160, height=120).intrinsics()
 

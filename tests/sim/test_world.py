@@ -7,9 +7,6 @@ import math
 from collections import deque
 
 import pytest
-
-from robomem.core.types import Box3D, Relation
-from robomem.errors import ConfigError, SimError
 from robomem_sim.config import HouseConfig, SimConfig
 from robomem_sim.world import (
     OBJECT_CATEGORIES,
@@ -19,6 +16,9 @@ from robomem_sim.world import (
     WorldState,
     generate_house,
 )
+
+from robomem.core.types import Box3D, Relation
+from robomem.errors import ConfigError, SimError
 
 SMALL = SimConfig.small().house
 

@@ -1,0 +1,306 @@
+"""The memory services' request -> query -> response logic, without rclpy (the node only wires it up).
+
+:class:`MemoryHost` owns the live memory and does save / load / reset (atomic on disk via
+``memory.save``; a failed load leaves the live memory as it was). :class:`MemoryServices` answers each
+service from a consistent snapshot (the memory's lock is held for the whole handler, so an ingest cannot
+interleave with a query) and maps failures onto the response status: QueryError -> BAD_REQUEST, any other
+robomem error or exception -> ERROR, always with a message that says what happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, ContextManager, Iterator, Optional
+
+import numpy as np
+
+from robomem.config import MemoryConfig
+from robomem.core.query_types import QueryStatus
+from robomem.core.types import Region
+from robomem.encoders.base import Encoder
+from robomem.errors import QueryError, RobomemError
+from robomem.ros import msg_convert as mc
+from robomem.ros.converters import set_stamp, stamp_to_ns
+
+log = logging.getLogger(__name__)
+
+
+class MemoryHost:
+    """The live memory of a server process, replaceable as a whole (load/reset) without losing it on error."""
+
+    def __init__(
+        self,
+        config: MemoryConfig,
+        encoder: Encoder,
+        regions: tuple[Region, ...] = (),
+        save_directory: str = "",
+    ) -> None:
+        from robomem.core.memory import SpatioSemanticMemory
+
+        self.config = config
+        self.encoder = encoder
+        self.save_directory = save_directory
+        self.memory = SpatioSemanticMemory(config, encoder, regions)
+        self._save_lock = threading.Lock()
+
+    def snapshot(self) -> ContextManager[Any]:
+        """Hold this while answering one request: no ingest interleaves (the memory's re-entrant lock)."""
+        lock = getattr(self.memory, "lock", None)
+        return lock if lock is not None else contextlib.nullcontext()
+
+    def save(self, directory: str = "") -> Path:
+        """Save atomically to ``directory`` (default: ``save_directory``). Raises RobomemError."""
+        target = directory or self.save_directory
+        if not target:
+            raise QueryError("no directory given and the save_directory parameter is empty; pass one")
+        with self._save_lock:
+            return Path(self.memory.save(target))
+
+    def load(self, directory: str) -> None:
+        """Replace the live memory by the one saved in ``directory``; unchanged on failure."""
+        from robomem.core.memory import SpatioSemanticMemory
+
+        if not directory:
+            raise QueryError("LoadMemory needs a directory")
+        loaded = SpatioSemanticMemory.load(directory, self.encoder, self.config)  # raises PersistenceError
+        self.memory.replace_state(loaded)
+
+    def reset(self) -> None:
+        self.memory.reset()
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service: its name (relative to the node), its srv type name and its handler method."""
+
+    name: str
+    srv: str
+    handler: str
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("locate", "Locate", "locate"),
+    ServiceSpec("last_seen", "LastSeen", "last_seen"),
+    ServiceSpec("where_at", "WhereAt", "where_at"),
+    ServiceSpec("history", "History", "history"),
+    ServiceSpec("changes", "Changes", "changes"),
+    ServiceSpec("count", "Count", "count"),
+    ServiceSpec("relations", "Relations", "relations"),
+    ServiceSpec("state_at", "StateAt", "state_at"),
+    ServiceSpec("get_keyframes", "GetKeyframes", "get_keyframes"),
+    ServiceSpec("room_visits", "RoomVisits", "room_visits"),
+    ServiceSpec("list_instances", "ListInstances", "list_instances"),
+    ServiceSpec("get_info", "GetInfo", "get_info"),
+    ServiceSpec("save", "SaveMemory", "save"),
+    ServiceSpec("load", "LoadMemory", "load"),
+    ServiceSpec("reset", "ResetMemory", "reset"),
+)
+"""Every service the memory server offers, under ``~/<name>`` (default namespace: /robomem)."""
+
+
+def _ident(request: Any) -> tuple[Optional[int], Optional[str]]:
+    """(instance_id, text) of a request addressing one instance; QueryError when neither is usable."""
+    iid = int(request.instance_id)
+    text = request.text.strip()
+    if iid < -1:
+        raise QueryError(f"instance_id must be >= 0 (or -1 to use text), got {iid}")
+    if iid < 0 and not text:
+        raise QueryError("give an instance_id (>= 0) or a text description")
+    return (iid if iid >= 0 else None), (text or None)
+
+
+class MemoryServices:
+    """Handlers ``(request, response) -> response`` for every :data:`SERVICES` entry."""
+
+    def __init__(
+        self,
+        host: MemoryHost,
+        frame_id: str = "map",
+        extra_stats: Optional[Callable[[], dict[str, int]]] = None,
+    ) -> None:
+        self.host = host
+        self.frame_id = frame_id
+        self.extra_stats = extra_stats
+        self.calls: dict[str, int] = {}
+
+    @property
+    def default_k(self) -> int:
+        return int(self.host.config.query.default_k)
+
+    @contextlib.contextmanager
+    def _answer(self, name: str, response: Any) -> Iterator[None]:
+        """Count the call, hold the snapshot, turn exceptions into a status + message on ``response``."""
+        self.calls[name] = self.calls.get(name, 0) + 1
+        try:
+            with self.host.snapshot():
+                yield
+        except QueryError as exc:
+            mc.set_status(response, QueryStatus.BAD_REQUEST, str(exc))
+        except RobomemError as exc:
+            mc.set_status(response, QueryStatus.ERROR, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # never let a handler kill the server
+            log.exception("service %s failed", name)
+            mc.set_status(response, QueryStatus.ERROR, f"internal error in {name}: {type(exc).__name__}: {exc}")
+
+    def _k(self, k: int) -> int:
+        if k < 0:
+            raise QueryError(f"k must be > 0 (or 0 for the default {self.default_k}), got {k}")
+        return k or self.default_k
+
+    # ------------------------------------------------------------------------------------------ queries
+    def locate(self, request: Any, response: Any) -> Any:
+        with self._answer("locate", response):
+            text = request.text.strip() or None
+            feature = np.asarray(request.feature, dtype=np.float32) if len(request.feature) else None
+            if text is None and feature is None:
+                raise QueryError("Locate needs a text description or a feature vector")
+            r = self.host.memory.locate(
+                text=text, feature=feature, k=self._k(int(request.k)), include_vanished=request.include_vanished
+            )
+            mc.set_status(response, r.status, r.message)
+            response.matches = [mc.instance_to_msg(i) for i in r.matches]
+        return response
+
+    def _instance_result(self, r: Any, response: Any) -> Any:
+        mc.set_status(response, r.status, r.message)
+        response.has_instance = r.instance is not None
+        if r.instance is not None:
+            response.instance = mc.instance_to_msg(r.instance)
+        response.has_placement = r.placement is not None
+        if r.placement is not None:
+            response.placement = mc.placement_to_msg(r.placement)
+        return response
+
+    def last_seen(self, request: Any, response: Any) -> Any:
+        with self._answer("last_seen", response):
+            iid, text = _ident(request)
+            self._instance_result(self.host.memory.last_seen(instance_id=iid, text=text), response)
+        return response
+
+    def where_at(self, request: Any, response: Any) -> Any:
+        with self._answer("where_at", response):
+            iid, text = _ident(request)
+            t = stamp_to_ns(request.stamp)
+            self._instance_result(self.host.memory.where_at(t, instance_id=iid, text=text), response)
+        return response
+
+    def history(self, request: Any, response: Any) -> Any:
+        with self._answer("history", response):
+            iid, text = _ident(request)
+            r = self.host.memory.history(instance_id=iid, text=text)
+            mc.set_status(response, r.status, r.message)
+            response.has_instance = r.instance is not None
+            if r.instance is not None:
+                response.instance = mc.instance_to_msg(r.instance)
+            response.placements = [mc.placement_to_msg(p) for p in r.placements]
+        return response
+
+    def changes(self, request: Any, response: Any) -> Any:
+        with self._answer("changes", response):
+            t0, t1 = stamp_to_ns(request.start), stamp_to_ns(request.end)
+            r = self.host.memory.changes(t0, t1, region=request.region.strip() or None)
+            mc.set_status(response, r.status, r.message)
+            response.changes = [mc.change_to_msg(c) for c in r.changes]
+        return response
+
+    def count(self, request: Any, response: Any) -> Any:
+        with self._answer("count", response):
+            if not request.text.strip():
+                raise QueryError("Count needs a text description")
+            min_score = float(request.min_score) if request.use_min_score else None
+            r = self.host.memory.count(request.text.strip(), min_score=min_score,
+                                       include_vanished=request.include_vanished)
+            mc.set_status(response, r.status, r.message)
+            response.count = int(r.count)
+            response.instances = [mc.instance_to_msg(i) for i in r.instances]
+        return response
+
+    def relations(self, request: Any, response: Any) -> Any:
+        with self._answer("relations", response):
+            t = stamp_to_ns(request.stamp) if request.use_stamp else None
+            r = self.host.memory.relations(int(request.instance_id), t_ns=t)
+            mc.set_status(response, r.status, r.message)
+            response.edges = [mc.edge_to_msg(e) for e in r.edges]
+        return response
+
+    def state_at(self, request: Any, response: Any) -> Any:
+        with self._answer("state_at", response):
+            r = self.host.memory.state_at(stamp_to_ns(request.stamp))
+            mc.set_status(response, r.status, r.message)
+            set_stamp(response.stamp, r.stamp_ns)
+            response.instances = [mc.instance_to_msg(i) for i in r.instances]
+            response.edges = [mc.edge_to_msg(e) for e in r.edges]
+        return response
+
+    def get_keyframes(self, request: Any, response: Any) -> Any:
+        with self._answer("get_keyframes", response):
+            iid = int(request.instance_id)
+            if iid < -1:
+                raise QueryError(f"instance_id must be >= 0 (or -1 for none), got {iid}")
+            r = self.host.memory.keyframes_for(
+                text=request.text.strip() or None, k=self._k(int(request.k)), instance_id=iid if iid >= 0 else None
+            )
+            mc.set_status(response, r.status, r.message)
+            response.keyframes = [
+                mc.keyframe_to_msg(kf, bool(request.include_thumbnails), self.frame_id) for kf in r.keyframes
+            ]
+        return response
+
+    def room_visits(self, request: Any, response: Any) -> Any:
+        with self._answer("room_visits", response):
+            t0 = stamp_to_ns(request.start) if request.use_range else None
+            t1 = stamp_to_ns(request.end) if request.use_range else None
+            r = self.host.memory.room_visits(t0, t1)
+            mc.set_status(response, r.status, r.message)
+            response.visits = [mc.room_visit_to_msg(v) for v in r.visits]
+        return response
+
+    def list_instances(self, request: Any, response: Any) -> Any:
+        with self._answer("list_instances", response):
+            insts = self.host.memory.instances(include_vanished=request.include_vanished)
+            mc.set_status(response, QueryStatus.OK, f"{len(insts)} instance(s)")
+            response.instances = [mc.instance_to_msg(i) for i in insts]
+        return response
+
+    def get_info(self, request: Any, response: Any) -> Any:
+        with self._answer("get_info", response):
+            from diagnostic_msgs.msg import KeyValue
+
+            mem = self.host.memory
+            t0, t1 = mem.time_range()
+            stats = dict(mem.stats())
+            if self.extra_stats is not None:
+                stats.update(self.extra_stats())
+            response.regions = [mc.region_to_msg(r) for r in mem.regions()]
+            set_stamp(response.first_stamp, t0)
+            set_stamp(response.last_stamp, t1)
+            response.stats = [KeyValue(key=str(k), value=str(v)) for k, v in sorted(stats.items())]
+            mc.set_status(response, QueryStatus.OK, f"{stats.get('instances', 0)} instance(s), "
+                                                    f"{stats.get('frames_ingested', 0)} frame(s) ingested")
+        return response
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+    def save(self, request: Any, response: Any) -> Any:
+        with self._answer("save", response):
+            path = self.host.save(request.directory.strip())
+            response.directory = str(path)
+            mc.set_status(response, QueryStatus.OK, f"saved to {path}")
+        return response
+
+    def load(self, request: Any, response: Any) -> Any:
+        with self._answer("load", response):
+            self.host.load(request.directory.strip())
+            mc.set_status(response, QueryStatus.OK, f"loaded {request.directory.strip()}")
+        return response
+
+    def reset(self, request: Any, response: Any) -> Any:
+        with self._answer("reset", response):
+            if not request.confirm:
+                raise QueryError("ResetMemory forgets everything: set confirm=true to do it")
+            self.host.reset()
+            mc.set_status(response, QueryStatus.OK, "memory reset (nothing on disk was touched)")
+        return response

@@ -1,0 +1,519 @@
+"""``robomem-eval``: run the FindingDory-style suite with robomem and its baselines side by side.
+
+For each seeded episode: generate the house and the oracle's day(s), render every frame ONCE and feed it to
+every agent, ask every task of every family, score each answer (:mod:`robomem_sim.scoring`). Output, under
+``--out`` (default ``runs/<timestamp>``):
+
+* ``run.json``      the settings (a resumed run must use the same ones);
+* ``log.jsonl``     one line per task per agent (the answer, its plan, the score), appended atomically per
+                    episode (the whole file is rewritten to a temp file in the same directory + ``os.replace``);
+* ``episodes.jsonl`` one line per episode (frames, tasks, per-agent ingest / answer seconds);
+* ``summary.json``  per agent and category: n, success rate (HL-SR), SPL, distance-/coverage-only success,
+                    failure modes; overall, "moved objects" and "multi-goal" rows; timings; target checks;
+* ``report.md``     the same as tables, and ``success.png`` (success per category per agent).
+
+``--resume DIR`` continues a run: episodes already in ``DIR/log.jsonl`` are skipped. ``--ray`` runs episodes in
+parallel on a local Ray cluster (``--num-cpus``) or an existing one (``--address``); the results are identical
+to the serial path (episodes are deterministic and the log is ordered by episode).
+
+Speed: torch runs with one thread per process (``--torch-threads``): the memory's many small tensor ops are
+several times faster single-threaded on a busy 2-core machine than with torch's default thread pool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
+
+from robomem.errors import RobomemError, SimError
+from robomem_sim.agents import AGENT_NAMES, DEFAULT_AGENTS, AgentsConfig, EpisodeInfo, create_agents
+from robomem_sim.config import SimConfig
+from robomem_sim.types import TaskFamily
+
+__all__ = [
+    "EpisodeResult",
+    "RunConfig",
+    "append_jsonl_atomic",
+    "done_episodes",
+    "main",
+    "read_jsonl",
+    "run",
+    "run_episode",
+]
+
+_LOG = logging.getLogger(__name__)
+
+MULTI_GOAL_FAMILIES = (TaskFamily.MULTI_GOAL_UNORDERED.value, TaskFamily.MULTI_GOAL_ORDERED.value)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One evaluation run. Every field changes the results except ``torch_threads``.
+
+    episodes: number of episodes, seeds ``seed .. seed + episodes - 1``; days / min_interactions /
+    max_interactions (per day) / objects / width x height / frame_every: simulator overrides (see
+    :class:`~robomem_sim.config.SimConfig`); per_family / task_seed: task sampling; agents / families: what is
+    evaluated (families empty: all); encoder / last_n / uniform_k: agent settings (see
+    :class:`~robomem_sim.agents.AgentsConfig`); sim_config: optional ``config/sim.yaml``-style file the
+    overrides apply to.
+    """
+
+    episodes: int = 6
+    seed: int = 0
+    days: int = 1
+    min_interactions: int = 2
+    max_interactions: int = 11
+    objects: int = 20
+    width: int = 160
+    height: int = 120
+    frame_every: int = 1
+    per_family: int = 3
+    task_seed: int = 0
+    agents: tuple[str, ...] = DEFAULT_AGENTS
+    families: tuple[str, ...] = ()
+    encoder: str = "gt_text"
+    last_n: int = 100
+    uniform_k: int = 96
+    sim_config: str = ""
+    torch_threads: int = field(default=1, compare=False)
+
+    def validate(self) -> None:
+        if self.episodes <= 0:
+            raise SimError(f"--episodes must be >= 1, got {self.episodes}")
+        if self.per_family <= 0:
+            raise SimError(f"--per-family must be >= 1, got {self.per_family}")
+        if self.torch_threads <= 0:
+            raise SimError(f"--torch-threads must be >= 1, got {self.torch_threads}")
+        unknown = [a for a in self.agents if a not in AGENT_NAMES]
+        if unknown or not self.agents:
+            raise SimError(f"unknown agent(s) {unknown or '(none given)'}; choose from {', '.join(AGENT_NAMES)}")
+        if len(set(self.agents)) != len(self.agents):
+            raise SimError(f"--agents lists an agent twice: {','.join(self.agents)}")
+        names = [f.value for f in TaskFamily]
+        bad = [f for f in self.families if f not in names]
+        if bad:
+            raise SimError(f"unknown task famil(ies) {bad}; choose from {', '.join(names)}")
+        self.sim().validate()
+        self.agents_config().validate()
+
+    def sim(self) -> SimConfig:
+        """The simulator config: ``sim_config`` (or defaults) with this run's overrides, validated."""
+        base = SimConfig.load(self.sim_config) if self.sim_config else SimConfig()
+        cfg = dataclasses.replace(
+            base,
+            house=dataclasses.replace(base.house, n_objects=self.objects),
+            camera=dataclasses.replace(base.camera, width=self.width, height=self.height),
+            agent=dataclasses.replace(base.agent, frame_every=self.frame_every),
+            dynamics=dataclasses.replace(
+                base.dynamics,
+                days=self.days,
+                min_interactions_per_day=self.min_interactions,
+                max_interactions_per_day=self.max_interactions,
+            ),
+        )
+        try:
+            cfg.validate()
+        except RobomemError as exc:
+            raise SimError(f"invalid simulator settings: {exc}") from None
+        return cfg
+
+    def agents_config(self) -> AgentsConfig:
+        return AgentsConfig(encoder=self.encoder, last_n=self.last_n, uniform_k=self.uniform_k, seed=self.seed)
+
+    def family_list(self) -> list[TaskFamily]:
+        return [TaskFamily(f) for f in self.families] if self.families else list(TaskFamily)
+
+    def episode_seeds(self) -> list[int]:
+        return [self.seed + i for i in range(self.episodes)]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["agents"] = list(self.agents)
+        d["families"] = list(self.families)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        bad = sorted(set(data) - names)
+        if bad:
+            raise SimError(f"run config has unknown key(s) {bad}")
+        d = dict(data)
+        for k in ("agents", "families"):
+            if k in d:
+                d[k] = tuple(d[k])
+        return cls(**d)
+
+    def result_fields(self) -> dict[str, Any]:
+        """The fields that change per-episode results (a resumed run must keep them; ``episodes`` may grow)."""
+        d = self.to_dict()
+        d.pop("torch_threads")
+        d.pop("episodes")
+        return d
+
+
+@dataclass(frozen=True)
+class EpisodeResult:
+    """What one episode produced: task records (one per task per agent, in agent then task order) and a meta
+    line (frames, tasks, per-agent seconds)."""
+
+    seed: int
+    records: tuple[dict[str, Any], ...]
+    meta: dict[str, Any]
+
+
+# ============================================================================================ one episode
+
+
+def _set_torch_threads(n: int) -> None:
+    try:
+        import torch
+
+        torch.set_num_threads(n)
+    except ImportError:  # pragma: no cover - torch is a core dependency
+        pass
+
+
+def run_episode(cfg: RunConfig, episode_seed: int) -> EpisodeResult:
+    """Run one episode with every agent. Deterministic in (cfg, episode_seed); safe to call in a Ray worker."""
+    from robomem_sim.episode import generate_episode, iter_frames
+    from robomem_sim.scoring import format_answer, score_task
+    from robomem_sim.tasks import generate_tasks
+
+    _set_torch_threads(cfg.torch_threads)
+    t_start = time.perf_counter()
+    episode = generate_episode(cfg.sim(), seed=episode_seed)
+    tasks = generate_tasks(episode, families=cfg.family_list(), per_family=cfg.per_family, seed=cfg.task_seed)
+    t_gen = time.perf_counter() - t_start
+    agents = create_agents(cfg.agents, cfg.agents_config())
+    info = EpisodeInfo(
+        episode_id=f"ep{episode_seed}",
+        seed=episode_seed,
+        regions=tuple(episode.house.regions()),
+        n_frames=len(episode.frames),
+        start_ns=episode.frames[0].stamp_ns if episode.frames else episode.now_ns,
+        now_ns=episode.now_ns,
+    )
+    observe_s = {a.name: 0.0 for a in agents}
+    answer_s = {a.name: 0.0 for a in agents}
+    for a in agents:
+        a.reset(info)
+    t0 = time.perf_counter()
+    render_s = 0.0
+    frames = iter_frames(episode)
+    while True:
+        tr = time.perf_counter()
+        frame = next(frames, None)
+        render_s += time.perf_counter() - tr
+        if frame is None:
+            break
+        for a in agents:
+            ta = time.perf_counter()
+            a.observe(frame)
+            observe_s[a.name] += time.perf_counter() - ta
+    t_frames = time.perf_counter() - t0
+    renderer = episode.renderer()
+    records: list[dict[str, Any]] = []
+    score_s = 0.0
+    for a in agents:
+        for task in tasks:
+            ta = time.perf_counter()
+            ans = a.answer(task)
+            answer_s[a.name] += time.perf_counter() - ta
+            ts = time.perf_counter()
+            score = score_task(task, ans, episode, renderer)
+            score_s += time.perf_counter() - ts
+            records.append(
+                {
+                    "episode": episode_seed,
+                    "agent": a.name,
+                    "task_id": task.task_id,
+                    "family": task.family.value,
+                    "template": task.meta.get("template"),
+                    "meta": {str(k): str(v) for k, v in task.meta.items()},
+                    "text": task.text,
+                    "about_moved_object": bool(task.about_moved_object),
+                    "multi_goal": task.family.value in MULTI_GOAL_FAMILIES,
+                    "expected_kind": task.expected.kind.value,
+                    "expected_not_found": bool(task.expected.not_found),
+                    "success": bool(score.success),
+                    "distance_success": bool(score.distance_success),
+                    "coverage_success": bool(score.coverage_success),
+                    "spl": round(float(score.spl), 6),
+                    "failure_mode": score.failure_mode.value,
+                    "error": score.error,
+                    "answer_status": ans.status.name,
+                    "answer_kind": ans.kind.value,
+                    "answer": format_answer(ans),
+                    "answer_text": ans.text,
+                    "plan": list(ans.plan),
+                }
+            )
+    meta = {
+        "episode": episode_seed,
+        "frames": len(episode.frames),
+        "tasks": len(tasks),
+        "interactions": len(episode.log.interactions),
+        "unseen_moves": len(episode.log.unseen_moves),
+        "seconds": {
+            "generate": round(t_gen, 3),
+            "render": round(render_s, 3),
+            "frames_total": round(t_frames, 3),
+            "score": round(score_s, 3),
+            "total": round(time.perf_counter() - t_start, 3),
+        },
+        "observe_seconds": {k: round(v, 3) for k, v in observe_s.items()},
+        "answer_seconds": {k: round(v, 3) for k, v in answer_s.items()},
+    }
+    return EpisodeResult(episode_seed, tuple(records), meta)
+
+
+# ============================================================================================ files
+
+
+def append_jsonl_atomic(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Append ``rows`` to a JSON-lines file atomically: the old content plus the new lines are written to a
+    temp file in the same directory, fsynced, and moved over the file (a crash leaves the old file intact)."""
+    path = Path(path)
+    old = path.read_bytes() if path.exists() else b""
+    if old and not old.endswith(b"\n"):
+        raise SimError(f"{path} does not end with a newline (truncated?); fix or remove it before resuming")
+    new = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows).encode()
+    _write_atomic(path, old + new)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    _write_atomic(Path(path), (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSON-lines file ([] when it does not exist). Raises SimError naming the bad line."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    out: list[dict[str, Any]] = []
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise SimError(f"{path}:{i} is not valid JSON ({exc}); the log is corrupt, start a new --out") from None
+    return out
+
+
+def done_episodes(out_dir: Path) -> set[int]:
+    """Episode seeds already in ``out_dir/log.jsonl``."""
+    return {int(r["episode"]) for r in read_jsonl(Path(out_dir) / "log.jsonl")}
+
+
+# ============================================================================================ a run
+
+
+def _serial(cfg: RunConfig, seeds: Sequence[int]) -> Iterator[EpisodeResult]:
+    for s in seeds:
+        yield run_episode(cfg, s)
+
+
+def run(
+    cfg: RunConfig,
+    out_dir: Path,
+    use_ray: bool = False,
+    num_cpus: Optional[int] = None,
+    address: Optional[str] = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run (or resume) the evaluation into ``out_dir``; returns the summary (also written to summary.json)."""
+    from robomem_sim.report import summarize_run, write_report
+
+    cfg.validate()
+    out_dir = Path(out_dir)
+    run_json = out_dir / "run.json"
+    if resume:
+        if not run_json.exists():
+            raise SimError(f"--resume {out_dir}: no run.json there; is it a robomem-eval output directory?")
+        saved = RunConfig.from_dict(json.loads(run_json.read_text())["config"])
+        if saved.result_fields() != cfg.result_fields():
+            diff = {k: (saved.result_fields()[k], v) for k, v in cfg.result_fields().items()
+                    if saved.result_fields().get(k) != v}
+            raise SimError(f"--resume {out_dir}: settings differ from the saved run (saved, now): {diff}; "
+                           "resume with the same flags or start a new --out")
+    elif (out_dir / "log.jsonl").exists():
+        raise SimError(f"{out_dir} already holds a run; use --resume {out_dir} or another --out")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_json, {"config": cfg.to_dict(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    done = done_episodes(out_dir) if resume else set()
+    todo = [s for s in cfg.episode_seeds() if s not in done]
+    if done & set(cfg.episode_seeds()):
+        _LOG.info("resuming: %d episode(s) done, %d to run", len(done & set(cfg.episode_seeds())), len(todo))
+    t0 = time.perf_counter()
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(cfg.episode_seeds()), initial=len(cfg.episode_seeds()) - len(todo), desc="episodes",
+               unit="ep", file=sys.stderr, disable=not progress, dynamic_ncols=True)
+    if use_ray and todo:
+        from robomem_sim.parallel import run_episodes_ray
+
+        results: Iterator[EpisodeResult] = run_episodes_ray(cfg, todo, num_cpus=num_cpus, address=address)
+    else:
+        results = _serial(cfg, todo)
+    try:
+        for res in results:
+            append_jsonl_atomic(out_dir / "episodes.jsonl", [res.meta])
+            append_jsonl_atomic(out_dir / "log.jsonl", res.records)
+            bar.update(1)
+            bar.set_postfix_str(f"seed {res.seed}: {res.meta['frames']} frames, {res.meta['tasks']} tasks")
+    finally:
+        bar.close()
+    wall = time.perf_counter() - t0
+    seeds = set(cfg.episode_seeds())
+    records = [r for r in read_jsonl(out_dir / "log.jsonl") if int(r["episode"]) in seeds]
+    metas = [m for m in read_jsonl(out_dir / "episodes.jsonl") if int(m["episode"]) in seeds]
+    summary = summarize_run(records, metas, list(cfg.agents), cfg.to_dict(), wall_s=wall)
+    write_json_atomic(out_dir / "summary.json", summary)
+    write_report(out_dir, summary)
+    return summary
+
+
+# ============================================================================================ CLI
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
+def _interactions(text: str) -> tuple[int, int]:
+    try:
+        if "-" in text:
+            a, b = text.split("-", 1)
+            return int(a), int(b)
+        return int(text), int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--interactions must be N or MIN-MAX per day, got {text!r}") from None
+
+
+def _resolution(text: str) -> tuple[int, int]:
+    try:
+        w, h = text.lower().split("x")
+        return int(w), int(h)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--resolution must be WIDTHxHEIGHT, e.g. 160x120, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = RunConfig()
+    p = argparse.ArgumentParser(
+        prog="robomem-eval",
+        description="Evaluate robomem and baselines on FindingDory-style long-horizon memory tasks "
+        "(built-in simulator, ground-truth perception).",
+    )
+    # defaults are None so that a resumed run takes its saved settings unless a flag is given explicitly
+    p.add_argument("--episodes", type=int, help=f"number of seeded episodes (default {d.episodes})")
+    p.add_argument("--seed", type=int, help=f"first episode seed (default {d.seed})")
+    p.add_argument("--days", type=int, help=f"simulated days per episode (default {d.days})")
+    p.add_argument("--interactions", type=_interactions,
+                   help=f"oracle pick-and-places per day, N or MIN-MAX (default {d.min_interactions}-{d.max_interactions})")
+    p.add_argument("--objects", type=int, help=f"objects per house (default {d.objects})")
+    p.add_argument("--resolution", type=_resolution, help=f"camera WIDTHxHEIGHT (default {d.width}x{d.height})")
+    p.add_argument("--frame-every", type=int, help=f"a frame every k clock steps while active (default {d.frame_every})")
+    p.add_argument("--per-family", type=int, help=f"tasks per family per episode (default {d.per_family})")
+    p.add_argument("--task-seed", type=int, help=f"seed of the task sampling (default {d.task_seed})")
+    p.add_argument("--agents", type=_csv, help=f"comma-separated agents (default {','.join(d.agents)}; "
+                   f"all: {','.join(AGENT_NAMES)})")
+    p.add_argument("--families", type=_csv, help="comma-separated task families (default: all of "
+                   f"{','.join(f.value for f in TaskFamily)})")
+    p.add_argument("--encoder", help=f"memory encoder: gt_text or hash (default {d.encoder})")
+    p.add_argument("--last-n", type=int, help=f"frames kept by last_n_frames (default {d.last_n})")
+    p.add_argument("--uniform-k", type=int, help=f"frames kept by uniform_keyframes (default {d.uniform_k})")
+    p.add_argument("--sim-config", help="a sim.yaml the flags override (default: built-in defaults)")
+    p.add_argument("--torch-threads", type=int, help=f"torch threads per process (default {d.torch_threads})")
+    p.add_argument("--out", type=Path, help="output directory (default runs/<timestamp>)")
+    p.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR, skipping finished episodes")
+    p.add_argument("--ray", action="store_true", help="run episodes in parallel on Ray")
+    p.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray cluster (default: all)")
+    p.add_argument("--address", default=None, help="address of an existing Ray cluster (implies --ray)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    return p
+
+
+def config_from_args(args: argparse.Namespace, base: Optional[RunConfig] = None) -> RunConfig:
+    """``base`` (defaults, or a resumed run's settings) with the flags that were given applied."""
+    cfg = base or RunConfig()
+    over: dict[str, Any] = {}
+    simple = {"episodes": "episodes", "seed": "seed", "days": "days", "objects": "objects",
+              "frame_every": "frame_every", "per_family": "per_family", "task_seed": "task_seed",
+              "agents": "agents", "families": "families", "encoder": "encoder", "last_n": "last_n",
+              "uniform_k": "uniform_k", "sim_config": "sim_config", "torch_threads": "torch_threads"}
+    for arg, fld in simple.items():
+        v = getattr(args, arg, None)
+        if v is not None:
+            over[fld] = v
+    if args.interactions is not None:
+        over["min_interactions"], over["max_interactions"] = args.interactions
+    if args.resolution is not None:
+        over["width"], over["height"] = args.resolution
+    return dataclasses.replace(cfg, **over)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        if args.resume is not None:
+            if args.out is not None and Path(args.out) != Path(args.resume):
+                raise SimError("give either --resume DIR or --out DIR, not two different directories")
+            run_json = Path(args.resume) / "run.json"
+            if not run_json.exists():
+                raise SimError(f"--resume {args.resume}: no run.json there; is it a robomem-eval output directory?")
+            base = RunConfig.from_dict(json.loads(run_json.read_text())["config"])
+            cfg = config_from_args(args, base)
+            out = Path(args.resume)
+        else:
+            cfg = config_from_args(args)
+            out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+        summary = run(cfg, out, use_ray=bool(args.ray or args.address), num_cpus=args.num_cpus,
+                      address=args.address, resume=args.resume is not None, progress=not args.no_progress)
+    except RobomemError as exc:
+        print(f"robomem-eval: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("robomem-eval: interrupted; finished episodes are in the log, continue with --resume", file=sys.stderr)
+        return 130
+    from robomem_sim.report import format_console
+
+    print(format_console(summary))
+    print(f"\nwrote {out}/log.jsonl, summary.json, report.md, success.png")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
