@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Protocol, Sequence, runtime_checkable
 
 import numpy as np
+from robomem_sim.types import Task
 
 from robomem.config import EncoderConfig, MaskIdMode, MemoryConfig, ObjectConfig, VoxelConfig
 from robomem.core.query_types import QueryStatus
@@ -42,7 +43,6 @@ from robomem.encoders.base import Encoder, create_encoder
 from robomem.errors import PlannerError, RobomemError, SimError
 from robomem.planner.base import AnswerKind, Goal, Planner, PlannerAnswer, create_planner
 from robomem.planner.rule_based import Intent, parse_task
-from robomem_sim.types import Task
 
 __all__ = [
     "AGENT_NAMES",
@@ -101,7 +101,8 @@ class AgentsConfig:
     """Settings shared by the agents of one evaluation.
 
     encoder: encoder backend of the memories ("gt_text", "hash"). planner: robomem's planner backend.
-    vlm_planner / vlm_planner_kwargs: the ``robomem_vlm`` planner. last_n: frames kept by ``last_n_frames``;
+    vlm_planner: the ``robomem_vlm`` planner backend ("openai", "local_vlm"); planner_config: a
+    ``config/planner.yaml``-style file with its endpoint / model (default: PlannerConfig defaults). last_n: frames kept by ``last_n_frames``;
     uniform_k: frames kept by ``uniform_keyframes``. min_points: smallest segment (points) that becomes an
     instance (at pixel_stride 2 a 20-pixel sighting gives ~5 points). seed: seeds ``no_memory``'s rooms.
     """
@@ -109,7 +110,7 @@ class AgentsConfig:
     encoder: str = "gt_text"
     planner: str = "rule_based"
     vlm_planner: str = "openai"
-    vlm_planner_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    planner_config: str = ""
     last_n: int = 100
     uniform_k: int = 96
     min_points: int = 5
@@ -252,7 +253,11 @@ class MemoryAgent:
 
 
 _ROOM_INTENTS = {
-    Intent.ROOM_NOT_VISITED, Intent.ROOM_START, Intent.ROOM_END, Intent.ROOM_MOST_TIME, Intent.ROOM_AT_TIME,
+    Intent.ROOM_NOT_VISITED,
+    Intent.ROOM_START,
+    Intent.ROOM_END,
+    Intent.ROOM_MOST_TIME,
+    Intent.ROOM_AT_TIME,
     Intent.OBJECT_ROOM,
 }
 
@@ -285,8 +290,14 @@ class NoMemoryAgent:
             r = self._regions[int(self._rng.integers(len(self._regions)))]
             c = r.box.center
             goals = (Goal((c[0], c[1], 0.0), label=r.name),) if plan.navigate else ()
-            return PlannerAnswer(QueryStatus.OK, AnswerKind.ROOM, f"no memory: a random room ({r.name})",
-                                 value=r.name, goals=goals, plan=("random_room()",))
+            return PlannerAnswer(
+                QueryStatus.OK,
+                AnswerKind.ROOM,
+                f"no memory: a random room ({r.name})",
+                value=r.name,
+                goals=goals,
+                plan=("random_room()",),
+            )
         return PlannerAnswer(QueryStatus.NOT_FOUND, AnswerKind.UNKNOWN, "I don't know: I have no memory")
 
 
@@ -301,10 +312,16 @@ def create_agent(name: str, config: Optional[AgentsConfig] = None) -> Agent:
         raise SimError(f"unknown agent {name!r}; choose from {', '.join(AGENT_NAMES)}")
     encoder = get_encoder(cfg.encoder)
     if name == "robomem_vlm":
-        planner = create_planner(cfg.vlm_planner, **dict(cfg.vlm_planner_kwargs))
+        from robomem.planner.config import PlannerConfig, load_planner_config
+
+        pcfg = load_planner_config(cfg.planner_config) if cfg.planner_config else PlannerConfig()
+        pcfg = dataclasses.replace(pcfg, backend=cfg.vlm_planner)
+        pcfg.validate()
+        planner = create_planner(cfg.vlm_planner, config=pcfg)
     elif cfg.planner == "rule_based":
-        planner = create_planner("rule_based", shape_lexicon=sim_shape_lexicon(),
-                                 receptacle_prior=sim_receptacle_prior())
+        planner = create_planner(
+            "rule_based", shape_lexicon=sim_shape_lexicon(), receptacle_prior=sim_receptacle_prior()
+        )
     else:
         planner = create_planner(cfg.planner)
     static = name == "static_map"
@@ -328,9 +345,7 @@ def create_agents(names: Sequence[str], config: Optional[AgentsConfig] = None) -
     return out
 
 
-def agents_config_from(
-    base: AgentsConfig, **overrides: Any
-) -> AgentsConfig:
+def agents_config_from(base: AgentsConfig, **overrides: Any) -> AgentsConfig:
     """``base`` with ``overrides`` applied (unknown keys rejected)."""
     names = {f.name for f in dataclasses.fields(AgentsConfig)}
     bad = sorted(set(overrides) - names)

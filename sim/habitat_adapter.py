@@ -56,9 +56,7 @@ __all__ = [
 
 _LOG = logging.getLogger(__name__)
 
-ROBOMEM_T_HABITAT = np.array(
-    [[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, -1.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
-)
+ROBOMEM_T_HABITAT = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, -1.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
 """4x4 rotation taking habitat-world (y-up) coordinates to robomem-world (z-up) coordinates."""
 
 GL_T_CV = np.diag([1.0, -1.0, -1.0, 1.0])

@@ -100,12 +100,14 @@ def target_checks(table: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[
 
     overall = sr(rm, CATEGORY_OVERALL)
     if overall is not None:
-        checks.append({"name": "robomem overall success >= 90 %", "value": overall, "target": 0.9,
-                       "met": overall >= 0.9})
+        checks.append(
+            {"name": "robomem overall success >= 90 %", "value": overall, "target": 0.9, "met": overall >= 0.9}
+        )
     multi = sr(rm, CATEGORY_MULTI)
     if multi is not None:
-        checks.append({"name": "robomem multi-goal success >= 80 %", "value": multi, "target": 0.8,
-                       "met": multi >= 0.8})
+        checks.append(
+            {"name": "robomem multi-goal success >= 80 %", "value": multi, "target": 0.8, "met": multi >= 0.8}
+        )
     st = table.get("static_map")
     moved = sr(rm, CATEGORY_MOVED)
     if st is not None and moved is not None:
@@ -113,8 +115,16 @@ def target_checks(table: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[
         # value None: the static map solved none (an infinite ratio, kept JSON-clean)
         ratio = None if base == 0 else moved / base
         met = moved > 0 if ratio is None else ratio >= 2.0
-        checks.append({"name": "robomem >= 2x static_map on moved-object tasks", "value": ratio, "target": 2.0,
-                       "met": met, "robomem": moved, "static_map": base})
+        checks.append(
+            {
+                "name": "robomem >= 2x static_map on moved-object tasks",
+                "value": ratio,
+                "target": 2.0,
+                "met": met,
+                "robomem": moved,
+                "static_map": base,
+            }
+        )
     return checks
 
 
@@ -199,9 +209,11 @@ def format_console(summary: Mapping[str, Any]) -> str:
         lines.append(f"[{'MET ' if chk['met'] else 'MISS'}] {chk['name']}: {shown}")
     t = summary.get("timings", {})
     if t:
-        lines.append(f"{t.get('episodes', 0)} episode(s), {t.get('frames', 0)} frames, "
-                     f"{t.get('tasks_per_agent', 0)} tasks per agent; ms/frame ingest: "
-                     + ", ".join(f"{a} {v}" for a, v in t.get("ms_per_frame", {}).items()))
+        lines.append(
+            f"{t.get('episodes', 0)} episode(s), {t.get('frames', 0)} frames, "
+            f"{t.get('tasks_per_agent', 0)} tasks per agent; ms/frame ingest: "
+            + ", ".join(f"{a} {v}" for a, v in t.get("ms_per_frame", {}).items())
+        )
     return "\n".join(lines)
 
 
@@ -213,8 +225,9 @@ def _failure_modes_table(summary: Mapping[str, Any]) -> str:
         return "(no failures)"
     lines = ["| failure mode | " + " | ".join(agents) + " |", "|---|" + "---:|" * len(agents)]
     for m in modes:
-        lines.append(f"| {m} | " + " | ".join(str(table[a][CATEGORY_OVERALL]["failure_modes"].get(m, 0))
-                                            for a in agents) + " |")
+        lines.append(
+            f"| {m} | " + " | ".join(str(table[a][CATEGORY_OVERALL]["failure_modes"].get(m, 0)) for a in agents) + " |"
+        )
     return "\n".join(lines)
 
 
@@ -285,7 +298,6 @@ def plot_success(summary: Mapping[str, Any], path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     from robomem_sim.runner import _write_atomic
 
     agents = list(summary["agents"])
@@ -295,8 +307,9 @@ def plot_success(summary: Mapping[str, Any], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(9, fig_h), dpi=100)
     bar_h = 0.8 / max(1, len(agents))
     for k, a in enumerate(agents):
-        vals = [100 * (table[a][c]["success_rate"] if not math.isnan(table[a][c]["success_rate"]) else 0.0)
-                for c in cats]
+        vals = [
+            100 * (table[a][c]["success_rate"] if not math.isnan(table[a][c]["success_rate"]) else 0.0) for c in cats
+        ]
         ys = [i + k * bar_h for i in range(len(cats))]
         ax.barh(ys, vals, height=bar_h, label=a)
     ax.set_yticks([i + 0.4 - bar_h / 2 for i in range(len(cats))])

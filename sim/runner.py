@@ -34,10 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
 
-from robomem.errors import RobomemError, SimError
 from robomem_sim.agents import AGENT_NAMES, DEFAULT_AGENTS, AgentsConfig, EpisodeInfo, create_agents
 from robomem_sim.config import SimConfig
 from robomem_sim.types import TaskFamily
+
+from robomem.errors import RobomemError, SimError
 
 __all__ = [
     "EpisodeResult",
@@ -67,7 +68,7 @@ class RunConfig:
     overrides apply to.
     """
 
-    episodes: int = 6
+    episodes: int = 8
     seed: int = 0
     days: int = 1
     min_interactions: int = 2
@@ -81,6 +82,8 @@ class RunConfig:
     agents: tuple[str, ...] = DEFAULT_AGENTS
     families: tuple[str, ...] = ()
     encoder: str = "gt_text"
+    vlm_planner: str = "openai"
+    planner_config: str = ""
     last_n: int = 100
     uniform_k: int = 96
     sim_config: str = ""
@@ -127,7 +130,14 @@ class RunConfig:
         return cfg
 
     def agents_config(self) -> AgentsConfig:
-        return AgentsConfig(encoder=self.encoder, last_n=self.last_n, uniform_k=self.uniform_k, seed=self.seed)
+        return AgentsConfig(
+            encoder=self.encoder,
+            vlm_planner=self.vlm_planner,
+            planner_config=self.planner_config,
+            last_n=self.last_n,
+            uniform_k=self.uniform_k,
+            seed=self.seed,
+        )
 
     def family_list(self) -> list[TaskFamily]:
         return [TaskFamily(f) for f in self.families] if self.families else list(TaskFamily)
@@ -361,10 +371,15 @@ def run(
             raise SimError(f"--resume {out_dir}: no run.json there; is it a robomem-eval output directory?")
         saved = RunConfig.from_dict(json.loads(run_json.read_text())["config"])
         if saved.result_fields() != cfg.result_fields():
-            diff = {k: (saved.result_fields()[k], v) for k, v in cfg.result_fields().items()
-                    if saved.result_fields().get(k) != v}
-            raise SimError(f"--resume {out_dir}: settings differ from the saved run (saved, now): {diff}; "
-                           "resume with the same flags or start a new --out")
+            diff = {
+                k: (saved.result_fields()[k], v)
+                for k, v in cfg.result_fields().items()
+                if saved.result_fields().get(k) != v
+            }
+            raise SimError(
+                f"--resume {out_dir}: settings differ from the saved run (saved, now): {diff}; "
+                "resume with the same flags or start a new --out"
+            )
     elif (out_dir / "log.jsonl").exists():
         raise SimError(f"{out_dir} already holds a run; use --resume {out_dir} or another --out")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -376,8 +391,15 @@ def run(
     t0 = time.perf_counter()
     from tqdm import tqdm
 
-    bar = tqdm(total=len(cfg.episode_seeds()), initial=len(cfg.episode_seeds()) - len(todo), desc="episodes",
-               unit="ep", file=sys.stderr, disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(cfg.episode_seeds()),
+        initial=len(cfg.episode_seeds()) - len(todo),
+        desc="episodes",
+        unit="ep",
+        file=sys.stderr,
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     if use_ray and todo:
         from robomem_sim.parallel import run_episodes_ray
 
@@ -438,17 +460,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=int, help=f"number of seeded episodes (default {d.episodes})")
     p.add_argument("--seed", type=int, help=f"first episode seed (default {d.seed})")
     p.add_argument("--days", type=int, help=f"simulated days per episode (default {d.days})")
-    p.add_argument("--interactions", type=_interactions,
-                   help=f"oracle pick-and-places per day, N or MIN-MAX (default {d.min_interactions}-{d.max_interactions})")
+    p.add_argument(
+        "--interactions",
+        type=_interactions,
+        help=f"oracle pick-and-places per day, N or MIN-MAX (default {d.min_interactions}-{d.max_interactions})",
+    )
     p.add_argument("--objects", type=int, help=f"objects per house (default {d.objects})")
     p.add_argument("--resolution", type=_resolution, help=f"camera WIDTHxHEIGHT (default {d.width}x{d.height})")
-    p.add_argument("--frame-every", type=int, help=f"a frame every k clock steps while active (default {d.frame_every})")
+    p.add_argument(
+        "--frame-every", type=int, help=f"a frame every k clock steps while active (default {d.frame_every})"
+    )
     p.add_argument("--per-family", type=int, help=f"tasks per family per episode (default {d.per_family})")
     p.add_argument("--task-seed", type=int, help=f"seed of the task sampling (default {d.task_seed})")
-    p.add_argument("--agents", type=_csv, help=f"comma-separated agents (default {','.join(d.agents)}; "
-                   f"all: {','.join(AGENT_NAMES)})")
-    p.add_argument("--families", type=_csv, help="comma-separated task families (default: all of "
-                   f"{','.join(f.value for f in TaskFamily)})")
+    p.add_argument(
+        "--agents",
+        type=_csv,
+        help=f"comma-separated agents (default {','.join(d.agents)}; all: {','.join(AGENT_NAMES)})",
+    )
+    p.add_argument(
+        "--families",
+        type=_csv,
+        help=f"comma-separated task families (default: all of {','.join(f.value for f in TaskFamily)})",
+    )
     p.add_argument("--encoder", help=f"memory encoder: gt_text or hash (default {d.encoder})")
     p.add_argument("--last-n", type=int, help=f"frames kept by last_n_frames (default {d.last_n})")
     p.add_argument("--uniform-k", type=int, help=f"frames kept by uniform_keyframes (default {d.uniform_k})")
@@ -468,10 +501,22 @@ def config_from_args(args: argparse.Namespace, base: Optional[RunConfig] = None)
     """``base`` (defaults, or a resumed run's settings) with the flags that were given applied."""
     cfg = base or RunConfig()
     over: dict[str, Any] = {}
-    simple = {"episodes": "episodes", "seed": "seed", "days": "days", "objects": "objects",
-              "frame_every": "frame_every", "per_family": "per_family", "task_seed": "task_seed",
-              "agents": "agents", "families": "families", "encoder": "encoder", "last_n": "last_n",
-              "uniform_k": "uniform_k", "sim_config": "sim_config", "torch_threads": "torch_threads"}
+    simple = {
+        "episodes": "episodes",
+        "seed": "seed",
+        "days": "days",
+        "objects": "objects",
+        "frame_every": "frame_every",
+        "per_family": "per_family",
+        "task_seed": "task_seed",
+        "agents": "agents",
+        "families": "families",
+        "encoder": "encoder",
+        "last_n": "last_n",
+        "uniform_k": "uniform_k",
+        "sim_config": "sim_config",
+        "torch_threads": "torch_threads",
+    }
     for arg, fld in simple.items():
         v = getattr(args, arg, None)
         if v is not None:
@@ -485,8 +530,11 @@ def config_from_args(args: argparse.Namespace, base: Optional[RunConfig] = None)
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     try:
         if args.resume is not None:
             if args.out is not None and Path(args.out) != Path(args.resume):
@@ -500,8 +548,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             cfg = config_from_args(args)
             out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-        summary = run(cfg, out, use_ray=bool(args.ray or args.address), num_cpus=args.num_cpus,
-                      address=args.address, resume=args.resume is not None, progress=not args.no_progress)
+        summary = run(
+            cfg,
+            out,
+            use_ray=bool(args.ray or args.address),
+            num_cpus=args.num_cpus,
+            address=args.address,
+            resume=args.resume is not None,
+            progress=not args.no_progress,
+        )
     except RobomemError as exc:
         print(f"robomem-eval: error: {exc}", file=sys.stderr)
         return 2

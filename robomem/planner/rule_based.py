@@ -74,26 +74,111 @@ MATERIALS = frozenset(
 """Material words: the attribute after the colour in labels."""
 
 DEFAULT_SHAPES: Mapping[str, str] = {
-    "mug": "cylindrical", "cup": "cylindrical", "bottle": "cylindrical", "can": "cylindrical",
-    "candle": "cylindrical", "vase": "cylindrical", "glass": "cylindrical", "jar": "cylindrical",
-    "book": "rectangular", "remote": "rectangular", "alarm clock": "rectangular", "box": "rectangular",
-    "pillow": "rectangular", "wallet": "rectangular", "apple": "spherical", "ball": "spherical",
-    "orange": "spherical", "plate": "flat", "laptop": "flat", "phone": "flat", "towel": "flat", "tray": "flat",
-    "bowl": "round", "hat": "round", "basket": "round", "keychain": "irregular", "toy": "irregular",
-    "shoe": "irregular", "plant": "irregular",
+    "mug": "cylindrical",
+    "cup": "cylindrical",
+    "bottle": "cylindrical",
+    "can": "cylindrical",
+    "candle": "cylindrical",
+    "vase": "cylindrical",
+    "glass": "cylindrical",
+    "jar": "cylindrical",
+    "book": "rectangular",
+    "remote": "rectangular",
+    "alarm clock": "rectangular",
+    "box": "rectangular",
+    "pillow": "rectangular",
+    "wallet": "rectangular",
+    "apple": "spherical",
+    "ball": "spherical",
+    "orange": "spherical",
+    "plate": "flat",
+    "laptop": "flat",
+    "phone": "flat",
+    "towel": "flat",
+    "tray": "flat",
+    "bowl": "round",
+    "hat": "round",
+    "basket": "round",
+    "keychain": "irregular",
+    "toy": "irregular",
+    "shoe": "irregular",
+    "plant": "irregular",
 }
 """Common-sense shape of common household object categories (what "the cylindrical object" means).
 Inject a house-specific table with ``RuleBasedPlanner(shape_lexicon=...)``."""
 
+SYNONYMS: Mapping[str, str] = {
+    "key": "keychain",
+    "cup": "mug",
+    "mugs": "mug",
+    "telephone": "phone",
+    "cellphone": "phone",
+    "smartphone": "phone",
+    "mobile": "phone",
+    "computer": "laptop",
+    "notebook": "laptop",
+    "controller": "remote",
+    "purse": "wallet",
+    "sneaker": "shoe",
+    "trainer": "shoe",
+    "boot": "shoe",
+    "flower": "plant",
+    "clock": "alarm clock",
+    "soda": "can",
+    "cushion": "pillow",
+    "cap": "hat",
+    "dish": "plate",
+    "couch": "sofa",
+    "tv": "tv stand",
+    "nightstand": "nightstand",
+    "bedside table": "nightstand",
+    "sink": "vanity",
+    "washer": "washing machine",
+}
+"""Common words for an object/receptacle category (the head noun of a phrase) -> the category's name."""
+
 SHAPES = frozenset(DEFAULT_SHAPES.values()) | {"square", "oval", "conical", "cubic", "spherical", "long"}
 
 ORDINALS = {
-    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
-    "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "last": -1, "final": -1, "1st": 1, "2nd": 2,
-    "3rd": 3, "4th": 4, "5th": 5, "6th": 6, "7th": 7, "8th": 8, "9th": 9, "10th": 10,
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
+    "last": -1,
+    "final": -1,
+    "1st": 1,
+    "2nd": 2,
+    "3rd": 3,
+    "4th": 4,
+    "5th": 5,
+    "6th": 6,
+    "7th": 7,
+    "8th": 8,
+    "9th": 9,
+    "10th": 10,
 }
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-                 "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
+_NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+}
 
 # named parts of the day: (start hour, end hour), UTC clock
 _DAY_PARTS: dict[str, tuple[float, float]] = {
@@ -221,9 +306,18 @@ class _ParseError(Exception):
 def _normalize(text: str) -> str:
     t = text.lower().strip()
     t = t.replace("\u2019", "'")
-    for a, b in (("didn't", "did not"), ("haven't", "have not"), ("wasn't", "was not"), ("where's", "where is"),
-                 ("what's", "what is"), ("i've", "i have"), ("you've", "you have"), ("colour", "color"),
-                 ("furthest", "farthest"), ("closest", "nearest")):
+    for a, b in (
+        ("didn't", "did not"),
+        ("haven't", "have not"),
+        ("wasn't", "was not"),
+        ("where's", "where is"),
+        ("what's", "what is"),
+        ("i've", "i have"),
+        ("you've", "you have"),
+        ("colour", "color"),
+        ("furthest", "farthest"),
+        ("closest", "nearest"),
+    ):
         t = t.replace(a, b)
     t = re.sub(r"[?!]+", " ", t)
     t = re.sub(r"\.(\s|$)", " ", t)  # sentence dots, not the ones in numbers
@@ -251,7 +345,7 @@ def _tokens(phrase: str) -> list[str]:
 
 
 def split_label(label: str) -> tuple[Optional[str], Optional[str], str]:
-    """"red ceramic mug" -> ("red", "ceramic", "mug"); words not known as colour/material stay in the
+    """ "red ceramic mug" -> ("red", "ceramic", "mug"); words not known as colour/material stay in the
     category ("alarm clock")."""
     words = label.lower().split()
     colour = material = None
@@ -275,7 +369,7 @@ def _split_list(phrase: str) -> tuple[str, ...]:
 
 
 def _clock(text: str) -> float:
-    """"14:05", "2 pm", "2:30pm", "noon", "9" -> hours since midnight; raises _ParseError."""
+    """ "14:05", "2 pm", "2:30pm", "noon", "9" -> hours since midnight; raises _ParseError."""
     t = text.strip()
     if t in ("noon", "midday"):
         return 12.0
@@ -314,7 +408,7 @@ class _DayContext:
         return self.today_ns
 
     def point(self, spec: str) -> int:
-        """"14:05", "14:05 on day 2", "noon yesterday" -> ns."""
+        """ "14:05", "14:05 on day 2", "noon yesterday" -> ns."""
         day = self.day_start(spec)
         clock = re.sub(r"\s*(?:on day \d+|yesterday|today|this (?:morning|afternoon|evening))\s*", " ", spec).strip()
         hours = _clock(clock)
@@ -342,8 +436,11 @@ class _DayContext:
             if word in ("since", "after"):
                 return edge_after, self.now_ns
             return self.day1_ns, edge_before
-        m = re.fullmatch(r"(?:in the |this |during |at |during the |over )?(morning|afternoon|evening|night|"
-                         r"breakfast|lunch|dinner)(?: time)?", s)
+        m = re.fullmatch(
+            r"(?:in the |this |during |at |during the |over )?(morning|afternoon|evening|night|"
+            r"breakfast|lunch|dinner)(?: time)?",
+            s,
+        )
         if m:
             a, b = _DAY_PARTS[m.group(1)]
             return day + int(a * 3600) * NS, day + int(b * 3600) * NS
@@ -360,22 +457,36 @@ class _DayContext:
 
 # ------------------------------------------------------------------------------------------------ rules
 
-_NAV = (r"(?:navigate (?:back )?to|go (?:back )?to|take me to|bring me to|head (?:back )?to|lead me to|"
-        r"guide me to|move to|drive to|return to|walk to|show me|find|locate|visit|get me to)")
+_NAV = (
+    r"(?:navigate (?:back )?to|go (?:back )?to|take me to|bring me to|head (?:back )?to|lead me to|"
+    r"guide me to|move to|drive to|return to|walk to|show me|find|locate|visit|get me to)"
+)
 _YOU = r"(?:you|i|we)"
-_PICKED = (r"(?:picked up|picked|moved|interacted with|rearranged|touched|grabbed|carried|relocated|took|"
-           r"handled|put away)")
+_PICKED = (
+    r"(?:picked up|picked|moved|interacted with|rearranged|touched|grabbed|carried|relocated|took|"
+    r"handled|put away)"
+)
 _PICK = r"(?:pick up|pick|move|interact with|rearrange|touch|grab|carry|relocate|take|handle)"
 _THING = r"(?:object|thing|item)"
-_INOUT = (r"(?:into, out of,? or within|into, out of or inside|into or out of|in or out of|out of or into|into|"
-          r"out of|within|in|from|to|inside)")
-_TIME_TAIL = (r"(?P<when>(?:at|around|since|after|before|during|this|in the|between|yesterday|today|on day)"
-              r"\b.*)")
+_INOUT = (
+    r"(?:into, out of,? or within|into, out of or inside|into or out of|in or out of|out of or into|into|"
+    r"out of|within|in|from|to|inside)"
+)
+_TIME_TAIL = (
+    r"(?P<when>(?:at|around|since|after|before|during|this|in the|between|yesterday|today|on day)"
+    r"\b.*)"
+)
 
 
 def _r(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern.replace("_INOUT", _INOUT).replace("NAV", _NAV).replace("YOU", _YOU).replace("PICKED", _PICKED)
-                      .replace("PICK", _PICK).replace("THING", _THING))
+    return re.compile(
+        pattern.replace("_INOUT", _INOUT)
+        .replace("NAV", _NAV)
+        .replace("YOU", _YOU)
+        .replace("PICKED", _PICKED)
+        .replace("PICK", _PICK)
+        .replace("THING", _THING)
+    )
 
 
 Builder = Callable[[re.Match[str], _DayContext], QueryPlan]
@@ -411,14 +522,18 @@ def _window_slots(when: str, days: _DayContext) -> dict[str, Any]:
 # ---- counting and typed values (checked first: they start with question words)
 
 
-@_rule(r"how many (?:THING|objects|things|items)s? (?:did|have) YOU PICK(?: up)?(?: today| so far| in total)?",
-       r"how many (?:THING|objects|things|items)s? (?:were|have been) PICKED(?: up)?(?: by YOU)?")
+@_rule(
+    r"how many (?:THING|objects|things|items)s? (?:did|have) YOU PICK(?: up)?(?: today| so far| in total)?",
+    r"how many (?:THING|objects|things|items)s? (?:were|have been) PICKED(?: up)?(?: by YOU)?",
+)
 def _count_picked(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.COUNT_PICKED, navigate=False, count=True)
 
 
-@_rule(r"how many (?:different |distinct )?rooms (?:did|have) YOU (?:visit|visited|enter|entered|go to|been in|"
-       r"been to|see|seen)(?: today| so far| in total)?")
+@_rule(
+    r"how many (?:different |distinct )?rooms (?:did|have) YOU (?:visit|visited|enter|entered|go to|been in|"
+    r"been to|see|seen)(?: today| so far| in total)?"
+)
 def _count_rooms(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.COUNT_ROOMS, navigate=False, count=True)
 
@@ -428,62 +543,82 @@ def _room_entries(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.ROOM_ENTRIES, room=_g(m, "room"), navigate=False, count=True)
 
 
-@_rule(r"how many (?:objects|things|items) (?:were|have been|got|was) (?:moved|taken|brought) _INOUT the "
-       r"(?P<room>.+?) (?P<when>(?:since|after) .+)")
+@_rule(
+    r"how many (?:objects|things|items) (?:were|have been|got|was) (?:moved|taken|brought) _INOUT the "
+    r"(?P<room>.+?) (?P<when>(?:since|after) .+)"
+)
 def _count_changes(m: re.Match[str], days: _DayContext) -> QueryPlan:
     t0, t1 = days.window(_g(m, "when"))
     return QueryPlan(Intent.CHANGES, room=_g(m, "room"), t0_ns=t0, t1_ns=t1, navigate=False, count=True)
 
 
-@_rule(r"how many (?P<what>.+?)(?: did YOU (?:see|notice|observe|spot|find)| have YOU (?:seen|noticed)| are there"
-       r"| (?:is|are) there| do YOU (?:have|remember|know of)| (?:were|are) (?:there|in the house))?"
-       r"(?: in (?:the|this) (?:house|home|apartment))?(?: in total| today| so far)?")
+@_rule(
+    r"how many (?P<what>.+?)(?: did YOU (?:see|notice|observe|spot|find)| have YOU (?:seen|noticed)| are there"
+    r"| (?:is|are) there| do YOU (?:have|remember|know of)| (?:were|are) (?:there|in the house))?"
+    r"(?: in (?:the|this) (?:house|home|apartment))?(?: in total| today| so far)?"
+)
 def _count_category(m: re.Match[str], days: _DayContext) -> QueryPlan:
     what = _strip_article(_g(m, "what"))
     return QueryPlan(Intent.COUNT_CATEGORY, object_phrase=what, navigate=False, count=True)
 
 
-@_rule(r"(?:at )?what time did YOU PICK(?: up)? the (?P<obj>.+?)(?: up)?",
-       r"when did YOU PICK(?: up)? the (?P<obj>.+?)(?: up)?")
+@_rule(
+    r"(?:at )?what time did YOU PICK(?: up)? the (?P<obj>.+?)(?: up)?",
+    r"when did YOU PICK(?: up)? the (?P<obj>.+?)(?: up)?",
+)
 def _pick_time(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.PICK_TIME, object_phrase=_strip_article(_g(m, "obj")), navigate=False)
 
 
-@_rule(r"how long did (?:it take|YOU take|YOU need) to (?:rearrange|move|relocate|carry|put away) the (?P<obj>.+?)",
-       r"how long did the (?P<obj>.+?) take to (?:rearrange|move|be moved|relocate)")
+@_rule(
+    r"how long did (?:it take|YOU take|YOU need) to (?:rearrange|move|relocate|carry|put away) the (?P<obj>.+?)",
+    r"how long did the (?P<obj>.+?) take to (?:rearrange|move|be moved|relocate)",
+)
 def _duration_of(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.DURATION_OF, object_phrase=_strip_article(_g(m, "obj")), navigate=False)
 
 
-@_rule(r"(?:which|what) room (?:were|was) YOU in (?P<when>(?:at|around) .+)",
-       r"where (?:were|was) YOU (?P<when>(?:at|around) .+)")
+@_rule(
+    r"(?:which|what) room (?:were|was) YOU in (?P<when>(?:at|around) .+)",
+    r"where (?:were|was) YOU (?P<when>(?:at|around) .+)",
+)
 def _room_at_time(m: re.Match[str], days: _DayContext) -> QueryPlan:
-    return QueryPlan(Intent.ROOM_AT_TIME, at_ns=days.point(re.sub(r"^(?:at|around) ", "", _g(m, "when"))),
-                     navigate=False)
+    return QueryPlan(
+        Intent.ROOM_AT_TIME, at_ns=days.point(re.sub(r"^(?:at|around) ", "", _g(m, "when"))), navigate=False
+    )
 
 
-@_rule(r"(?:which|what|in which|in what) room did YOU (?:end|finish) the day(?: in)?",
-       r"where did YOU (?:end|finish) the day",
-       r"(?:which|what) room (?:are|were) YOU in (?:at the end of the day|now|last)")
+@_rule(
+    r"(?:which|what|in which|in what) room did YOU (?:end|finish) the day(?: in)?",
+    r"where did YOU (?:end|finish) the day",
+    r"(?:which|what) room (?:are|were) YOU in (?:at the end of the day|now|last)",
+)
 def _room_end(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.ROOM_END, navigate=False)
 
 
-@_rule(r"(?:which|what|in which|in what) room did YOU (?:start|begin) the day(?: in)?",
-       r"(?:which|what) room did YOU (?:start|begin) in")
+@_rule(
+    r"(?:which|what|in which|in what) room did YOU (?:start|begin) the day(?: in)?",
+    r"(?:which|what) room did YOU (?:start|begin) in",
+)
 def _room_start_value(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.ROOM_START, navigate=False)
 
 
-@_rule(r"(?:which|what|in which|in what) room is the (?P<obj>.+?)(?: in)?(?: now| currently| right now)?(?: in)?",
-       r"where is the (?P<obj>.+?) now, in which room", r"in which room (?:is|are) (?:the|my) (?P<obj>.+?)(?: now)?")
+@_rule(
+    r"(?:which|what|in which|in what) room is the (?P<obj>.+?)(?: in)?(?: now| currently| right now)?(?: in)?",
+    r"where is the (?P<obj>.+?) now, in which room",
+    r"in which room (?:is|are) (?:the|my) (?P<obj>.+?)(?: now)?",
+)
 def _object_room(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.OBJECT_ROOM, object_phrase=_strip_article(_g(m, "obj")), navigate=False)
 
 
-@_rule(r"what (?P<kind>color|material|shape) (?:was|is) the (?P<obj>.+?) (?:that )?YOU (?:picked up|picked|took|"
-       r"grabbed|moved) (?:up )?(?:from|off) the (?P<rec>.+?)(?: in the (?P<room>.+?))?",
-       r"what (?P<kind>color|material|shape) (?:was|is) the (?P<obj>.+?)(?: (?:that )?YOU PICKED(?: up)?)?")
+@_rule(
+    r"what (?P<kind>color|material|shape) (?:was|is) the (?P<obj>.+?) (?:that )?YOU (?:picked up|picked|took|"
+    r"grabbed|moved) (?:up )?(?:from|off) the (?P<rec>.+?)(?: in the (?P<room>.+?))?",
+    r"what (?P<kind>color|material|shape) (?:was|is) the (?P<obj>.+?)(?: (?:that )?YOU PICKED(?: up)?)?",
+)
 def _attribute_value(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(
         Intent.OBJECT_ATTRIBUTE,
@@ -497,7 +632,9 @@ def _attribute_value(m: re.Match[str], days: _DayContext) -> QueryPlan:
     )
 
 
-@_rule(r"(?:did|have|had) YOU (?:ever )?(?:PICK|PICKED)(?: up)? (?:the|my|a|an) (?P<obj>.+?)(?: up)?(?: today| at all)?")
+@_rule(
+    r"(?:did|have|had) YOU (?:ever )?(?:PICK|PICKED)(?: up)? (?:the|my|a|an) (?P<obj>.+?)(?: up)?(?: today| at all)?"
+)
 def _did_pick(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.DID_PICK, object_phrase=_strip_article(_g(m, "obj")), navigate=False)
 
@@ -505,12 +642,14 @@ def _did_pick(m: re.Match[str], days: _DayContext) -> QueryPlan:
 # ---- changes
 
 
-@_rule(r"(?:NAV )?(?:all )?the (?:objects|things|items) (?:that )?(?:were|have been|got) (?:moved|taken|brought) "
-       r"_INOUT the (?P<room>.+?) (?P<when>(?:since|after) .+?)(?:,? in any order)?",
-       r"what (?:has |have )?(?:changed|moved) in the (?P<room>.+?) (?P<when>(?:since|after) .+)",
-       r"what (?:has |have )?(?:changed|moved) (?P<when>(?:since|after) .+?) in the (?P<room>.+)",
-       r"what (?:has |have )?(?:changed|moved) in the (?P<room>.+?)",
-       r"what (?:has |have )?(?:changed|moved)(?: (?P<when>(?:since|after) .+))?")
+@_rule(
+    r"(?:NAV )?(?:all )?the (?:objects|things|items) (?:that )?(?:were|have been|got) (?:moved|taken|brought) "
+    r"_INOUT the (?P<room>.+?) (?P<when>(?:since|after) .+?)(?:,? in any order)?",
+    r"what (?:has |have )?(?:changed|moved) in the (?P<room>.+?) (?P<when>(?:since|after) .+)",
+    r"what (?:has |have )?(?:changed|moved) (?P<when>(?:since|after) .+?) in the (?P<room>.+)",
+    r"what (?:has |have )?(?:changed|moved) in the (?P<room>.+?)",
+    r"what (?:has |have )?(?:changed|moved)(?: (?P<when>(?:since|after) .+))?",
+)
 def _changes(m: re.Match[str], days: _DayContext) -> QueryPlan:
     when = _g(m, "when")
     t0, t1 = days.window(when) if when else (days.day1_ns, days.now_ns)
@@ -520,15 +659,20 @@ def _changes(m: re.Match[str], days: _DayContext) -> QueryPlan:
 # ---- rooms
 
 
-@_rule(r"NAV (?:a|the|any|one) room (?:that )?YOU (?:did not|have not|never|have never) (?:visit|visited|enter|"
-       r"entered|go to|gone to|been in|been to|see|seen)(?: today| yet)?",
-       r"NAV (?:a|an|the|any) (?:unvisited|unexplored) room")
+@_rule(
+    r"NAV (?:a|the|any|one) room (?:that )?YOU (?:did not|have not|never|have never) (?:visit|visited|enter|"
+    r"entered|go to|gone to|been in|been to|see|seen)(?: today| yet)?",
+    r"NAV (?:a|an|the|any) (?:unvisited|unexplored) room",
+)
 def _room_not_visited(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.ROOM_NOT_VISITED)
 
 
-@_rule(r"NAV the room (?:that )?YOU (?:started|began|start|begin)(?: the day)?(?: in| from)?",
-       r"NAV the (?:starting|start|first) room(?: of the day)?", r"NAV the room where YOU (?:started|began)(?: the day)?")
+@_rule(
+    r"NAV the room (?:that )?YOU (?:started|began|start|begin)(?: the day)?(?: in| from)?",
+    r"NAV the (?:starting|start|first) room(?: of the day)?",
+    r"NAV the room where YOU (?:started|began)(?: the day)?",
+)
 def _room_start(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.ROOM_START)
 
@@ -538,8 +682,10 @@ def _room_end_nav(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.ROOM_END)
 
 
-@_rule(r"NAV the room (?:that |where |in which )?YOU spent the (?:most|longest) time(?: in)?",
-       r"NAV the room (?:that |where )?YOU (?:were in|stayed in|spent time in) the (?:most|longest)")
+@_rule(
+    r"NAV the room (?:that |where |in which )?YOU spent the (?:most|longest) time(?: in)?",
+    r"NAV the room (?:that |where )?YOU (?:were in|stayed in|spent time in) the (?:most|longest)",
+)
 def _room_most_time(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.ROOM_MOST_TIME)
 
@@ -547,30 +693,38 @@ def _room_most_time(m: re.Match[str], days: _DayContext) -> QueryPlan:
 # ---- multi-goal
 
 
-@_rule(r"NAV (?:all (?:of )?)?the (?:objects|things|items) (?:that )?YOU PICKED(?: up)?,? in the (?:same )?order "
-       r"(?:that |in which )?YOU PICKED(?: them)?(?: up)?(?: them)?",
-       r"NAV (?:all (?:of )?)?the (?:objects|things|items) (?:that )?YOU PICKED(?: up)?,? in (?:the )?(?:same )?order")
+@_rule(
+    r"NAV (?:all (?:of )?)?the (?:objects|things|items) (?:that )?YOU PICKED(?: up)?,? in the (?:same )?order "
+    r"(?:that |in which )?YOU PICKED(?: them)?(?: up)?(?: them)?",
+    r"NAV (?:all (?:of )?)?the (?:objects|things|items) (?:that )?YOU PICKED(?: up)?,? in (?:the )?(?:same )?order",
+)
 def _multi_picked_ordered(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.MULTI_PICKED, ordered=True)
 
 
-@_rule(r"NAV (?:to )?(?:all|each|every one) (?:of )?the (?:objects|things|items) (?:that )?YOU PICKED(?: up)?"
-       r"(?:,? in any order)?",
-       r"NAV (?:to )?(?:all|each|every) (?:objects?|things?|items?) (?:that )?YOU PICKED(?: up)?(?:,? in any order)?",
-       r"NAV the (?:objects|things|items) (?:that )?YOU PICKED(?: up)?,? in any order")
+@_rule(
+    r"NAV (?:to )?(?:all|each|every one) (?:of )?the (?:objects|things|items) (?:that )?YOU PICKED(?: up)?"
+    r"(?:,? in any order)?",
+    r"NAV (?:to )?(?:all|each|every) (?:objects?|things?|items?) (?:that )?YOU PICKED(?: up)?(?:,? in any order)?",
+    r"NAV the (?:objects|things|items) (?:that )?YOU PICKED(?: up)?,? in any order",
+)
 def _multi_picked(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.MULTI_PICKED, ordered=False)
 
 
-@_rule(r"NAV (?:all (?:of )?)?the (?:receptacles|furniture|places) (?:that |where )?YOU (?:placed|put) "
-       r"(?:the )?(?:objects|things|items)(?: on| in)?,? in the (?:same )?order (?:that |in which )?YOU (?:placed|put)"
-       r"(?: them)?(?: down)?")
+@_rule(
+    r"NAV (?:all (?:of )?)?the (?:receptacles|furniture|places) (?:that |where )?YOU (?:placed|put) "
+    r"(?:the )?(?:objects|things|items)(?: on| in)?,? in the (?:same )?order (?:that |in which )?YOU (?:placed|put)"
+    r"(?: them)?(?: down)?"
+)
 def _multi_receptacles_ordered(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.MULTI_PLACED_RECEPTACLES, ordered=True)
 
 
-@_rule(r"NAV (?:all (?:of )?)?the (?:receptacles|furniture|places) (?:that |where )?YOU (?:placed|put) "
-       r"(?:the )?(?:objects|things|items)(?: on| in)?(?:,? in any order)?")
+@_rule(
+    r"NAV (?:all (?:of )?)?the (?:receptacles|furniture|places) (?:that |where )?YOU (?:placed|put) "
+    r"(?:the )?(?:objects|things|items)(?: on| in)?(?:,? in any order)?"
+)
 def _multi_receptacles(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.MULTI_PLACED_RECEPTACLES, ordered=False)
 
@@ -588,17 +742,21 @@ def _multi_list(m: re.Match[str], days: _DayContext) -> QueryPlan:
 # ---- interaction order / time / duration
 
 
-@_rule(r"NAV the (?:THING|one) (?:that )?YOU PICKED(?: up)? (?:immediately |right |just |directly )?after the "
-       r"(?P<obj>.+?)",
-       r"(?:which|what) (?:THING|one) did YOU PICK(?: up)? (?:immediately |right |just |directly )?after the "
-       r"(?P<obj>.+?)")
+@_rule(
+    r"NAV the (?:THING|one) (?:that )?YOU PICKED(?: up)? (?:immediately |right |just |directly )?after the "
+    r"(?P<obj>.+?)",
+    r"(?:which|what) (?:THING|one) did YOU PICK(?: up)? (?:immediately |right |just |directly )?after the "
+    r"(?P<obj>.+?)",
+)
 def _pick_after(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.PICK_ORDER, anchor_phrase=_strip_article(_g(m, "obj")))
 
 
-@_rule(r"NAV the (?P<ord>\w+) (?:THING|one) (?:that )?YOU PICKED(?: up)?(?: today)?",
-       r"(?:which|what) (?:THING|one) did YOU PICK(?: up)? (?P<ord>first|last|\w+)(?: today)?",
-       r"(?:which|what) was the (?P<ord>\w+) (?:THING|one) (?:that )?YOU PICKED(?: up)?(?: today)?")
+@_rule(
+    r"NAV the (?P<ord>\w+) (?:THING|one) (?:that )?YOU PICKED(?: up)?(?: today)?",
+    r"(?:which|what) (?:THING|one) did YOU PICK(?: up)? (?P<ord>first|last|\w+)(?: today)?",
+    r"(?:which|what) was the (?P<ord>\w+) (?:THING|one) (?:that )?YOU PICKED(?: up)?(?: today)?",
+)
 def _pick_order(m: re.Match[str], days: _DayContext) -> QueryPlan:
     word = _g(m, "ord")
     if word not in ORDINALS:
@@ -611,15 +769,19 @@ def _pick_at_time(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.PICK_AT_TIME, **_window_slots(_g(m, "when"), days))
 
 
-@_rule(r"NAV the (?:receptacle|furniture|piece of furniture|place) (?:that |where )?YOU (?:placed|put) "
-       r"(?:an|a|the|some) (?:THING|\w+)(?: on| in)? (?P<when>(?:at|around) .+)")
+@_rule(
+    r"NAV the (?:receptacle|furniture|piece of furniture|place) (?:that |where )?YOU (?:placed|put) "
+    r"(?:an|a|the|some) (?:THING|\w+)(?: on| in)? (?P<when>(?:at|around) .+)"
+)
 def _place_at_time(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.PLACE_AT_TIME, **_window_slots(_g(m, "when"), days))
 
 
-@_rule(r"NAV the (?:THING|one) (?:that )?took the (?P<sup>longest|shortest|most|least)(?: time| amount of time)? to "
-       r"(?:rearrange|move|relocate|put away)",
-       r"NAV the (?:THING|one) (?:whose|with the) (?:rearrangement|move) (?:took|was) the (?P<sup>longest|shortest)")
+@_rule(
+    r"NAV the (?:THING|one) (?:that )?took the (?P<sup>longest|shortest|most|least)(?: time| amount of time)? to "
+    r"(?:rearrange|move|relocate|put away)",
+    r"NAV the (?:THING|one) (?:whose|with the) (?:rearrangement|move) (?:took|was) the (?P<sup>longest|shortest)",
+)
 def _duration_extreme(m: re.Match[str], days: _DayContext) -> QueryPlan:
     sup = {"most": "longest", "least": "shortest"}.get(_g(m, "sup"), _g(m, "sup"))
     return QueryPlan(Intent.DURATION_EXTREME, superlative=sup)
@@ -628,45 +790,62 @@ def _duration_extreme(m: re.Match[str], days: _DayContext) -> QueryPlan:
 # ---- spatial
 
 
-@_rule(r"NAV the (?:receptacle|furniture|piece of furniture) (?:that is )?(?P<sup>farthest|nearest) (?:from|to) "
-       r"the (?P<obj>.+?)")
+@_rule(
+    r"NAV the (?:receptacle|furniture|piece of furniture) (?:that is )?(?P<sup>farthest|nearest) (?:from|to) "
+    r"the (?P<obj>.+?)"
+)
 def _receptacle_near_object(m: re.Match[str], days: _DayContext) -> QueryPlan:
-    return QueryPlan(Intent.RECEPTACLE_NEAR_OBJECT, object_phrase=_strip_article(_g(m, "obj")),
-                     superlative=_g(m, "sup"))
+    return QueryPlan(
+        Intent.RECEPTACLE_NEAR_OBJECT, object_phrase=_strip_article(_g(m, "obj")), superlative=_g(m, "sup")
+    )
 
 
-@_rule(r"NAV the (?:THING) (?:that is )?(?P<sup>farthest|nearest) (?:from|to) the (?P<rec>.+?)(?: in the (?P<room>.+))?")
+@_rule(
+    r"NAV the (?:THING) (?:that is )?(?P<sup>farthest|nearest) (?:from|to) the (?P<rec>.+?)(?: in the (?P<room>.+))?"
+)
 def _object_near_receptacle(m: re.Match[str], days: _DayContext) -> QueryPlan:
-    return QueryPlan(Intent.OBJECT_NEAR_RECEPTACLE, receptacle=_strip_article(_g(m, "rec")), room=_g(m, "room"),
-                     superlative=_g(m, "sup"))
+    return QueryPlan(
+        Intent.OBJECT_NEAR_RECEPTACLE,
+        receptacle=_strip_article(_g(m, "rec")),
+        room=_g(m, "room"),
+        superlative=_g(m, "sup"),
+    )
 
 
 # ---- conditional interaction
 
 
-@_rule(r"NAV the (?:receptacle|furniture|piece of furniture|place) (?:that |where )?YOU (?:picked|took|grabbed|got) "
-       r"the (?P<obj>.+?) (?:up )?(?:from|off)",
-       r"NAV the (?:receptacle|furniture|piece of furniture|place) (?:that |where )?YOU (?:picked|took|grabbed|got) "
-       r"up the (?P<obj>.+?)(?: from)?",
-       r"where did YOU (?:pick up|get|take|grab) the (?P<obj>.+?)(?: from| up from)?")
+@_rule(
+    r"NAV the (?:receptacle|furniture|piece of furniture|place) (?:that |where )?YOU (?:picked|took|grabbed|got) "
+    r"the (?P<obj>.+?) (?:up )?(?:from|off)",
+    r"NAV the (?:receptacle|furniture|piece of furniture|place) (?:that |where )?YOU (?:picked|took|grabbed|got) "
+    r"up the (?P<obj>.+?)(?: from)?",
+    r"where did YOU (?:pick up|get|take|grab) the (?P<obj>.+?)(?: from| up from)?",
+)
 def _pick_receptacle(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.PICK_RECEPTACLE, object_phrase=_strip_article(_g(m, "obj")))
 
 
-@_rule(r"NAV the (?:receptacle|furniture|piece of furniture|place) (?:that |where )?YOU (?:placed|put|left|set|dropped) "
-       r"the (?P<obj>.+?)(?: down)?(?: on| in| onto| into)?")
+@_rule(
+    r"NAV the (?:receptacle|furniture|piece of furniture|place) (?:that |where )?YOU (?:placed|put|left|set|dropped) "
+    r"the (?P<obj>.+?)(?: down)?(?: on| in| onto| into)?"
+)
 def _place_receptacle(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.PLACE_RECEPTACLE, object_phrase=_strip_article(_g(m, "obj")))
 
 
-@_rule(r"NAV the (?P<rec>[a-z ]+?) (?:that |where )?YOU (?:picked|took|grabbed|got) the (?P<obj>.+?) (?:up )?(?:from|off)",
-       r"NAV the (?P<rec>[a-z ]+?) (?:that |where )?YOU (?:picked|took|grabbed|got) up the (?P<obj>.+?) from")
+@_rule(
+    r"NAV the (?P<rec>[a-z ]+?) (?:that |where )?YOU (?:picked|took|grabbed|got) the (?P<obj>.+?) (?:up )?(?:from|off)",
+    r"NAV the (?P<rec>[a-z ]+?) (?:that |where )?YOU (?:picked|took|grabbed|got) up the (?P<obj>.+?) from",
+)
 def _pick_receptacle_named(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.PICK_RECEPTACLE, object_phrase=_strip_article(_g(m, "obj")), receptacle=_g(m, "rec"))
 
 
-@_rule(r"NAV the (?P<rec>[a-z ]+?) (?:that |where )?YOU (?:placed|put|left|set|dropped) the (?P<obj>.+?)(?: down)? "
-       r"(?:on|in|onto|into)")
+@_rule(
+    r"NAV the (?P<rec>[a-z ]+?) (?:that |where )?YOU (?:placed|put|left|set|dropped) the (?P<obj>.+?)(?: down)? "
+    r"(?:on|in|onto|into)"
+)
 def _place_receptacle_named(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.PLACE_RECEPTACLE, object_phrase=_strip_article(_g(m, "obj")), receptacle=_g(m, "rec"))
 
@@ -674,28 +853,43 @@ def _place_receptacle_named(m: re.Match[str], days: _DayContext) -> QueryPlan:
 # ---- finding objects (most general last)
 
 
-@_rule(r"NAV the (?:THING) (?:that )?YOU (?:placed|put|left|set) (?:on|in|onto) the (?P<rec>.+?)(?: in the (?P<room>.+?))?"
-       r"(?: (?P<when>(?:at|since|after|before|this|in the)\b.+))?")
+@_rule(
+    r"NAV the (?:THING) (?:that )?YOU (?:placed|put|left|set) (?:on|in|onto) the (?P<rec>.+?)(?: in the (?P<room>.+?))?"
+    r"(?: (?P<when>(?:at|since|after|before|this|in the)\b.+))?"
+)
 def _object_placed_on(m: re.Match[str], days: _DayContext) -> QueryPlan:
-    return QueryPlan(Intent.FIND_OBJECT, object_phrase="", receptacle=_strip_article(_g(m, "rec")),
-                     room=_g(m, "room"), relation="placed", interacted=True, **_window_slots(_g(m, "when"), days))
+    return QueryPlan(
+        Intent.FIND_OBJECT,
+        object_phrase="",
+        receptacle=_strip_article(_g(m, "rec")),
+        room=_g(m, "room"),
+        relation="placed",
+        interacted=True,
+        **_window_slots(_g(m, "when"), days),
+    )
 
 
-@_rule(r"NAV (?:any|an|one|some) (?:THING|of the (?:objects|things|items)) (?:that )?YOU PICKED(?: up)?(?: today)?",
-       r"NAV (?:any|an|one|some) (?:THING) (?:that )?YOU (?:have )?PICKED(?: up)?")
+@_rule(
+    r"NAV (?:any|an|one|some) (?:THING|of the (?:objects|things|items)) (?:that )?YOU PICKED(?: up)?(?: today)?",
+    r"NAV (?:any|an|one|some) (?:THING) (?:that )?YOU (?:have )?PICKED(?: up)?",
+)
 def _any_interacted(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.FIND_OBJECT, interacted=True, definite=False)
 
 
-@_rule(r"NAV (?:a|an|any|one|some) (?P<obj>.+?) (?:that )?YOU (?:did not|have not|never|have never) (?:PICK|PICKED)"
-       r"(?: up| with)?(?: today)?")
+@_rule(
+    r"NAV (?:a|an|any|one|some) (?P<obj>.+?) (?:that )?YOU (?:did not|have not|never|have never) (?:PICK|PICKED)"
+    r"(?: up| with)?(?: today)?"
+)
 def _not_interacted(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.FIND_OBJECT, object_phrase=_strip_article(_g(m, "obj")), interacted=False, definite=False)
 
 
-@_rule(r"NAV the (?:THING) (?:that )?YOU PICKED(?: up)? (?:that|which) (?:is|was) (?:made of |made from )"
-       r"(?P<mat>.+?)",
-       r"NAV the (?:THING) (?:that )?YOU PICKED(?: up)? (?:that|which) (?:is|was) (?P<attr>.+?)")
+@_rule(
+    r"NAV the (?:THING) (?:that )?YOU PICKED(?: up)? (?:that|which) (?:is|was) (?:made of |made from )"
+    r"(?P<mat>.+?)",
+    r"NAV the (?:THING) (?:that )?YOU PICKED(?: up)? (?:that|which) (?:is|was) (?P<attr>.+?)",
+)
 def _interacted_with_attribute(m: re.Match[str], days: _DayContext) -> QueryPlan:
     if _g(m, "mat"):
         return QueryPlan(Intent.FIND_OBJECT, interacted=True, attribute=_g(m, "mat"), attribute_kind="material")
@@ -710,31 +904,47 @@ def _adjective_interacted(m: re.Match[str], days: _DayContext) -> QueryPlan:
     return QueryPlan(Intent.FIND_OBJECT, interacted=True, attribute=adj, attribute_kind="")
 
 
-@_rule(r"NAV the (?P<obj>.+?) (?:that )?YOU (?:placed|put|left|set) (?:on|in|onto) the (?P<rec>.+?)"
-       r"(?: in the (?P<room>.+?))?",
-       r"NAV the (?P<obj>.+?) (?:that )?YOU (?:saw|spotted|noticed|have seen|had seen|seen) (?:on|in) the (?P<rec>.+?)"
-       r"(?: in the (?P<room>.+?))?")
+@_rule(
+    r"NAV the (?P<obj>.+?) (?:that )?YOU (?:placed|put|left|set) (?:on|in|onto) the (?P<rec>.+?)"
+    r"(?: in the (?P<room>.+?))?",
+    r"NAV the (?P<obj>.+?) (?:that )?YOU (?:saw|spotted|noticed|have seen|had seen|seen) (?:on|in) the (?P<rec>.+?)"
+    r"(?: in the (?P<room>.+?))?",
+)
 def _object_on_receptacle(m: re.Match[str], days: _DayContext) -> QueryPlan:
     relation = "seen" if re.search(r"\b(?:saw|spotted|noticed|seen)\b", m.group(0)) else "placed"
-    return QueryPlan(Intent.FIND_OBJECT, object_phrase=_strip_article(_g(m, "obj")),
-                     receptacle=_strip_article(_g(m, "rec")), room=_g(m, "room"), relation=relation,
-                     interacted=True if relation == "placed" else None)
+    return QueryPlan(
+        Intent.FIND_OBJECT,
+        object_phrase=_strip_article(_g(m, "obj")),
+        receptacle=_strip_article(_g(m, "rec")),
+        room=_g(m, "room"),
+        relation=relation,
+        interacted=True if relation == "placed" else None,
+    )
 
 
-@_rule(r"NAV the (?P<obj>.+?) (?:that )?YOU PICKED(?: up)?(?: (?P<when>(?:at|around|since|after|before|during|this|"
-       r"in the|between|yesterday|today|on day)\b.*))?",
-       r"NAV (?:a|an|any) (?P<indef>.+?) (?:that )?YOU PICKED(?: up)?")
+@_rule(
+    r"NAV the (?P<obj>.+?) (?:that )?YOU PICKED(?: up)?(?: (?P<when>(?:at|around|since|after|before|during|this|"
+    r"in the|between|yesterday|today|on day)\b.*))?",
+    r"NAV (?:a|an|any) (?P<indef>.+?) (?:that )?YOU PICKED(?: up)?",
+)
 def _object_interacted(m: re.Match[str], days: _DayContext) -> QueryPlan:
     obj = _g(m, "obj") or _g(m, "indef")
-    return QueryPlan(Intent.FIND_OBJECT, object_phrase=_strip_article(obj), interacted=True,
-                     definite=not _g(m, "indef"), **_window_slots(_g(m, "when"), days))
+    return QueryPlan(
+        Intent.FIND_OBJECT,
+        object_phrase=_strip_article(obj),
+        interacted=True,
+        definite=not _g(m, "indef"),
+        **_window_slots(_g(m, "when"), days),
+    )
 
 
-@_rule(r"where (?:is|are|was|were) (?:the|my|a|an|our) (?P<obj>.+?)(?: now| currently| right now)?",
-       r"where did YOU (?:last )?(?:leave|put|see|place|drop|set down|last see) (?:the|my|a|an|our) (?P<obj>.+?)"
-       r"(?: last)?",
-       r"NAV (?:the|my|our) (?P<obj>.+?)",
-       r"where can i find (?:the|my|a|an) (?P<obj>.+?)")
+@_rule(
+    r"where (?:is|are|was|were) (?:the|my|a|an|our) (?P<obj>.+?)(?: now| currently| right now)?",
+    r"where did YOU (?:last )?(?:leave|put|see|place|drop|set down|last see) (?:the|my|a|an|our) (?P<obj>.+?)"
+    r"(?: last)?",
+    r"NAV (?:the|my|our) (?P<obj>.+?)",
+    r"where can i find (?:the|my|a|an) (?P<obj>.+?)",
+)
 def _find_definite(m: re.Match[str], days: _DayContext) -> QueryPlan:
     obj = _g(m, "obj")
     if re.search(r",| and | then ", obj):  # "go to the mug, the book and the vase"
@@ -840,6 +1050,7 @@ class _Context:
         self._cams: dict[int, list[tuple[float, float]]] = {}
         self._robot_xy: Optional[tuple[float, float]] = None
         self._rbox: dict[int, Box3D] = {}
+        self._regions: Optional[list[Region]] = None
 
     # -- raw data
     @property
@@ -867,7 +1078,9 @@ class _Context:
 
     @property
     def regions(self) -> list[Region]:
-        return list(self.m.regions())
+        if self._regions is None:
+            self._regions = list(self.m.regions())
+        return self._regions
 
     @property
     def visits(self) -> tuple[RoomVisit, ...]:
@@ -918,15 +1131,29 @@ class _Context:
                     nxt = ps[j + 1] if j + 1 < len(ps) else None
                     if nxt is None and p.vanished_ns is None:
                         continue
-                    left_before = p.vanished_ns if p.vanished_ns is not None else (nxt.first_seen_ns if nxt else p.last_seen_ns)
+                    left_before = (
+                        p.vanished_ns if p.vanished_ns is not None else (nxt.first_seen_ns if nxt else p.last_seen_ns)
+                    )
                     if nxt is not None:
                         left_before = min(left_before, nxt.first_seen_ns)
                     watched = left_before - p.last_seen_ns <= gap_ns
                     robot = watched and nxt is not None and nxt.first_seen_ns - p.last_seen_ns <= carry_ns
                     # watched: the robot looked at it until it left (last sighting ~ pick); else unknown
                     pick = p.last_seen_ns if watched else (p.last_seen_ns + left_before) // 2
-                    out.append(DerivedMove(inst.instance_id, inst.label, j, p, nxt, pick,
-                                           nxt.first_seen_ns if nxt else None, p.last_seen_ns, left_before, robot))
+                    out.append(
+                        DerivedMove(
+                            inst.instance_id,
+                            inst.label,
+                            j,
+                            p,
+                            nxt,
+                            pick,
+                            nxt.first_seen_ns if nxt else None,
+                            p.last_seen_ns,
+                            left_before,
+                            robot,
+                        )
+                    )
             out.sort(key=lambda mv: (mv.pick_ns, mv.instance_id))
             self._moves = out
         return self._moves
@@ -1002,8 +1229,11 @@ class RuleBasedPlanner:
         try:
             plan = parse_task(task, first or now, now)
         except ValueError as exc:
-            return self._unknown(f"I don't know: {exc}. I understand questions about objects I saw or moved, "
-                                 "rooms, times, orders, durations, counts and changes.", rec)
+            return self._unknown(
+                f"I don't know: {exc}. I understand questions about objects I saw or moved, "
+                "rooms, times, orders, durations, counts and changes.",
+                rec,
+            )
         if first == 0 and last == 0:
             return self._unknown("I don't know: the memory is empty (no frame was ingested yet)", rec)
         ctx = _Context(rec, self.config, self.shapes, now)
@@ -1034,20 +1264,27 @@ class RuleBasedPlanner:
         cat = _tokens(category)
         if not cat:
             return False
-        if words[-len(cat):] != cat:
+        if words[-len(cat) :] != cat:
             return False
         rest = words[: -len(cat)]
         attrs = {w for w in (colour, material) if w}
         return all(w in attrs for w in rest)
 
-    def _resolve(self, phrase: str, ctx: _Context, kinds: Iterable[NodeKind] = (NodeKind.OBJECT,),
-                 semantic: bool = True) -> list[InstanceSummary]:
+    def _resolve(
+        self, phrase: str, ctx: _Context, kinds: Iterable[NodeKind] = (NodeKind.OBJECT,), semantic: bool = True
+    ) -> list[InstanceSummary]:
         """Instances named by ``phrase`` (by label words; then by the memory's text search when the head noun
         is no known category)."""
         kinds = tuple(kinds)
         phrase = _strip_article(phrase)
         pool = [i for i in ctx.instances if i.kind in kinds]
         hits = [i for i in pool if self._match_phrase(phrase, i)]
+        if not hits and phrase:
+            words = phrase.split()
+            alt = SYNONYMS.get(_singular(words[-1]))
+            if alt is not None:  # "my keys" -> keychain, "the cup" -> mug
+                phrase = " ".join([*words[:-1], alt])
+                hits = [i for i in pool if self._match_phrase(phrase, i)]
         if hits or not semantic or not phrase:
             return hits
         head = _tokens(phrase)[-1:] or [""]
@@ -1058,7 +1295,9 @@ class RuleBasedPlanner:
         ids = {i.instance_id for i in pool}
         return [x for x in res.matches if x.instance_id in ids and x.score >= self.config.semantic_min_score]
 
-    def _resolve_one(self, phrase: str, ctx: _Context, kinds: Iterable[NodeKind] = (NodeKind.OBJECT,)) -> InstanceSummary:
+    def _resolve_one(
+        self, phrase: str, ctx: _Context, kinds: Iterable[NodeKind] = (NodeKind.OBJECT,)
+    ) -> InstanceSummary:
         hits = self._resolve(phrase, ctx, kinds)
         if not hits:
             raise _UnknownError(f"I never saw a {phrase!r} (no instance in memory matches it)")
@@ -1077,7 +1316,9 @@ class RuleBasedPlanner:
         for r in ctx.regions:
             if r.name.lower().replace("_", " ") == want:
                 return r.name
-        raise _UnknownError(f"I know no room called {room!r} (rooms: {', '.join(r.name for r in ctx.regions) or 'none'})")
+        raise _UnknownError(
+            f"I know no room called {room!r} (rooms: {', '.join(r.name for r in ctx.regions) or 'none'})"
+        )
 
     def _room_name(self, xyz: Sequence[float], ctx: _Context) -> Optional[str]:
         r = _room_of_xy(float(xyz[0]), float(xyz[1]), ctx.regions)
@@ -1105,14 +1346,23 @@ class RuleBasedPlanner:
         return True
 
     # ------------------------------------------------------------------------------------------ where now
-    def _current(self, inst: InstanceSummary, ctx: _Context) -> tuple[Sequence[float], Optional[InstanceSummary], str, bool]:
+    def _current(
+        self, inst: InstanceSummary, ctx: _Context
+    ) -> tuple[Sequence[float], Optional[InstanceSummary], str, bool]:
         """(position, receptacle or None, explanation, predicted) of where the object is believed to be now."""
         rec = ctx.by_id(inst.receptacle_id)
         if inst.present:
             where = f" on the {rec.label}" if rec else ""
             room = inst.room or self._room_name(inst.position, ctx)
-            return inst.position, rec, (f"the {inst.label} is{where}{' in the ' + room if room else ''} "
-                                        f"(last seen {_fmt_time(inst.last_seen_ns)})"), False
+            return (
+                inst.position,
+                rec,
+                (
+                    f"the {inst.label} is{where}{' in the ' + room if room else ''} "
+                    f"(last seen {_fmt_time(inst.last_seen_ns)})"
+                ),
+                False,
+            )
         pred = self._predict_receptacle(inst, ctx)
         if pred is None:
             raise _UnknownError(
@@ -1123,9 +1373,16 @@ class RuleBasedPlanner:
         c = pbox.center
         top = (c[0], c[1], pbox.max_xyz[2])
         room = pred.room or self._room_name(c, ctx)
-        return top, pred, (f"the {inst.label} was moved while I was not looking (its place was seen empty); "
-                           f"prediction: it is probably on the {pred.label}{' in the ' + room if room else ''}, "
-                           f"where {self._category(inst)}s are usually kept"), True
+        return (
+            top,
+            pred,
+            (
+                f"the {inst.label} was moved while I was not looking (its place was seen empty); "
+                f"prediction: it is probably on the {pred.label}{' in the ' + room if room else ''}, "
+                f"where {self._category(inst)}s are usually kept"
+            ),
+            True,
+        )
 
     def _predict_receptacle(self, inst: InstanceSummary, ctx: _Context) -> Optional[InstanceSummary]:
         """Most frequent receptacle category of this object category in memory, not re-checked since it left."""
@@ -1146,7 +1403,7 @@ class RuleBasedPlanner:
             return None
         hist = ctx.history(inst.instance_id)
         gone_from = hist[-1].receptacle_id if hist else inst.receptacle_id
-        gone_at = (hist[-1].vanished_ns if hist and hist[-1].vanished_ns else inst.last_seen_ns)
+        gone_at = hist[-1].vanished_ns if hist and hist[-1].vanished_ns else inst.last_seen_ns
         scored: list[tuple[float, float, int, InstanceSummary]] = []
         for r in ctx.receptacles():
             v = votes.get(self._category(r), 0.0)
@@ -1184,13 +1441,18 @@ class RuleBasedPlanner:
         if room is None:
             return None
         lo, hi = room.box.min_xyz, room.box.max_xyz
-        gaps = [(box.min_xyz[0] - lo[0], 0.0), (hi[0] - box.max_xyz[0], math.pi),
-                (box.min_xyz[1] - lo[1], math.pi / 2), (hi[1] - box.max_xyz[1], -math.pi / 2)]
+        gaps = [
+            (box.min_xyz[0] - lo[0], 0.0),
+            (hi[0] - box.max_xyz[0], math.pi),
+            (box.min_xyz[1] - lo[1], math.pi / 2),
+            (hi[1] - box.max_xyz[1], -math.pi / 2),
+        ]
         gap, angle = min(gaps)
         return angle if gap < 0.5 else None
 
-    def _directions(self, target_xy: tuple[float, float], iid: Optional[int], ctx: _Context,
-                    front: Optional[float] = None) -> list[float]:
+    def _directions(
+        self, target_xy: tuple[float, float], iid: Optional[int], ctx: _Context, front: Optional[float] = None
+    ) -> list[float]:
         """Approach directions (angles from the target outwards): sides it was seen from (a camera there had a
         clear line of sight) within 60 deg of the receptacle's front, nearest the robot first; then a ring of
         directions around the front (or the first view)."""
@@ -1198,20 +1460,31 @@ class RuleBasedPlanner:
         if iid is not None:
             robot = ctx.robot_xy
             cams = sorted(ctx.camera_positions(iid), key=lambda c: _xy_dist(c, target_xy))[:8]
-            angles = [math.atan2(cy - target_xy[1], cx - target_xy[0]) for cx, cy in cams
-                      if _xy_dist((cx, cy), target_xy) > 0.05]
+            angles = [
+                math.atan2(cy - target_xy[1], cx - target_xy[0])
+                for cx, cy in cams
+                if _xy_dist((cx, cy), target_xy) > 0.05
+            ]
             if front is not None:
                 angles = [a for a in angles if abs(math.remainder(a - front, 2 * math.pi)) <= math.pi / 3]
             if robot is not None:
                 tx, ty = target_xy
                 angles.sort(key=lambda a: _xy_dist(robot, (tx + math.cos(a), ty + math.sin(a))))
         base = front if front is not None else (angles[0] if angles else 0.0)
-        ring = sorted((base + k * math.pi / 8 for k in range(16)),
-                      key=lambda a: abs(math.remainder(a - base, 2 * math.pi)))
+        ring = sorted(
+            (base + k * math.pi / 8 for k in range(16)), key=lambda a: abs(math.remainder(a - base, 2 * math.pi))
+        )
         return angles[:4] + ring
 
-    def _goal_near(self, target: Sequence[float], ctx: _Context, iid: Optional[int] = None,
-                   box: Optional[Box3D] = None, label: str = "", front: Optional[float] = None) -> Goal:
+    def _goal_near(
+        self,
+        target: Sequence[float],
+        ctx: _Context,
+        iid: Optional[int] = None,
+        box: Optional[Box3D] = None,
+        label: str = "",
+        front: Optional[float] = None,
+    ) -> Goal:
         """A free standing point facing ``target`` (xyz): ``standoff_m`` from a small object, or
         ``receptacle_standoff_m`` from ``box``'s footprint when a receptacle box is given."""
         tx, ty = float(target[0]), float(target[1])
@@ -1241,8 +1514,14 @@ class RuleBasedPlanner:
     def _object_goal(self, inst: InstanceSummary, ctx: _Context) -> tuple[Goal, str, bool]:
         pos, rec, text, predicted = self._current(inst, ctx)
         if predicted and rec is not None:
-            g = self._goal_near(ctx.rbox(rec).center, ctx, iid=rec.instance_id, box=ctx.rbox(rec), label=inst.label,
-                                front=self._front(rec, ctx))
+            g = self._goal_near(
+                ctx.rbox(rec).center,
+                ctx,
+                iid=rec.instance_id,
+                box=ctx.rbox(rec),
+                label=inst.label,
+                front=self._front(rec, ctx),
+            )
             return replace(g, instance_id=inst.instance_id), text, True
         support = rec if rec is not None else self._support(pos, ctx)
         goal = self._goal_near(pos, ctx, iid=inst.instance_id, label=inst.label, front=self._front(support, ctx))
@@ -1260,8 +1539,9 @@ class RuleBasedPlanner:
 
     def _receptacle_goal(self, rec: InstanceSummary, ctx: _Context) -> Goal:
         box = ctx.rbox(rec)
-        return self._goal_near(box.center, ctx, iid=rec.instance_id, box=box, label=rec.label,
-                               front=self._front(rec, ctx))
+        return self._goal_near(
+            box.center, ctx, iid=rec.instance_id, box=box, label=rec.label, front=self._front(rec, ctx)
+        )
 
     def _room_goal(self, name: str, ctx: _Context) -> Goal:
         """A free point inside the room: the one nearest the robot (shortest path; the robot's own spot when it
@@ -1296,15 +1576,28 @@ class RuleBasedPlanner:
 
     def _nav_instance(self, inst: InstanceSummary, ctx: _Context, why: str = "") -> PlannerAnswer:
         goal, text, predicted = self._object_goal(inst, ctx)
-        return PlannerAnswer(QueryStatus.OK, AnswerKind.INSTANCE, (why + text) if why else text,
-                             value=inst.label, instance_ids=(inst.instance_id,), goals=(goal,))
+        return PlannerAnswer(
+            QueryStatus.OK,
+            AnswerKind.INSTANCE,
+            (why + text) if why else text,
+            value=inst.label,
+            instance_ids=(inst.instance_id,),
+            goals=(goal,),
+        )
 
     def _nav_receptacle(self, rec: InstanceSummary, ctx: _Context, why: str) -> PlannerAnswer:
-        return PlannerAnswer(QueryStatus.OK, AnswerKind.RECEPTACLE, why, value=rec.label,
-                             instance_ids=(rec.instance_id,), goals=(self._receptacle_goal(rec, ctx),))
+        return PlannerAnswer(
+            QueryStatus.OK,
+            AnswerKind.RECEPTACLE,
+            why,
+            value=rec.label,
+            instance_ids=(rec.instance_id,),
+            goals=(self._receptacle_goal(rec, ctx),),
+        )
 
-    def _nav_list(self, insts: Sequence[InstanceSummary], ctx: _Context, ordered: bool, why: str,
-                  receptacles: bool = False) -> PlannerAnswer:
+    def _nav_list(
+        self, insts: Sequence[InstanceSummary], ctx: _Context, ordered: bool, why: str, receptacles: bool = False
+    ) -> PlannerAnswer:
         goals: list[Goal] = []
         notes: list[str] = []
         for inst in insts:
@@ -1319,8 +1612,9 @@ class RuleBasedPlanner:
             goals = order_goals(ctx.robot_xy, goals, fixed_order=False)
         ids = tuple(g.instance_id for g in goals if g.instance_id is not None)
         text = why + (" (" + "; ".join(notes) + ")" if notes else "")
-        return PlannerAnswer(QueryStatus.OK, AnswerKind.LIST, text, value=len(goals), instance_ids=ids,
-                             goals=tuple(goals))
+        return PlannerAnswer(
+            QueryStatus.OK, AnswerKind.LIST, text, value=len(goals), instance_ids=ids, goals=tuple(goals)
+        )
 
     # ------------------------------------------------------------------------------------------ handlers
     def _filter_candidates(self, plan: QueryPlan, ctx: _Context) -> tuple[list[InstanceSummary], str]:
@@ -1349,7 +1643,9 @@ class RuleBasedPlanner:
             else:
                 ok = {c.instance_id for c in cands if any(p.receptacle_id in recs for p in ctx.history(c.instance_id))}
             cands = [c for c in cands if c.instance_id in ok]
-            desc.append(f"{plan.relation or 'seen'} on the {plan.receptacle}" + (f" in the {plan.room}" if plan.room else ""))
+            desc.append(
+                f"{plan.relation or 'seen'} on the {plan.receptacle}" + (f" in the {plan.room}" if plan.room else "")
+            )
         if plan.t0_ns is not None or plan.at_ns is not None:
             lo, hi = self._time_bounds(plan)
             ok = {mv.instance_id for mv in picks if lo <= mv.pick_ns <= hi}
@@ -1368,8 +1664,13 @@ class RuleBasedPlanner:
         cands, desc = self._filter_candidates(plan, ctx)
         if not cands:
             raise _UnknownError(f"no {desc} in memory")
-        if plan.definite and len({c.label for c in cands}) > 1 and plan.object_phrase and plan.interacted is None \
-                and not plan.receptacle:
+        if (
+            plan.definite
+            and len({c.label for c in cands}) > 1
+            and plan.object_phrase
+            and plan.interacted is None
+            and not plan.receptacle
+        ):
             # "the mug" with several mugs: the one seen most recently
             cands = sorted(cands, key=lambda c: (-c.last_seen_ns, c.instance_id))[:1]
         present = [c for c in cands if c.present]
@@ -1384,8 +1685,9 @@ class RuleBasedPlanner:
             room = inst.room
         if room is None:
             raise _UnknownError(f"the {inst.label} is not inside any room I know ({text})")
-        return PlannerAnswer(QueryStatus.OK, AnswerKind.ROOM, f"{room}: {text}", value=room,
-                             instance_ids=(inst.instance_id,))
+        return PlannerAnswer(
+            QueryStatus.OK, AnswerKind.ROOM, f"{room}: {text}", value=room, instance_ids=(inst.instance_id,)
+        )
 
     def _do_object_attribute(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
         cands, desc = self._filter_candidates(plan, ctx)
@@ -1396,23 +1698,41 @@ class RuleBasedPlanner:
         value = {"color": colour, "material": material, "shape": self.shapes.get(category)}.get(plan.attribute_kind)
         if value is None:
             raise _UnknownError(f"I do not know the {plan.attribute_kind} of the {inst.label}")
-        return PlannerAnswer(QueryStatus.OK, AnswerKind.TEXT, f"the {inst.label} is {value}", value=value,
-                             instance_ids=(inst.instance_id,))
+        return PlannerAnswer(
+            QueryStatus.OK,
+            AnswerKind.TEXT,
+            f"the {inst.label} is {value}",
+            value=value,
+            instance_ids=(inst.instance_id,),
+        )
 
     def _do_did_pick(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
         hits = self._resolve(plan.object_phrase, ctx)
         if not hits:
-            return PlannerAnswer(QueryStatus.OK, AnswerKind.BOOLEAN,
-                                 f"no: I never saw a {plan.object_phrase!r}, so I did not pick it up", value=False)
+            return PlannerAnswer(
+                QueryStatus.OK,
+                AnswerKind.BOOLEAN,
+                f"no: I never saw a {plan.object_phrase!r}, so I did not pick it up",
+                value=False,
+            )
         picked = {mv.instance_id for mv in ctx.picks()}
         yes = [h for h in hits if h.instance_id in picked]
         if yes:
             mv = next(mv for mv in ctx.picks() if mv.instance_id == yes[0].instance_id)
-            return PlannerAnswer(QueryStatus.OK, AnswerKind.BOOLEAN,
-                                 f"yes: I picked up the {yes[0].label} at {_fmt_time(mv.pick_ns)}", value=True,
-                                 instance_ids=(yes[0].instance_id,))
-        return PlannerAnswer(QueryStatus.OK, AnswerKind.BOOLEAN, f"no: I saw the {hits[0].label} but never picked it up",
-                             value=False, instance_ids=(hits[0].instance_id,))
+            return PlannerAnswer(
+                QueryStatus.OK,
+                AnswerKind.BOOLEAN,
+                f"yes: I picked up the {yes[0].label} at {_fmt_time(mv.pick_ns)}",
+                value=True,
+                instance_ids=(yes[0].instance_id,),
+            )
+        return PlannerAnswer(
+            QueryStatus.OK,
+            AnswerKind.BOOLEAN,
+            f"no: I saw the {hits[0].label} but never picked it up",
+            value=False,
+            instance_ids=(hits[0].instance_id,),
+        )
 
     def _picks_of(self, phrase: str, ctx: _Context) -> tuple[InstanceSummary, list[DerivedMove]]:
         hits = self._resolve(phrase, ctx)
@@ -1429,8 +1749,12 @@ class RuleBasedPlanner:
         mv = mvs[0]
         rec = ctx.by_id(mv.before.receptacle_id)
         if rec is None:
-            raise _UnknownError(f"I picked up the {inst.label} at {_fmt_time(mv.pick_ns)} but did not see what it was on")
-        return self._nav_receptacle(rec, ctx, f"I picked the {inst.label} up from the {rec.label} at {_fmt_time(mv.pick_ns)}")
+            raise _UnknownError(
+                f"I picked up the {inst.label} at {_fmt_time(mv.pick_ns)} but did not see what it was on"
+            )
+        return self._nav_receptacle(
+            rec, ctx, f"I picked the {inst.label} up from the {rec.label} at {_fmt_time(mv.pick_ns)}"
+        )
 
     def _do_place_receptacle(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
         inst, mvs = self._picks_of(plan.object_phrase, ctx)
@@ -1449,7 +1773,9 @@ class RuleBasedPlanner:
             raise _UnknownError("I have seen no other receptacle")
         sign = -1.0 if plan.superlative == "farthest" else 1.0
         best = sorted(recs, key=lambda r: (sign * _xy_dist(ctx.rbox(r).center, pos), r.instance_id))[0]
-        return self._nav_receptacle(best, ctx, f"the {best.label} is the receptacle {plan.superlative} from the {inst.label}")
+        return self._nav_receptacle(
+            best, ctx, f"the {best.label} is the receptacle {plan.superlative} from the {inst.label}"
+        )
 
     def _do_object_near_receptacle(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
         recs = self._receptacles_named(plan.receptacle, plan.room, ctx)
@@ -1519,19 +1845,27 @@ class RuleBasedPlanner:
         for v in self._visited(ctx):
             end = v.exit_ns if v.exit_ns is not None else ctx.now_ns
             if v.enter_ns <= t <= end:
-                return PlannerAnswer(QueryStatus.OK, AnswerKind.ROOM, f"at {_fmt_time(t)} I was in the {v.room}",
-                                     value=v.room)
+                return PlannerAnswer(
+                    QueryStatus.OK, AnswerKind.ROOM, f"at {_fmt_time(t)} I was in the {v.room}", value=v.room
+                )
         visits = self._visited(ctx)
         if t < visits[0].enter_ns:  # before the first frame the robot was idle where it started the day
             v = visits[0]
-            return PlannerAnswer(QueryStatus.OK, AnswerKind.ROOM,
-                                 f"at {_fmt_time(t)} I had not moved yet; I started in the {v.room}", value=v.room)
+            return PlannerAnswer(
+                QueryStatus.OK,
+                AnswerKind.ROOM,
+                f"at {_fmt_time(t)} I had not moved yet; I started in the {v.room}",
+                value=v.room,
+            )
         before = [v for v in visits if v.enter_ns <= t]
         if before:
             v = before[-1]
-            return PlannerAnswer(QueryStatus.OK, AnswerKind.ROOM,
-                                 f"at {_fmt_time(t)} I had last been in the {v.room} (between rooms or idle)",
-                                 value=v.room)
+            return PlannerAnswer(
+                QueryStatus.OK,
+                AnswerKind.ROOM,
+                f"at {_fmt_time(t)} I had last been in the {v.room} (between rooms or idle)",
+                value=v.room,
+            )
         raise _UnknownError(f"I have no record of where I was at {_fmt_time(t)}")
 
     # -- picks: order, time, duration
@@ -1575,22 +1909,33 @@ class RuleBasedPlanner:
         rec = ctx.by_id(mv.after.receptacle_id if mv.after else None)
         if rec is None:
             raise _UnknownError(f"I placed the {mv.label} at {_fmt_time(mv.place_ns or 0)} but did not see on what")
-        return self._nav_receptacle(rec, ctx, f"I placed the {mv.label} on the {rec.label} at {_fmt_time(mv.place_ns or 0)}")
+        return self._nav_receptacle(
+            rec, ctx, f"I placed the {mv.label} on the {rec.label} at {_fmt_time(mv.place_ns or 0)}"
+        )
 
     def _do_pick_time(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
         inst, mvs = self._picks_of(plan.object_phrase, ctx)
         mv = mvs[0]
-        return PlannerAnswer(QueryStatus.OK, AnswerKind.TIME, f"I picked up the {inst.label} at {_fmt_time(mv.pick_ns)}",
-                             value=int(mv.pick_ns), instance_ids=(inst.instance_id,))
+        return PlannerAnswer(
+            QueryStatus.OK,
+            AnswerKind.TIME,
+            f"I picked up the {inst.label} at {_fmt_time(mv.pick_ns)}",
+            value=int(mv.pick_ns),
+            instance_ids=(inst.instance_id,),
+        )
 
     def _do_duration_of(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
         inst, mvs = self._picks_of(plan.object_phrase, ctx)
         mv = mvs[0]
         if mv.duration_s is None:
             raise _UnknownError(f"I picked up the {inst.label} but did not see where I put it")
-        return PlannerAnswer(QueryStatus.OK, AnswerKind.DURATION,
-                             f"rearranging the {inst.label} took {mv.duration_s:.0f} s", value=float(mv.duration_s),
-                             instance_ids=(inst.instance_id,))
+        return PlannerAnswer(
+            QueryStatus.OK,
+            AnswerKind.DURATION,
+            f"rearranging the {inst.label} took {mv.duration_s:.0f} s",
+            value=float(mv.duration_s),
+            instance_ids=(inst.instance_id,),
+        )
 
     def _do_duration_extreme(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
         done = [mv for mv in ctx.picks() if mv.duration_s is not None]
@@ -1608,8 +1953,12 @@ class RuleBasedPlanner:
         if not ids:
             raise _UnknownError("I did not see myself pick up any object")
         insts = [i for i in (ctx.by_id(x) for x in ids) if i is not None]
-        return self._nav_list(insts, ctx, plan.ordered, f"the {len(insts)} object(s) I picked up"
-                              + (" in pick order" if plan.ordered else ""))
+        return self._nav_list(
+            insts,
+            ctx,
+            plan.ordered,
+            f"the {len(insts)} object(s) I picked up" + (" in pick order" if plan.ordered else ""),
+        )
 
     def _do_multi_placed_receptacles(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
         recs: list[InstanceSummary] = []
@@ -1620,14 +1969,17 @@ class RuleBasedPlanner:
                 recs.append(r)
         if not recs:
             raise _UnknownError("I did not see myself place any object on a receptacle")
-        return self._nav_list(recs, ctx, plan.ordered, f"the {len(recs)} receptacle(s) I placed objects on",
-                              receptacles=True)
+        return self._nav_list(
+            recs, ctx, plan.ordered, f"the {len(recs)} receptacle(s) I placed objects on", receptacles=True
+        )
 
     def _do_multi_list(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
         insts = []
         for phrase in plan.objects:
             insts.append(self._resolve_one(phrase, ctx))
-        return self._nav_list(insts, ctx, plan.ordered, "the listed objects" + (" in the given order" if plan.ordered else ""))
+        return self._nav_list(
+            insts, ctx, plan.ordered, "the listed objects" + (" in the given order" if plan.ordered else "")
+        )
 
     # -- changes
     def _do_changes(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
@@ -1647,9 +1999,13 @@ class RuleBasedPlanner:
         where = f" into, out of or within the {room}" if room else ""
         span = f"between {_fmt_time(plan.t0_ns)} and {_fmt_time(plan.t1_ns)}"
         if plan.count:
-            return PlannerAnswer(QueryStatus.OK, AnswerKind.NUMBER,
-                                 f"{len(moved)} object(s) were moved{where} {span}", value=len(moved),
-                                 instance_ids=tuple(moved))
+            return PlannerAnswer(
+                QueryStatus.OK,
+                AnswerKind.NUMBER,
+                f"{len(moved)} object(s) were moved{where} {span}",
+                value=len(moved),
+                instance_ids=tuple(moved),
+            )
         if not moved:
             return PlannerAnswer(QueryStatus.OK, AnswerKind.LIST, f"nothing was moved{where} {span}")
         insts = [i for i in (ctx.by_id(x) for x in moved) if i is not None]
@@ -1667,20 +2023,36 @@ class RuleBasedPlanner:
         if not hits:
             res = ctx.m.count(phrase, min_score=self.config.semantic_min_score, include_vanished=True)
             n = res.count
-            return PlannerAnswer(QueryStatus.OK, AnswerKind.NUMBER, f"I saw {n} {phrase}", value=n,
-                                 instance_ids=tuple(i.instance_id for i in res.instances))
-        return PlannerAnswer(QueryStatus.OK, AnswerKind.NUMBER, f"I saw {len(hits)} {phrase}", value=len(hits),
-                             instance_ids=tuple(sorted(h.instance_id for h in hits)))
+            return PlannerAnswer(
+                QueryStatus.OK,
+                AnswerKind.NUMBER,
+                f"I saw {n} {phrase}",
+                value=n,
+                instance_ids=tuple(i.instance_id for i in res.instances),
+            )
+        return PlannerAnswer(
+            QueryStatus.OK,
+            AnswerKind.NUMBER,
+            f"I saw {len(hits)} {phrase}",
+            value=len(hits),
+            instance_ids=tuple(sorted(h.instance_id for h in hits)),
+        )
 
     def _do_count_picked(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
         ids = ctx.picked_ids()
-        return PlannerAnswer(QueryStatus.OK, AnswerKind.NUMBER, f"I picked up {len(ids)} object(s)", value=len(ids),
-                             instance_ids=tuple(ids))
+        return PlannerAnswer(
+            QueryStatus.OK,
+            AnswerKind.NUMBER,
+            f"I picked up {len(ids)} object(s)",
+            value=len(ids),
+            instance_ids=tuple(ids),
+        )
 
     def _do_count_rooms(self, plan: QueryPlan, ctx: _Context) -> PlannerAnswer:
         rooms = sorted({v.room for v in ctx.visits})
-        return PlannerAnswer(QueryStatus.OK, AnswerKind.NUMBER, f"I visited {len(rooms)} room(s): {', '.join(rooms)}",
-                             value=len(rooms))
+        return PlannerAnswer(
+            QueryStatus.OK, AnswerKind.NUMBER, f"I visited {len(rooms)} room(s): {', '.join(rooms)}", value=len(rooms)
+        )
 
 
 def _factory(config: Optional[RuleBasedConfig] = None, **kwargs: Any) -> RuleBasedPlanner:

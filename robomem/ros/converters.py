@@ -27,6 +27,10 @@ MASK_ENCODINGS = ("32SC1", "16UC1", "mono16", "8UC1", "mono8")
 _NS = 1_000_000_000
 
 
+class EncodingError(FrameError):
+    """An image uses an encoding robomem does not decode (the message says which ones it does)."""
+
+
 # ----------------------------------------------------------------------------------------------- time
 
 
@@ -98,7 +102,7 @@ def image_to_rgb(msg: Any) -> np.ndarray:
     """
     enc = str(msg.encoding).lower()
     if enc not in RGB_ENCODINGS:
-        raise FrameError(
+        raise EncodingError(
             f"unsupported colour encoding {msg.encoding!r}; publish one of {list(RGB_ENCODINGS)} "
             "(e.g. set the camera driver's colour format to RGB8)"
         )
@@ -125,7 +129,7 @@ def image_to_depth(msg: Any) -> tuple[np.ndarray, float]:
         return _image_view(msg, 1, np.uint16, "depth"), 0.001
     if enc == "32FC1":
         return _image_view(msg, 1, np.float32, "depth"), 1.0
-    raise FrameError(
+    raise EncodingError(
         f"unsupported depth encoding {enc!r}; publish 16UC1 (uint16 mm) or 32FC1 (float32 m) depth (REP 118)"
     )
 
@@ -143,7 +147,7 @@ def image_to_mask(msg: Any, background_id: int = -1) -> np.ndarray:
     elif enc in ("8UC1", "mono8"):
         mask = _image_view(msg, 1, np.uint8, "mask").astype(np.int32)
     else:
-        raise FrameError(f"unsupported instance-mask encoding {enc!r}; publish one of {list(MASK_ENCODINGS)}")
+        raise EncodingError(f"unsupported instance-mask encoding {enc!r}; publish one of {list(MASK_ENCODINGS)}")
     if background_id != -1:
         mask[mask == background_id] = -1
     if mask.size and int(mask.min()) < -1:

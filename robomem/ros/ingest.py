@@ -49,20 +49,17 @@ class IngestWorker:
     Args:
         ingest: usually ``memory.ingest`` (thread-safe: it takes the memory's lock).
         queue_size: frames waiting at most; older ones are dropped when full.
-        on_stats: optional callback with each IngestStats (on the worker thread).
     """
 
     def __init__(
         self,
         ingest: IngestFn,
         queue_size: int = 4,
-        on_stats: Optional[Callable[[IngestStats], None]] = None,
         throttle_s: float = 5.0,
     ) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be >= 1")
         self._ingest = ingest
-        self._on_stats = on_stats
         self._queue: deque[Frame] = deque()
         self._queue_size = queue_size
         self._cond = threading.Condition()
@@ -104,7 +101,7 @@ class IngestWorker:
                 frame = self._queue.popleft()
                 self._busy = True
             try:
-                stats = self._ingest(frame)
+                self._ingest(frame)
             except (FrameError, MemoryStateError) as exc:
                 self.counters["rejected_memory"] += 1
                 self.last_error = str(exc)
@@ -116,8 +113,6 @@ class IngestWorker:
             else:
                 self.counters["ingested"] += 1
                 self._times.append(time.monotonic())
-                if self._on_stats is not None:
-                    self._on_stats(stats)
             finally:
                 with self._cond:
                     self._busy = False

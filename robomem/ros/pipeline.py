@@ -20,6 +20,7 @@ import numpy as np
 from robomem.core.types import Frame
 from robomem.errors import ConfigError, FrameError
 from robomem.ros.converters import (
+    EncodingError,
     camera_info_to_intrinsics,
     image_to_depth,
     image_to_mask,
@@ -191,10 +192,10 @@ class FramePipeline:
                     raise FrameError(f"segmentation has {len(ids)} ids but {len(names)} labels")
                 labels = dict(zip(ids, names))
                 receptacles = frozenset(int(i) for i in seg.receptacle_ids)
+        except EncodingError as exc:
+            return self._reject(RejectReason.BAD_ENCODING, str(exc), ps.stamp_ns)
         except FrameError as exc:
-            text = str(exc)
-            reason = RejectReason.BAD_ENCODING if "encoding" in text else RejectReason.BAD_IMAGE
-            return self._reject(reason, text, ps.stamp_ns)
+            return self._reject(RejectReason.BAD_IMAGE, str(exc), ps.stamp_ns)
         h, w = rgb.shape[:2]
         sizes = {"depth": depth.shape[:2], "camera_info": (intr.height, intr.width)}
         if mask is not None:

@@ -8,21 +8,6 @@ import math
 
 import numpy as np
 import pytest
-
-from robomem.config import EncoderConfig, MemoryConfig
-from robomem.core.memory import SpatioSemanticMemory
-from robomem.core.query_types import QueryStatus
-from robomem.core.types import Frame
-from robomem.planner.base import AnswerKind, create_planner, planner_names
-from robomem.planner.rule_based import (
-    DAY_NS,
-    NS,
-    Intent,
-    RuleBasedConfig,
-    RuleBasedPlanner,
-    parse_task,
-    split_label,
-)
 from robomem_sim.agents import (
     AgentsConfig,
     EpisodeInfo,
@@ -38,6 +23,21 @@ from robomem_sim.render import look_at
 from robomem_sim.scoring import score_task
 from robomem_sim.tasks import TEMPLATES, generate_tasks
 from robomem_sim.types import TaskFamily
+
+from robomem.config import EncoderConfig, MemoryConfig
+from robomem.core.memory import SpatioSemanticMemory
+from robomem.core.query_types import QueryStatus
+from robomem.core.types import Frame
+from robomem.planner.base import AnswerKind, create_planner, planner_names
+from robomem.planner.rule_based import (
+    DAY_NS,
+    NS,
+    Intent,
+    RuleBasedConfig,
+    RuleBasedPlanner,
+    parse_task,
+    split_label,
+)
 
 DAY1 = 1_767_571_200 * NS  # 2026-01-05 00:00 UTC
 NOW = DAY1 + 22 * 3600 * NS
@@ -85,7 +85,8 @@ def test_template_table_covers_every_template():
 
 
 @pytest.mark.parametrize(
-    ("family", "index"), [(f, i) for f, ts in TEMPLATES.items() for i in range(len(ts))],
+    ("family", "index"),
+    [(f, i) for f, ts in TEMPLATES.items() for i in range(len(ts))],
     ids=lambda v: v.value if isinstance(v, TaskFamily) else str(v),
 )
 def test_every_template_parses_to_its_intent(family, index):
@@ -107,7 +108,12 @@ def test_every_template_parses_to_its_intent(family, index):
 def test_template_slots():
     p = parse_task("What colour was the alarm clock you picked up from the tv stand in the living room?", DAY1, NOW)
     assert (p.object_phrase, p.attribute_kind, p.receptacle, p.room, p.relation) == (
-        "alarm clock", "color", "tv stand", "living room", "picked_from")
+        "alarm clock",
+        "color",
+        "tv stand",
+        "living room",
+        "picked_from",
+    )
     p = parse_task("Navigate to the third object you picked up.", DAY1, NOW)
     assert p.ordinal == 3
     p = parse_task("Navigate to the last object you picked up.", DAY1, NOW)
@@ -153,8 +159,11 @@ def test_times_with_days_and_day_parts():
         ("where did you get the blue book from?", Intent.PICK_RECEPTACLE, {"object_phrase": "blue book"}),
         ("when did I pick up the wallet?", Intent.PICK_TIME, {"object_phrase": "wallet"}),
         ("did I touch the red mug?", Intent.DID_PICK, {"object_phrase": "red mug"}),
-        ("Go to the mug, the book and then the vase", Intent.MULTI_LIST,
-         {"objects": ("mug", "book", "vase"), "ordered": True}),
+        (
+            "Go to the mug, the book and then the vase",
+            Intent.MULTI_LIST,
+            {"objects": ("mug", "book", "vase"), "ordered": True},
+        ),
         ("find a bowl", Intent.FIND_OBJECT, {"object_phrase": "bowl", "definite": False}),
         ("how long did it take to move the red mug", Intent.DURATION_OF, {"object_phrase": "red mug"}),
     ],
@@ -287,9 +296,16 @@ def _render_frame(house, renderer, eye, target, stamp_ns):
     T = look_at(eye, target)
     rgb, depth, ids = renderer.render(T)
     visible = {int(v) for v in np.unique(ids) if v >= 0}
-    return Frame(rgb=rgb, depth=depth, intrinsics=renderer.intrinsics, world_T_camera=T, stamp_ns=stamp_ns,
-                 instance_mask=ids, instance_labels={i: house.label(i) for i in visible},
-                 receptacle_ids=frozenset(visible & set(house.receptacles)))
+    return Frame(
+        rgb=rgb,
+        depth=depth,
+        intrinsics=renderer.intrinsics,
+        world_T_camera=T,
+        stamp_ns=stamp_ns,
+        instance_mask=ids,
+        instance_labels={i: house.label(i) for i in visible},
+        receptacle_ids=frozenset(visible & set(house.receptacles)),
+    )
 
 
 def test_object_gone_from_its_place_is_predicted_and_said_so(world):
@@ -305,8 +321,11 @@ def test_object_gone_from_its_place_is_predicted_and_said_so(world):
         if rid is None:
             continue
         cat = house.object(oid).category
-        others = [r for r in house.receptacles.values()
-                  if r.sim_id != rid and r.category in prior.get(cat, {}) and r.category != house.receptacle(rid).category]
+        others = [
+            r
+            for r in house.receptacles.values()
+            if r.sim_id != rid and r.category in prior.get(cat, {}) and r.category != house.receptacle(rid).category
+        ]
         if others:
             choice = (oid, house.receptacle(rid), max(others, key=lambda r: (prior[cat][r.category], -r.sim_id)))
             break
@@ -338,3 +357,24 @@ def test_object_gone_from_its_place_is_predicted_and_said_so(world):
     assert other.footprint_distance(g.position[0], g.position[1]) <= 1.0  # goes to the predicted receptacle
     a = planner.answer(f"Which room is the {label} in now?", mem, now_ns=t0 + 20 * NS)
     assert a.kind is AnswerKind.ROOM and a.value == other.room and "prediction" in a.text
+
+
+def test_everyday_words_find_the_category(world):
+    ep, mem, _tasks, planner = world
+    present = {ep.house.object(o).category for o in ep.log.seen_ids() if o in ep.house.objects}
+    pairs = [
+        ("keys", "keychain"),
+        ("cup", "mug"),
+        ("cellphone", "phone"),
+        ("cushion", "pillow"),
+        ("dish", "plate"),
+        ("computer", "laptop"),
+        ("clock", "alarm clock"),
+        ("flower", "plant"),
+        ("purse", "wallet"),
+    ]
+    usable = [(word, cat) for word, cat in pairs if cat in present]
+    assert usable, f"seed 3 should show one of {[c for _, c in pairs]}"
+    for word, cat in usable:
+        a = planner.answer(f"Where did I leave my {word}?", mem, now_ns=ep.now_ns)
+        assert a.kind is AnswerKind.INSTANCE and a.value is not None and str(a.value).endswith(cat), (word, a.text)

@@ -5,12 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-
-from robomem.config import MaskIdMode
-from robomem.core.query_types import QueryStatus
-from robomem.core.types import NodeKind
-from robomem.errors import SimError
-from robomem.planner.base import AnswerKind, PlannerAnswer
 from robomem_sim.agents import (
     AGENT_NAMES,
     DEFAULT_AGENTS,
@@ -28,6 +22,12 @@ from robomem_sim.episode import generate_episode, iter_frames
 from robomem_sim.scoring import score_task
 from robomem_sim.tasks import generate_tasks
 from robomem_sim.types import TaskFamily
+
+from robomem.config import MaskIdMode
+from robomem.core.query_types import QueryStatus
+from robomem.core.types import NodeKind
+from robomem.errors import SimError
+from robomem.planner.base import AnswerKind, PlannerAnswer
 
 LAST_N = 40
 UNIFORM_K = 30
@@ -98,8 +98,11 @@ def test_static_map_never_removes_and_does_not_reidentify(run):
     assert all(i.present for i in objs)
     assert all(len(static.memory.history(instance_id=i.instance_id).placements) == 1 for i in objs)
     # robomem re-identified the moved objects: some instance has >= 2 placements
-    moved = [i for i in robomem.memory.instances() if len(robomem.memory.history(instance_id=i.instance_id).placements) >= 2
-             and i.kind is NodeKind.OBJECT]
+    moved = [
+        i
+        for i in robomem.memory.instances()
+        if len(robomem.memory.history(instance_id=i.instance_id).placements) >= 2 and i.kind is NodeKind.OBJECT
+    ]
     assert moved
     # and the static map holds a stale duplicate for them (old place + new place)
     labels = [i.label for i in objs]
@@ -117,7 +120,7 @@ def test_robomem_beats_the_baselines(run):
 def test_no_memory_answers_rooms_at_random_and_nothing_else(run):
     ep, agents, tasks, answers, _ = run
     names = {r.name for r in ep.house.regions()}
-    for task, ans in zip(tasks, answers["no_memory"]):
+    for ans in answers["no_memory"]:
         if ans.kind is AnswerKind.ROOM:
             assert ans.value in names
             for g in ans.goals:

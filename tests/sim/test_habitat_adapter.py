@@ -168,3 +168,74 @@ def test_semantic_image_becomes_instance_mask_with_labels():
     assert dict(frame.instance_labels) == {3: "red mug", 7: "table"}
     assert frame.receptacle_ids == frozenset({7})
     assert set(np.unique(frame.instance_mask).tolist()) == {-1, 3, 7}  # unlabelled background -> NO_INSTANCE
+
+
+def test_findingdory_agent_answers_with_frame_indices_and_stored_states():
+    """Replay a small sim episode as FindingDory observation dicts (poses converted to Habitat's conventions)
+    through the agent: it stores every frame in a real memory and answers with indices of frames that show
+    the asked-for object, plus the agent states recorded with them."""
+    import dataclasses
+
+    from robomem_sim.agents import AgentsConfig, eval_memory_config, get_encoder
+    from robomem_sim.config import SimConfig
+    from robomem_sim.episode import generate_episode, iter_frames
+    from robomem_sim.habitat_adapter import FindingDoryMemoryAgent
+
+    from robomem.core.memory import SpatioSemanticMemory
+    from robomem.planner.rule_based import RuleBasedPlanner
+
+    c = SimConfig()
+    c = dataclasses.replace(
+        c,
+        house=dataclasses.replace(c.house, n_rooms=2, n_objects=6, n_distractors=0),
+        dynamics=dataclasses.replace(c.dynamics, min_interactions_per_day=2, max_interactions_per_day=2),
+        agent=dataclasses.replace(c.agent, frame_every=2),
+    )
+    ep = generate_episode(c, seed=2)
+    day0 = ep.clock.day_start_ns(0)
+    mem_cfg = eval_memory_config(AgentsConfig(encoder="hash"))
+    agent = FindingDoryMemoryAgent(
+        memory_factory=lambda: SpatioSemanticMemory(mem_cfg, get_encoder("hash"), ep.house.regions()),
+        planner=RuleBasedPlanner(),
+        converter=ObservationConverter(
+            HabitatAdapterConfig(hfov_deg=ep.config.camera.hfov_deg, day_start_ns=day0, semantic_key="sem"),
+            labels=ep.house.labels(),
+            receptacle_ids=frozenset(ep.house.receptacles),
+        ),
+    )
+    agent.reset()
+    for i, f in enumerate(iter_frames(ep)):
+        pos, quat = world_T_camera_to_habitat_pose(f.world_T_camera)
+        s = (f.stamp_ns - day0) // 1_000_000_000
+        obs = {
+            "head_rgb": f.rgb,
+            "head_depth": f.depth[..., None],
+            "sem": f.instance_mask,
+            "camera_pose": {"position": pos, "rotation": quat},
+            "time_of_day": f"{s // 3600:02d}:{s % 3600 // 60:02d}",
+            "can_take_action": 0,
+            "agent_state": SimpleNamespace(frame=i),
+            "manipulation_mode": False,
+        }
+        assert agent.act(obs) == {"action": "move_forward"}
+    assert agent.num_frames == len(ep.frames) and agent.rejected_frames == 0
+    # the memory's world is robomem's z-up world again: the receptacles are where the simulator put them
+    rec = next(iter(ep.house.receptacles.values()))
+    found = [i for i in agent.memory.instances() if i.label == rec.label]
+    assert found and rec.box.contains(found[0].position, margin=0.3)
+
+    target = next(o for o in sorted(ep.house.objects) if ep.log.sightings.get(o))
+    agent.reset_new_task(0)
+    act = agent.act({"can_take_action": 1, "lang_memory_goal": f"Navigate to the {ep.house.label(target)}."})
+    assert act["action"] == "high_level_policy_action"
+    idx = act["action_args"]["nav_indices"]
+    assert len(idx) == 1 and idx[0] >= 0
+    seen_in = {s.frame_index for s in ep.log.sightings[target]}
+    assert idx[0] in seen_in, (idx, sorted(seen_in))
+    assert act["action_args"]["nav_goal_states"][0].frame == idx[0]
+    assert act["action_args"]["nav_mode_flag"] == [True]
+    # "I don't know" is FindingDory's invalid answer [-1], with the reason kept
+    agent.reset_new_task(1)
+    act = agent.act({"can_take_action": 1, "lang_memory_goal": "Navigate to the purple velvet giraffe."})
+    assert act["action_args"]["nav_indices"] == [-1] and act["action_args"]["nav_goal_states"] == []
+    assert agent.last_answer is not None and "giraffe" in agent.last_answer.text

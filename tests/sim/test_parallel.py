@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import pytest
-
-from robomem.errors import SimError
 from robomem_sim.parallel import run_episodes_ray
 from robomem_sim.runner import RunConfig, read_jsonl, run
+
+from robomem.errors import SimError
 
 ray = pytest.importorskip("ray")
 
 CFG = RunConfig(
-    episodes=2, seed=5, per_family=1, objects=8, min_interactions=2, max_interactions=2, frame_every=2, encoder="hash",
-    agents=("robomem", "no_memory"), families=("object_recall", "interaction_order", "counting", "absence"),
+    episodes=2,
+    seed=5,
+    per_family=1,
+    objects=8,
+    min_interactions=2,
+    max_interactions=2,
+    frame_every=2,
+    encoder="hash",
+    agents=("robomem", "no_memory"),
+    families=("object_recall", "interaction_order", "counting", "absence"),
 )
 
 

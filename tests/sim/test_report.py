@@ -21,9 +21,15 @@ from robomem_sim.report import (
 
 def _rec(agent, family, success, spl=None, moved=False, multi=False, mode="wrong_target"):
     return {
-        "agent": agent, "family": family, "success": success, "distance_success": success,
-        "coverage_success": True, "spl": (1.0 if success else 0.0) if spl is None else spl,
-        "about_moved_object": moved, "multi_goal": multi, "failure_mode": "none" if success else mode,
+        "agent": agent,
+        "family": family,
+        "success": success,
+        "distance_success": success,
+        "coverage_success": True,
+        "spl": (1.0 if success else 0.0) if spl is None else spl,
+        "about_moved_object": moved,
+        "multi_goal": multi,
+        "failure_mode": "none" if success else mode,
         "episode": 0,
     }
 
@@ -41,8 +47,14 @@ RECORDS = [
 
 
 def test_categories_follow_family_order_then_summary_rows():
-    assert categories_of(RECORDS) == ["object_recall", "multi_goal_ordered", "counting", CATEGORY_MULTI,
-                                      CATEGORY_MOVED, CATEGORY_OVERALL]
+    assert categories_of(RECORDS) == [
+        "object_recall",
+        "multi_goal_ordered",
+        "counting",
+        CATEGORY_MULTI,
+        CATEGORY_MOVED,
+        CATEGORY_OVERALL,
+    ]
 
 
 def test_aggregate_numbers():
@@ -50,7 +62,7 @@ def test_aggregate_numbers():
     r = t["robomem"]
     assert r["object_recall"]["n"] == 2 and r["object_recall"]["success_rate"] == 1.0
     assert math.isclose(r["object_recall"]["spl"], 0.9)
-    assert r[CATEGORY_MULTI] ["n"] == 1 and r[CATEGORY_MULTI]["success_rate"] == 0.0
+    assert r[CATEGORY_MULTI]["n"] == 1 and r[CATEGORY_MULTI]["success_rate"] == 0.0
     assert r[CATEGORY_MOVED]["n"] == 2 and r[CATEGORY_MOVED]["success_rate"] == 0.5
     assert r[CATEGORY_OVERALL]["n"] == 4 and r[CATEGORY_OVERALL]["failures"] == 1
     assert r[CATEGORY_OVERALL]["failure_modes"] == {"wrong_order": 1}
@@ -75,8 +87,15 @@ def test_target_checks_are_honest():
 def test_tables_and_files(tmp_path):
     summary = summarize_run(
         RECORDS,
-        [{"episode": 0, "frames": 100, "observe_seconds": {"robomem": 2.0, "static_map": 1.0},
-          "answer_seconds": {"robomem": 0.5, "static_map": 0.4}, "seconds": {"total": 5.0}}],
+        [
+            {
+                "episode": 0,
+                "frames": 100,
+                "observe_seconds": {"robomem": 2.0, "static_map": 1.0},
+                "answer_seconds": {"robomem": 0.5, "static_map": 0.4},
+                "seconds": {"total": 5.0},
+            }
+        ],
         ["robomem", "static_map"],
         {"seed": 0, "width": 160, "height": 120},
         wall_s=5.5,

@@ -5,14 +5,26 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from robomem.errors import SimError
 from robomem_sim import runner
 from robomem_sim.runner import RunConfig, append_jsonl_atomic, main, read_jsonl
 
-TINY = ["--per-family", "1", "--objects", "8", "--interactions", "2-3", "--encoder", "hash",
-        "--agents", "robomem,no_memory", "--families", "object_recall,room_visitation,absence,multi_goal_ordered",
-        "--no-progress"]
+from robomem.errors import SimError
+
+TINY = [
+    "--per-family",
+    "1",
+    "--objects",
+    "8",
+    "--interactions",
+    "2-3",
+    "--encoder",
+    "hash",
+    "--agents",
+    "robomem,no_memory",
+    "--families",
+    "object_recall,room_visitation,absence,multi_goal_ordered",
+    "--no-progress",
+]
 
 
 @pytest.fixture(scope="module")
