@@ -30,8 +30,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Protocol, Sequence, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 from robomem_sim.types import Task
@@ -102,9 +102,10 @@ class AgentsConfig:
 
     encoder: encoder backend of the memories ("gt_text", "hash"). planner: robomem's planner backend.
     vlm_planner: the ``robomem_vlm`` planner backend ("openai", "local_vlm"); planner_config: a
-    ``config/planner.yaml``-style file with its endpoint / model (default: PlannerConfig defaults). last_n: frames kept by ``last_n_frames``;
-    uniform_k: frames kept by ``uniform_keyframes``. min_points: smallest segment (points) that becomes an
-    instance (at pixel_stride 2 a 20-pixel sighting gives ~5 points). seed: seeds ``no_memory``'s rooms.
+    ``config/planner.yaml``-style file with its endpoint / model (default: PlannerConfig defaults).
+    last_n: frames kept by ``last_n_frames``; uniform_k: frames kept by ``uniform_keyframes``.
+    min_points: smallest segment (points) that becomes an instance (at pixel_stride 2 a 20-pixel sighting
+    gives ~5 points). seed: seeds ``no_memory``'s rooms.
     """
 
     encoder: str = "gt_text"

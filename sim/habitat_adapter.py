@@ -356,8 +356,10 @@ class FindingDoryMemoryAgent:
     ``memory`` and ``planner`` are injected (a fresh memory per episode is the caller's job: pass a
     ``memory_factory``). ``act`` returns ``{"action": idle_action}`` while the data-collection phase runs
     and ``{"action": "high_level_policy_action", "action_args": {"nav_indices", "nav_goal_states",
-    "nav_mode_flag"}}`` when it may act; ``nav_indices == [-1]`` is FindingDory's "invalid answer" (the planner
-    said "I don't know"; its reason is in ``last_answer.text``).
+    "nav_mode_flag", "nav_goal_poses"}}`` when it may act (one entry per goal: frame index, the agent state
+    stored with that frame, its nav-mode flag, its camera pose in habitat's world as (position, quat xyzw));
+    ``nav_indices == [-1]`` is FindingDory's "invalid answer" (the planner said "I don't know"; its reason is in
+    ``last_answer.text``).
     """
 
     def __init__(
@@ -412,6 +414,10 @@ class FindingDoryMemoryAgent:
                 "nav_indices": indices,
                 "nav_goal_states": [self._frames[i].agent_state for i in indices if i >= 0],
                 "nav_mode_flag": [self._frames[i].nav_mode for i in indices if i >= 0],
+                # the stored camera pose of each chosen frame, back in habitat's world: (position, quat xyzw)
+                "nav_goal_poses": [
+                    world_T_camera_to_habitat_pose(self._frames[i].world_T_camera) for i in indices if i >= 0
+                ],
             },
         }
 

@@ -63,8 +63,8 @@ class RunConfig:
     episodes: number of episodes, seeds ``seed .. seed + episodes - 1``; days / min_interactions /
     max_interactions (per day) / objects / width x height / frame_every: simulator overrides (see
     :class:`~robomem_sim.config.SimConfig`); per_family / task_seed: task sampling; agents / families: what is
-    evaluated (families empty: all); encoder / last_n / uniform_k: agent settings (see
-    :class:`~robomem_sim.agents.AgentsConfig`); sim_config: optional ``config/sim.yaml``-style file the
+    evaluated (families empty: all); encoder / vlm_planner / planner_config / last_n / uniform_k: agent
+    settings (see :class:`~robomem_sim.agents.AgentsConfig`); sim_config: optional ``config/sim.yaml``-style file the
     overrides apply to.
     """
 
@@ -483,6 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated task families (default: all of {','.join(f.value for f in TaskFamily)})",
     )
     p.add_argument("--encoder", help=f"memory encoder: gt_text or hash (default {d.encoder})")
+    p.add_argument("--vlm-planner", help=f"planner backend of robomem_vlm (default {d.vlm_planner})")
+    p.add_argument("--planner-config", help="planner.yaml with the robomem_vlm endpoint/model (default: built-in)")
     p.add_argument("--last-n", type=int, help=f"frames kept by last_n_frames (default {d.last_n})")
     p.add_argument("--uniform-k", type=int, help=f"frames kept by uniform_keyframes (default {d.uniform_k})")
     p.add_argument("--sim-config", help="a sim.yaml the flags override (default: built-in defaults)")
@@ -503,6 +505,8 @@ def config_from_args(args: argparse.Namespace, base: Optional[RunConfig] = None)
     over: dict[str, Any] = {}
     simple = {
         "episodes": "episodes",
+        "vlm_planner": "vlm_planner",
+        "planner_config": "planner_config",
         "seed": "seed",
         "days": "days",
         "objects": "objects",

@@ -117,6 +117,18 @@ def _dist(a: Vec3, b: Vec3) -> float:
     return float(np.linalg.norm(np.subtract(a, b)))
 
 
+def _place_key(p: Placement) -> tuple[float, ...]:
+    return (*p.position, *p.box.min_xyz, *p.box.max_xyz)
+
+
+def _place_distance(p: Placement, xyz: Vec3) -> float:
+    """Smaller of the distance from ``xyz`` to the placement's centroid and to its box (0 inside), m."""
+    c = np.asarray(xyz)
+    lo, hi = np.asarray(p.box.min_xyz), np.asarray(p.box.max_xyz)
+    d_box = float(np.linalg.norm(np.maximum(np.maximum(lo - c, c - hi), 0.0)))
+    return min(_dist(p.position, xyz), d_box)
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     n = float(np.linalg.norm(v))
     return (v / n).astype(np.float32) if n > 0 else v.astype(np.float32)
@@ -130,8 +142,8 @@ class ObjectStore:
         self._instances: dict[int, ObjectInstance] = {}
         self._next_id = 1
         self._by_source: dict[int, int] = {}
-        # current position of every *present* instance, for the vectorised nearby search
-        self._positions: dict[int, Vec3] = {}
+        # current (position, box min, box max) of every *present* instance, for the vectorised nearby search
+        self._positions: dict[int, tuple[float, ...]] = {}
 
     # ------------------------------------------------------------------------------------------- access
     def __len__(self) -> int:
@@ -164,12 +176,12 @@ class ObjectStore:
         taken: set[int] = set()
         persistent = self.config.mask_ids is MaskIdMode.PERSISTENT
         ids = np.fromiter(self._positions.keys(), dtype=np.int64, count=len(self._positions))
-        pos = np.array(list(self._positions.values()), dtype=np.float64).reshape(-1, 3)
+        pos = np.array(list(self._positions.values()), dtype=np.float64).reshape(-1, 9)
         for seg in sorted(segments, key=lambda s: -len(s.points_world)):
             if len(seg.points_world) < self.config.min_points:
                 continue
             inst = self._match_persistent(seg) if persistent else self._match_present(seg, taken, ids, pos)
-            near = inst is not None and _dist(inst.current.position, seg.centroid) <= self.config.match_distance
+            near = inst is not None and _place_distance(inst.current, seg.centroid) <= self.config.match_distance
             if inst is not None and inst.present and near:
                 self._observe_same_place(inst, seg, stamp_ns)
                 updated.append(inst.instance_id)
@@ -182,7 +194,7 @@ class ObjectStore:
                 else:
                     inst = self._create(seg, stamp_ns)
                     created.append(inst.instance_id)
-            self._positions[inst.instance_id] = inst.current.position
+            self._positions[inst.instance_id] = _place_key(inst.current)
             taken.add(inst.instance_id)
             mapping[seg.segment_id] = inst.instance_id
         return AssignResult(mapping, tuple(created), tuple(moved), tuple(updated))
@@ -192,17 +204,22 @@ class ObjectStore:
         return self._instances.get(iid) if iid is not None else None
 
     def _match_present(
-        self, seg: SegmentObservation, taken: set[int], ids: np.ndarray, pos: np.ndarray
+        self, seg: SegmentObservation, taken: set[int], ids: np.ndarray, places: np.ndarray
     ) -> Optional[ObjectInstance]:
         """Nearest present instance of the same kind within match_distance with a compatible feature.
 
-        ``ids``/``pos``: (M,) ids and (M,3) positions of the instances present at the start of the frame.
+        ``ids``/``places``: (M,) ids and (M, 9) [position, box min, box max] of the instances present at the
+        start of the frame. Distance is the smaller of centroid distance and distance to the instance's box,
+        so partial views of large furniture (whose centroid shifts with the view) stay one instance.
         """
         if len(ids) == 0:
             return None
-        d = np.linalg.norm(pos - np.asarray(seg.centroid), axis=1)
+        c = np.asarray(seg.centroid)
+        d_centre = np.linalg.norm(places[:, :3] - c, axis=1)
+        d_box = np.linalg.norm(np.maximum(np.maximum(places[:, 3:6] - c, c - places[:, 6:9]), 0.0), axis=1)
+        d = np.minimum(d_centre, d_box)
         best: Optional[ObjectInstance] = None
-        for j in np.argsort(d):
+        for j in np.argsort(d, kind="stable"):
             if d[j] > self.config.match_distance:
                 break
             inst = self._instances.get(int(ids[j]))
@@ -349,7 +366,7 @@ class ObjectStore:
         del self._instances[newer.instance_id]
         self._positions.pop(newer.instance_id, None)
         if old.present:
-            self._positions[old.instance_id] = old.current.position
+            self._positions[old.instance_id] = _place_key(old.current)
         log.debug("re-identified instance %d as moved instance %d", newer.instance_id, vanished_id)
         return newer.instance_id
 
@@ -405,7 +422,7 @@ class ObjectStore:
                     raise PersistenceError(f"objects: instance {inst.instance_id} has no placement")
                 store._instances[inst.instance_id] = inst
                 if inst.present:
-                    store._positions[inst.instance_id] = inst.current.position
+                    store._positions[inst.instance_id] = _place_key(inst.current)
                 if inst.source_key is not None:
                     store._by_source[inst.source_key] = inst.instance_id
         except PersistenceError:

@@ -159,3 +159,18 @@ def test_rejected_frame_is_counted_and_memory_keeps_working(run):
     a.observe(frames[2])
     assert (a.frames_ingested, a.frames_rejected) == (2, 1)
     assert a.memory.time_range()[1] == frames[2].stamp_ns
+
+
+def test_robomem_vlm_builds_its_planner_by_name(tmp_path):
+    from robomem.errors import PlannerError
+    from robomem.planner.rule_based import RuleBasedPlanner
+
+    a = create_agent("robomem_vlm", AgentsConfig(encoder="hash", vlm_planner="rule_based"))
+    assert isinstance(a, MemoryAgent) and isinstance(a.planner, RuleBasedPlanner)
+    with pytest.raises(PlannerError, match="unknown planner backend 'gpt9'"):
+        create_agent("robomem_vlm", AgentsConfig(encoder="hash", vlm_planner="gpt9"))
+    # the openai backend is built from a planner.yaml (no request is sent until a task is asked)
+    cfg = tmp_path / "planner.yaml"
+    cfg.write_text("planner:\n  backend: openai\n  endpoint: http://127.0.0.1:9\n  model: tiny\n")
+    a = create_agent("robomem_vlm", AgentsConfig(encoder="hash", vlm_planner="openai", planner_config=str(cfg)))
+    assert a.planner.name == "openai"

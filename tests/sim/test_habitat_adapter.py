@@ -234,6 +234,8 @@ def test_findingdory_agent_answers_with_frame_indices_and_stored_states():
     assert idx[0] in seen_in, (idx, sorted(seen_in))
     assert act["action_args"]["nav_goal_states"][0].frame == idx[0]
     assert act["action_args"]["nav_mode_flag"] == [True]
+    pos, quat = act["action_args"]["nav_goal_poses"][0]
+    assert np.allclose(habitat_pose_to_world_T_camera(pos, quat), ep.frames[idx[0]].world_T_camera, atol=1e-6)
     # "I don't know" is FindingDory's invalid answer [-1], with the reason kept
     agent.reset_new_task(1)
     act = agent.act({"can_take_action": 1, "lang_memory_goal": "Navigate to the purple velvet giraffe."})
