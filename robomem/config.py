@@ -77,6 +77,12 @@ class ObjectConfig:
     present instance with a similar feature is the same instance. reid_similarity: cosine similarity above
     which a segment re-identifies a vanished instance (a moved object). min_points: smaller segments are
     ignored. vanish_fraction: an instance whose voxels fall below this fraction of its peak has vanished.
+    seen_through_*: instance-level free-space evidence. A present instance that is not segmented in a frame
+    although at least ``seen_through_min_voxels`` of its voxels project into the image, and the frame's depth
+    lies more than ``seen_through_margin`` (m) behind at least ``seen_through_fraction`` of them (with at least
+    half of its voxels in view), has vanished.
+    Aggregating over the instance's voxels allows a much tighter margin than per-voxel carving
+    (``voxel.removal_margin``), which small objects on a surface never get past.
     cluster_unlabelled: frames without masks are segmented by removing the floor plane and DBSCAN-clustering
     the rest (eps = max(cluster_eps, 3 voxels), m); segments get image-crop features when the encoder has images.
     """
@@ -89,10 +95,14 @@ class ObjectConfig:
     vanish_fraction: float = 0.25
     cluster_unlabelled: bool = False
     cluster_eps: float = 0.1
+    seen_through_margin: float = 0.03
+    seen_through_fraction: float = 0.7
+    seen_through_min_voxels: int = 3
 
     def validate(self) -> None:
-        _positive(self, "match_distance", "min_points", "cluster_eps")
-        for name in ("match_similarity", "reid_similarity", "vanish_fraction"):
+        _positive(self, "match_distance", "min_points", "cluster_eps", "seen_through_min_voxels")
+        _non_negative(self, "seen_through_margin")
+        for name in ("match_similarity", "reid_similarity", "vanish_fraction", "seen_through_fraction"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"objects.{name} must be in [0, 1], got {v}")

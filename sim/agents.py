@@ -60,8 +60,10 @@ __all__ = [
 
 _LOG = logging.getLogger(__name__)
 
-AGENT_NAMES = ("robomem", "robomem_vlm", "static_map", "last_n_frames", "uniform_keyframes", "no_memory")
-DEFAULT_AGENTS = ("robomem", "static_map", "last_n_frames", "uniform_keyframes", "no_memory")
+AGENT_NAMES = (
+    "robomem", "robomem_reid", "robomem_vlm", "static_map", "last_n_frames", "uniform_keyframes", "no_memory"
+)
+DEFAULT_AGENTS = ("robomem", "robomem_reid", "static_map", "last_n_frames", "uniform_keyframes", "no_memory")
 
 
 @dataclass(frozen=True)
@@ -125,14 +127,17 @@ class AgentsConfig:
             raise SimError("min_points and pixel_stride must be > 0")
 
 
-def eval_memory_config(config: AgentsConfig, static: bool = False) -> MemoryConfig:
+def eval_memory_config(config: AgentsConfig, static: bool = False, per_frame_ids: bool = False) -> MemoryConfig:
     """The memory config of the evaluation agents (ground-truth perception: persistent sim ids).
 
     ``static``: the static-map baseline (no removal, per-frame ids: no re-identification of moved objects).
+    ``per_frame_ids``: the simulator's ids are treated as per-frame segment ids, so the memory must
+    re-identify objects itself from label features and positions (``robomem_reid``).
     """
     voxel = VoxelConfig(pixel_stride=config.pixel_stride, removal=not static)
     objects = ObjectConfig(
-        mask_ids=MaskIdMode.PER_FRAME if static else MaskIdMode.PERSISTENT, min_points=config.min_points
+        mask_ids=MaskIdMode.PER_FRAME if (static or per_frame_ids) else MaskIdMode.PERSISTENT,
+        min_points=config.min_points,
     )
     cfg = MemoryConfig(voxel=voxel, objects=objects, encoder=EncoderConfig(backend=config.encoder))
     cfg.validate()
@@ -331,7 +336,8 @@ def create_agent(name: str, config: Optional[AgentsConfig] = None) -> Agent:
         selector = select_last(cfg.last_n)
     elif name == "uniform_keyframes":
         selector = select_uniform(cfg.uniform_k)
-    return MemoryAgent(name, eval_memory_config(cfg, static=static), encoder, planner, selector)
+    memory_config = eval_memory_config(cfg, static=static, per_frame_ids=name == "robomem_reid")
+    return MemoryAgent(name, memory_config, encoder, planner, selector)
 
 
 def create_agents(names: Sequence[str], config: Optional[AgentsConfig] = None) -> list[Agent]:

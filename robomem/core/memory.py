@@ -285,7 +285,10 @@ class SpatioSemanticMemory(MemoryQueries):
         # 4. instances: peaks, vanishing, deferred re-identification
         counts = self.voxels.instance_voxel_counts()
         self.objects.note_voxels({i: counts.get(i, 0) for i in assign.segment_to_instance.values()})
-        merged_away = self._handle_vanished(counts, carved_per_instance, stamp)
+        seen_through: list[int] = []
+        if cfg.removal and frame.instance_mask is not None:
+            seen_through = self._seen_through(checked, set(assign.segment_to_instance.values()))
+        merged_away = self._handle_vanished(counts, carved_per_instance, stamp, seen_through)
 
         # 5. scene graph + contexts for the instances seen now
         seen = sorted(set(assign.segment_to_instance.values()) - merged_away)
@@ -326,9 +329,57 @@ class SpatioSemanticMemory(MemoryQueries):
             keyframe_added=kf is not None,
         )
 
-    def _handle_vanished(self, counts: dict[int, int], carved: dict[int, int], stamp: int) -> set[int]:
+    def _seen_through(self, checked: CheckedFrame, segmented: set[int]) -> list[int]:
+        """Present instances this frame looked through (see ``ObjectConfig.seen_through_*``)."""
+        ocfg = self.config.objects
+        intr = checked.frame.intrinsics
+        inst_ids = self.voxels.instance_ids
+        if len(inst_ids) == 0:
+            return []
+        present = [i.instance_id for i in self.objects.present() if i.instance_id not in segmented]
+        if not present:
+            return []
+        cand = torch.as_tensor(present, dtype=inst_ids.dtype, device=inst_ids.device)
+        sel = torch.isin(inst_ids, cand)
+        if not bool(sel.any()):
+            return []
+        pts = self.voxels.positions[sel].double().cpu().numpy()
+        owner = inst_ids[sel].cpu().numpy()
+        camera_T_world = np.linalg.inv(checked.world_T_camera)
+        p_cam = pts @ camera_T_world[:3, :3].T + camera_T_world[:3, 3]
+        z = p_cam[:, 2]
+        ok = (z > self.config.voxel.min_depth) & (z < self.config.voxel.removal_max_depth)
+        u = np.full(len(z), -1, dtype=np.int64)
+        v = np.full(len(z), -1, dtype=np.int64)
+        u[ok] = np.round(intr.fx * p_cam[ok, 0] / z[ok] + intr.cx).astype(np.int64)
+        v[ok] = np.round(intr.fy * p_cam[ok, 1] / z[ok] + intr.cy).astype(np.int64)
+        ok &= (u >= 0) & (u < intr.width) & (v >= 0) & (v < intr.height)
+        d = np.zeros(len(z), dtype=np.float32)
+        d[ok] = checked.depth_m[v[ok], u[ok]]
+        ok &= d > 0
+        if not ok.any():
+            return []
+        through = ok & (d > z + ocfg.seen_through_margin)
+        ids, inv = np.unique(owner[ok], return_inverse=True)
+        n_view = np.bincount(inv, minlength=len(ids))
+        n_through = np.bincount(inv, weights=through[ok].astype(np.float64), minlength=len(ids))
+        all_ids, n_all = np.unique(owner, return_counts=True)
+        n_total = n_all[np.searchsorted(all_ids, ids)]
+        # most of the instance must be in view (not a sliver at the image border / around an occluder's edge)
+        gone = (
+            (n_view >= ocfg.seen_through_min_voxels)
+            & (n_view >= 0.5 * n_total)
+            & (n_through >= ocfg.seen_through_fraction * n_view)
+        )
+        return [int(i) for i in ids[gone]]
+
+    def _handle_vanished(
+        self, counts: dict[int, int], carved: dict[int, int], stamp: int, seen_through: Sequence[int] = ()
+    ) -> set[int]:
         merged_away: set[int] = set()
-        for gone in self.objects.check_vanished(counts, carved, stamp):
+        vanished = self.objects.check_vanished(counts, carved, stamp)
+        vanished += [i for i in seen_through if self.objects.mark_vanished(i, stamp)]
+        for gone in vanished:
             self.graph.close_all(gone, stamp)
             merged = self.objects.deferred_reid(gone)
             if merged is not None:

@@ -332,6 +332,16 @@ class ObjectStore:
                 gone.append(iid)
         return gone
 
+    def mark_vanished(self, instance_id: int, stamp_ns: int) -> bool:
+        """The instance's place was seen empty at ``stamp_ns``; returns False if it was not present."""
+        inst = self._instances.get(instance_id)
+        if inst is None or not inst.present:
+            return False
+        inst.present = False
+        inst.placements[-1] = replace(inst.current, vanished_ns=stamp_ns)
+        self._positions.pop(instance_id, None)
+        return True
+
     def deferred_reid(self, vanished_id: int) -> Optional[int]:
         """After ``vanished_id`` vanished: merge a newer present instance that is the same object moved.
 

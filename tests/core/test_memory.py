@@ -296,3 +296,22 @@ def test_persistent_mask_ids_track_objects_by_id(encoder):
     hist = mem.history(instance_id=mug_id)
     assert [p.room for p in hist.placements] == ["kitchen", "living room"]
     assert hist.placements[0].vanished_ns == T0 + 10 * SEC
+
+
+def test_flat_object_removed_from_a_table_vanishes_by_seen_through_evidence(encoder):
+    # a 6 cm book: per-voxel carving (margin 10 cm) cannot clear it, the instance-level check does
+    world, regions = kitchen_world()
+    mem = SpatioSemanticMemory(MemoryConfig(), encoder, regions)
+    mem.ingest(world.frame(*VIEW_TABLE2, T0))
+    book = mem.locate("blue paper book").matches[0].instance_id
+    world.entities[11].visible = False
+    stats = mem.ingest(world.frame(*VIEW_TABLE2, T0 + 10 * SEC))
+    assert stats.voxels_removed == 0 or mem.voxels.instance_voxel_counts().get(book, 0) > 0
+    assert mem.locate("blue paper book").status is QueryStatus.NOT_FOUND
+    assert mem.history(instance_id=book).placements[-1].vanished_ns == T0 + 10 * SEC
+    # seen from elsewhere (out of view), nothing vanishes
+    mem2 = SpatioSemanticMemory(MemoryConfig(), encoder, regions)
+    mem2.ingest(world.frame(*VIEW_TABLE1, T0))
+    mug = mem2.locate("red mug").matches[0].instance_id
+    mem2.ingest(world.frame(*VIEW_TABLE2, T0 + 10 * SEC))
+    assert mem2.history(instance_id=mug).placements[-1].vanished_ns is None
