@@ -98,13 +98,6 @@ def bench_locate(n_voxels: int, n_instances: int, encoder_name: str, n_queries: 
     print(f"top-1 agreement with brute force: {agree}/{len(q_feats)}")
     print(f"locate(text) incl. {encoder_name} text encoding: p50 {_pct(with_text, 50):.2f} ms  "
           f"p95 {_pct(with_text, 95):.2f} ms")
-    vox_lat = []
-    for qi in range(min(20, n_queries)):
-        t0 = time.perf_counter()
-        mem.locate_voxels(queries[qi], k=10)
-        vox_lat.append((time.perf_counter() - t0) * 1e3)
-    print(f"locate_voxels over {len(mem.voxels):,} voxels (no voxel features here: index empty): "
-          f"p50 {_pct(vox_lat, 50):.2f} ms")
 
 
 def bench_static_growth(n_frames: int, width: int, height: int, encoder_name: str) -> None:

@@ -283,6 +283,9 @@ class SpatioSemanticMemory(MemoryQueries):
             self._compact_voxel_queues()
 
         # 4. instances: peaks, vanishing, deferred re-identification
+        for iid in set(assign.segment_to_instance.values()):  # graph nodes first: a merge below may involve them
+            inst = self.objects.get(iid)
+            self.graph.upsert_instance(iid, inst.kind, inst.label, stamp)
         counts = self.voxels.instance_voxel_counts()
         self.objects.note_voxels({i: counts.get(i, 0) for i in assign.segment_to_instance.values()})
         seen_through: list[int] = []
@@ -380,11 +383,16 @@ class SpatioSemanticMemory(MemoryQueries):
         vanished = self.objects.check_vanished(counts, carved, stamp)
         vanished += [i for i in seen_through if self.objects.mark_vanished(i, stamp)]
         for gone in vanished:
-            self.graph.close_all(gone, stamp)
+            if self.graph.has_instance(gone):
+                self.graph.close_all(gone, stamp)
             merged = self.objects.deferred_reid(gone)
             if merged is not None:
                 self.voxels.relabel_instance(merged, gone)
-                self.graph.merge_instances(gone, merged)
+                if not self.graph.has_instance(gone):
+                    inst = self.objects.get(gone)
+                    self.graph.upsert_instance(gone, inst.kind, inst.label, stamp)
+                if self.graph.has_instance(merged):
+                    self.graph.merge_instances(gone, merged)
                 self.keyframes.relabel_instance(merged, gone)
                 self._removed_instances.add(merged)
                 self._dirty_instances.discard(merged)

@@ -315,3 +315,19 @@ def test_flat_object_removed_from_a_table_vanishes_by_seen_through_evidence(enco
     mug = mem2.locate("red mug").matches[0].instance_id
     mem2.ingest(world.frame(*VIEW_TABLE2, T0 + 10 * SEC))
     assert mem2.history(instance_id=mug).placements[-1].vanished_ns is None
+
+
+def test_move_seen_in_one_frame_is_one_instance(encoder):
+    # one wide view sees the old place empty and the mug at its new place in the same frame: the instance
+    # created for the new sighting is merged into the old one within that frame
+    world, regions = kitchen_world()
+    mem = make_memory(encoder, regions)
+    wide = ((0.0, -3.5, 2.2), (0.0, 0.0, 0.6))
+    mem.ingest(world.frame(*wide, T0))
+    mug_id = mem.locate("red mug").matches[0].instance_id
+    world.put_on(10, 2, dxy=(0.2, 0.0))
+    mem.ingest(world.frame(*wide, T0 + 10 * SEC))
+    assert mem.count("red mug", include_vanished=True).count == 1
+    hist = mem.history(instance_id=mug_id)
+    assert [p.room for p in hist.placements] == ["kitchen", "living room"]
+    assert mem.relations(mug_id).status is QueryStatus.OK
