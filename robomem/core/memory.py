@@ -348,6 +348,16 @@ class SpatioSemanticMemory(MemoryQueries):
             return []
         pts = self.voxels.positions[sel].double().cpu().numpy()
         owner = inst_ids[sel].cpu().numpy()
+        # only voxels at the instance's current place count (voxels left at an earlier place are not the object)
+        boxes = {i: self.objects.get(i).current.box for i in present}
+        owner_ids = np.asarray(sorted(boxes), dtype=np.int64)
+        lo = np.asarray([boxes[i].min_xyz for i in owner_ids.tolist()]) - self.config.voxel.voxel_size
+        hi = np.asarray([boxes[i].max_xyz for i in owner_ids.tolist()]) + self.config.voxel.voxel_size
+        row = np.searchsorted(owner_ids, owner)
+        here = np.all((pts >= lo[row]) & (pts <= hi[row]), axis=1)
+        pts, owner = pts[here], owner[here]
+        if len(pts) == 0:
+            return []
         camera_T_world = np.linalg.inv(checked.world_T_camera)
         p_cam = pts @ camera_T_world[:3, :3].T + camera_T_world[:3, 3]
         z = p_cam[:, 2]
