@@ -188,7 +188,14 @@ class ObjectStore:
             else:
                 if inst is None and not persistent:
                     inst = self._reidentify(seg, taken)
-                if inst is not None:
+                if inst is not None and not inst.present and _place_distance(inst.current, seg.centroid) <= (
+                    self.config.match_distance
+                ):
+                    # seen again where it was seen gone: the "gone" was wrong (or it was put back); one stay
+                    self._revive(inst)
+                    self._observe_same_place(inst, seg, stamp_ns)
+                    updated.append(inst.instance_id)
+                elif inst is not None:
                     self._move(inst, seg, stamp_ns)
                     moved.append(inst.instance_id)
                 else:
@@ -290,6 +297,11 @@ class ObjectStore:
         )
         inst.placements[-1] = replace(cur, position=pos, box=box, last_seen_ns=max(cur.last_seen_ns, stamp_ns))  # type: ignore[arg-type]
         inst.present = True
+
+    def _revive(self, inst: ObjectInstance) -> None:
+        inst.placements[-1] = replace(inst.current, vanished_ns=None)
+        inst.present = True
+        log.debug("instance %d re-observed at the place it had vanished from", inst.instance_id)
 
     def _move(self, inst: ObjectInstance, seg: SegmentObservation, stamp_ns: int) -> None:
         cur = inst.current

@@ -331,3 +331,19 @@ def test_move_seen_in_one_frame_is_one_instance(encoder):
     hist = mem.history(instance_id=mug_id)
     assert [p.room for p in hist.placements] == ["kitchen", "living room"]
     assert mem.relations(mug_id).status is QueryStatus.OK
+
+
+def test_object_seen_again_where_it_vanished_keeps_one_placement(encoder):
+    world, regions = kitchen_world()
+    mem = make_memory(encoder, regions)
+    look(mem, world, VIEW_TABLE1, T0)
+    mug_id = mem.locate("red mug").matches[0].instance_id
+    world.entities[10].visible = False
+    look(mem, world, VIEW_TABLE1, T0 + 10 * SEC)
+    assert mem.locate("red mug").status is QueryStatus.NOT_FOUND
+    world.entities[10].visible = True
+    look(mem, world, VIEW_TABLE1, T0 + 20 * SEC)
+    hist = mem.history(instance_id=mug_id)
+    assert len(hist.placements) == 1 and hist.placements[0].vanished_ns is None
+    assert hist.placements[0].last_seen_ns == T0 + 20 * SEC
+    assert mem.locate("red mug").matches[0].instance_id == mug_id
