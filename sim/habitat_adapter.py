@@ -35,6 +35,7 @@ from typing import Any, Mapping, Optional, Protocol, Sequence
 import numpy as np
 
 from robomem.core.api import MemoryQueries
+from robomem.core.geometry import matrix_to_quaternion, quaternion_to_matrix
 from robomem.core.types import NO_INSTANCE, CameraIntrinsics, Frame
 from robomem.errors import SimError
 from robomem.planner.base import AnswerKind, Goal, Planner, PlannerAnswer
@@ -100,39 +101,6 @@ def quaternion_xyzw(rotation: Any, order: str = "xyzw") -> tuple[float, float, f
     return (x, y, z, w)
 
 
-def quaternion_to_matrix(q_xyzw: Sequence[float]) -> np.ndarray:
-    """Unit quaternion (x, y, z, w) -> 3x3 rotation matrix (float64)."""
-    x, y, z, w = (float(c) for c in q_xyzw)
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
-    )
-
-
-def matrix_to_quaternion(r: np.ndarray) -> tuple[float, float, float, float]:
-    """3x3 rotation matrix -> unit quaternion (x, y, z, w) with w >= 0."""
-    m = np.asarray(r, dtype=np.float64)
-    tr = m[0, 0] + m[1, 1] + m[2, 2]
-    if tr > 0:
-        s = math.sqrt(tr + 1.0) * 2
-        w, x, y, z = 0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s
-    elif m[0, 0] > m[1, 1] and m[0, 0] > m[2, 2]:
-        s = math.sqrt(1.0 + m[0, 0] - m[1, 1] - m[2, 2]) * 2
-        w, x, y, z = (m[2, 1] - m[1, 2]) / s, 0.25 * s, (m[0, 1] + m[1, 0]) / s, (m[0, 2] + m[2, 0]) / s
-    elif m[1, 1] > m[2, 2]:
-        s = math.sqrt(1.0 + m[1, 1] - m[0, 0] - m[2, 2]) * 2
-        w, x, y, z = (m[0, 2] - m[2, 0]) / s, (m[0, 1] + m[1, 0]) / s, 0.25 * s, (m[1, 2] + m[2, 1]) / s
-    else:
-        s = math.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1]) * 2
-        w, x, y, z = (m[1, 0] - m[0, 1]) / s, (m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s
-    if w < 0:
-        x, y, z, w = -x, -y, -z, -w
-    return (float(x), float(y), float(z), float(w))
-
-
 def habitat_to_robomem_point(p_habitat: Sequence[float]) -> tuple[float, float, float]:
     """A habitat-world point (y-up) -> robomem-world (z-up): ``(x, -z, y)``."""
     x, y, z = (float(c) for c in p_habitat)
@@ -154,7 +122,7 @@ def habitat_pose_to_world_T_camera(  # noqa: N802
     if pos.shape != (3,) or not np.all(np.isfinite(pos)):
         raise SimError(f"camera position must be 3 finite numbers (m), got {position!r}")
     h_T_gl = np.eye(4)
-    h_T_gl[:3, :3] = quaternion_to_matrix(quaternion_xyzw(rotation, quaternion_order))
+    h_T_gl[:3, :3] = quaternion_to_matrix(*quaternion_xyzw(rotation, quaternion_order))
     h_T_gl[:3, 3] = pos
     return ROBOMEM_T_HABITAT @ h_T_gl @ GL_T_CV
 

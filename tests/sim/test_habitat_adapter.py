@@ -99,14 +99,14 @@ def test_pose_roundtrip_and_quaternion_roundtrip():
     for _ in range(20):
         q = rng.normal(size=4)
         q /= np.linalg.norm(q)
-        r = quaternion_to_matrix(q)
+        r = quaternion_to_matrix(*q)
         assert np.allclose(r @ r.T, np.eye(3), atol=1e-9)
-        assert np.allclose(quaternion_to_matrix(matrix_to_quaternion(r)), r, atol=1e-9)
+        assert np.allclose(quaternion_to_matrix(*matrix_to_quaternion(r)), r, atol=1e-9)
         pos = tuple(rng.normal(size=3))
         T = habitat_pose_to_world_T_camera(pos, q)
         p2, q2 = world_T_camera_to_habitat_pose(T)
         assert np.allclose(p2, pos)
-        assert np.allclose(quaternion_to_matrix(q2), r, atol=1e-9)
+        assert np.allclose(quaternion_to_matrix(*q2), r, atol=1e-9)
 
 
 def test_agent_state_sensor_states_and_normalized_depth():
