@@ -102,10 +102,8 @@ class ObjectConfig:
     def validate(self) -> None:
         _positive(self, "match_distance", "min_points", "cluster_eps", "seen_through_min_voxels")
         _non_negative(self, "seen_through_margin")
-        for name in ("match_similarity", "reid_similarity", "vanish_fraction", "seen_through_fraction"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                raise ConfigError(f"objects.{name} must be in [0, 1], got {v}")
+        check_unit(self, "match_similarity", "reid_similarity", "vanish_fraction", "seen_through_fraction",
+                   where="objects")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -324,15 +322,29 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _positive(cfg: Any, *names: str) -> None:
-    for name in names:
-        v = getattr(cfg, name)
-        if not v > 0:
-            raise ConfigError(f"{type(cfg).__name__}.{name} must be > 0, got {v}")
+def check_positive(cfg: Any, *names: str, where: Optional[str] = None) -> None:
+    """Raise ConfigError unless every named field of ``cfg`` is > 0 (``where``: the key prefix in the message)."""
+    _check(cfg, names, lambda v: v > 0, "must be > 0", where)
 
 
-def _non_negative(cfg: Any, *names: str) -> None:
+def check_non_negative(cfg: Any, *names: str, where: Optional[str] = None) -> None:
+    """Raise ConfigError unless every named field of ``cfg`` is >= 0."""
+    _check(cfg, names, lambda v: v >= 0, "must be >= 0", where)
+
+
+def check_unit(cfg: Any, *names: str, where: Optional[str] = None) -> None:
+    """Raise ConfigError unless every named field of ``cfg`` is in [0, 1]."""
+    _check(cfg, names, lambda v: 0.0 <= v <= 1.0, "must be in [0, 1]", where)
+
+
+def _check(cfg: Any, names: tuple[str, ...], ok: Any, rule: str, where: Optional[str]) -> None:
+    prefix = where if where is not None else type(cfg).__name__
     for name in names:
         v = getattr(cfg, name)
-        if not v >= 0:
-            raise ConfigError(f"{type(cfg).__name__}.{name} must be >= 0, got {v}")
+        if not ok(v):
+            raise ConfigError(f"{prefix}.{name} {rule}, got {v}")
+
+
+# short names used by the configs in this package and by robomem.planner.config
+_positive = check_positive
+_non_negative = check_non_negative

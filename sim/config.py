@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
-from robomem.config import from_dict, load_yaml
+from robomem.config import check_non_negative, check_positive, check_unit, from_dict, load_yaml
 from robomem.core.types import CameraIntrinsics
 from robomem.errors import ConfigError
 
@@ -272,24 +272,15 @@ class SimConfig:
 
 
 def _positive(cfg: Any, *names: str) -> None:
-    for name in names:
-        v = getattr(cfg, name)
-        if not v > 0:
-            raise ConfigError(f"{_section(cfg)}.{name} must be > 0, got {v}")
+    check_positive(cfg, *names, where=_section(cfg))
 
 
 def _non_negative(cfg: Any, *names: str) -> None:
-    for name in names:
-        v = getattr(cfg, name)
-        if not v >= 0:
-            raise ConfigError(f"{_section(cfg)}.{name} must be >= 0, got {v}")
+    check_non_negative(cfg, *names, where=_section(cfg))
 
 
 def _unit(cfg: Any, *names: str) -> None:
-    for name in names:
-        v = getattr(cfg, name)
-        if not 0.0 <= v <= 1.0:
-            raise ConfigError(f"{_section(cfg)}.{name} must be in [0, 1], got {v}")
+    check_unit(cfg, *names, where=_section(cfg))
 
 
 def _section(cfg: Any) -> str:
