@@ -22,7 +22,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import yaml
 
-from robomem.config import MemoryConfig, _to_plain
+from robomem.config import MemoryConfig, to_plain
 from robomem.errors import RobomemError
 
 log = logging.getLogger("robomem")
@@ -95,7 +95,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
-    print(yaml.safe_dump({"memory": _to_plain(MemoryConfig())}, sort_keys=False), end="")
+    print(yaml.safe_dump({"memory": to_plain(MemoryConfig())}, sort_keys=False), end="")
     return 0
 
 

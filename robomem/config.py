@@ -300,13 +300,14 @@ def apply_overrides(obj: T, overrides: Mapping[str, Any]) -> T:
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
-    merged = _merge(_to_plain(obj), nested)
+    merged = _merge(to_plain(obj), nested)
     return from_dict(type(obj), merged)
 
 
-def _to_plain(obj: Any) -> Any:
+def to_plain(obj: Any) -> Any:
+    """Dataclass (nested) -> plain dicts, enums as their values: what YAML/JSON can hold."""
     if dataclasses.is_dataclass(obj):
-        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, enum.Enum):
         return obj.value
     return obj

@@ -22,7 +22,7 @@ import dataclasses
 import logging
 import threading
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -42,7 +42,6 @@ from robomem.core.query_types import (
     InstanceSummary,
     KeyframesResult,
     LocateResult,
-    NodeRef,
     RelationsResult,
     RoomVisitsResult,
     StateResult,
@@ -50,18 +49,11 @@ from robomem.core.query_types import (
 from robomem.core.scene_graph import TemporalSceneGraph, compute_relations
 from robomem.core.trajectory import Trajectory
 from robomem.core.types import NO_INSTANCE, Frame, IngestStats, NodeKind, Region, Relation
-from robomem.core.voxel_map import VoxelMap
+from robomem.core.voxel_map import VoxelMap, resolve_device
 from robomem.encoders.base import Encoder
 from robomem.index.base import VectorIndex, create_index
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(name: str) -> torch.device:
-    """"auto" -> cuda if available else cpu."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def cluster_segments(
@@ -552,9 +544,6 @@ class SpatioSemanticMemory(MemoryQueries):
             )
             return out
 
-    def room_node(self, name: str) -> NodeRef:
-        return NodeRef(NodeKind.ROOM, name=name)
-
     # =========================================================================================== persistence
     def save(self, directory: Union[str, Path]) -> Path:
         """Write the whole memory to ``directory`` atomically (see :mod:`robomem.core.persistence`)."""
@@ -590,6 +579,3 @@ class SpatioSemanticMemory(MemoryQueries):
         with self.lock:
             fresh = SpatioSemanticMemory(self.config, self.encoder, self._regions)
             self.replace_state(fresh)
-
-    def _debug_state(self) -> dict[str, Any]:
-        return {"stats": self.stats(), "time_range": self.time_range()}

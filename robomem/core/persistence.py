@@ -21,8 +21,6 @@ a :class:`~robomem.errors.PersistenceError` and never a half-loaded memory.
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import hashlib
 import io
 import json
@@ -37,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from robomem.config import MemoryConfig, from_dict
+from robomem.config import MemoryConfig, from_dict, to_plain
 from robomem.core.types import Box3D, Region
 from robomem.encoders.base import Encoder
 from robomem.errors import ConfigError, IndexBackendError, PersistenceError
@@ -50,14 +48,6 @@ log = logging.getLogger(__name__)
 FORMAT_NAME = "robomem-memory"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-
-
-def _plain(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    return obj
 
 
 def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -125,7 +115,7 @@ def save_memory(memory: SpatioSemanticMemory, directory: Path) -> Path:
             "version": FORMAT_VERSION,
             "saved_at_unix": time.time(),
             "encoder": {"name": memory.encoder.name, "dim": memory.encoder.dim},
-            "config": _plain(memory.config),
+            "config": to_plain(memory.config),
             "files": files,
         }
         _write_json(tmp / MANIFEST, manifest)
