@@ -170,3 +170,35 @@ class IngestStats:
     instances_created: int
     instances_moved: int
     keyframe_added: bool
+
+
+class ActionKind(enum.Enum):
+    """What the robot's own manipulation stack did."""
+
+    PICK = "pick"  # the gripper closed on an object and lifted it
+    PLACE = "place"  # the gripper released the object it held
+
+
+@dataclass(frozen=True, eq=False)
+class ActionEvent:
+    """One action of the robot's own gripper, reported by the manipulation stack (a fact, not a guess).
+
+    Attributes:
+        kind: PICK or PLACE.
+        stamp_ns: when it happened, ns since the epoch.
+        world_T_gripper: 4x4 float pose of the gripper (tool centre point) in the world frame at ``stamp_ns``.
+        segment_id: optional hint: the grasped (PICK) / released (PLACE) object's segment id in the instance
+            mask of the frame stamped ``frame_stamp_ns`` (default: the newest frame ingested at or before
+            ``stamp_ns``).
+        frame_stamp_ns: the frame ``segment_id`` refers to (None: the newest one at or before ``stamp_ns``).
+        instance_id: optional hint: the memory instance id, when the caller knows it.
+        label: optional hint: what the manipulation stack believes it holds ("mug").
+    """
+
+    kind: ActionKind
+    stamp_ns: int
+    world_T_gripper: np.ndarray
+    segment_id: Optional[int] = None
+    frame_stamp_ns: Optional[int] = None
+    instance_id: Optional[int] = None
+    label: str = ""

@@ -44,6 +44,17 @@ class Goal:
 
 @dataclass(frozen=True)
 class PlannerAnswer:
+    """A planner's answer to one task.
+
+    ``target``: the entity the question was understood to be about, as the planner resolved or read it
+    ("green glass vase", "mug"); empty when the question names none or was not understood. An UNKNOWN /
+    NOT_FOUND answer that names its target says "I understood what you asked about and found nothing".
+    ``parse_confidence``: how sure the planner is that it understood the question, in [0, 1] (None: the
+    backend does not say). A planner never answers OK below its own confidence threshold.
+    ``may_have_moved`` / ``last_seen_ns``: a *stale belief*: the answer is the last known place, seen at
+    ``last_seen_ns``, and the object may have been moved since (its place has not been observed since).
+    """
+
     status: QueryStatus
     kind: AnswerKind
     text: str
@@ -51,6 +62,10 @@ class PlannerAnswer:
     instance_ids: tuple[int, ...] = ()
     goals: tuple[Goal, ...] = ()
     plan: tuple[str, ...] = ()  # the memory queries that were run, for explanation and logs
+    target: str = ""
+    parse_confidence: Optional[float] = None
+    may_have_moved: bool = False
+    last_seen_ns: Optional[int] = None
 
 
 @runtime_checkable
