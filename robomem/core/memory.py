@@ -551,7 +551,7 @@ class SpatioSemanticMemory(MemoryQueries):
 
         with self.lock:
             self.sync_indices()
-            return save_memory(self, Path(directory))
+            return save_memory(self, directory)  # the raw path: "" must be refused, not read as "."
 
     @classmethod
     def load(
@@ -560,7 +560,7 @@ class SpatioSemanticMemory(MemoryQueries):
         """Read a memory written by :meth:`save`. Raises PersistenceError; never returns a half-loaded memory."""
         from robomem.core.persistence import load_memory
 
-        return load_memory(Path(directory), encoder, config)
+        return load_memory(directory, encoder, config)
 
     def replace_state(self, other: SpatioSemanticMemory) -> None:
         """Swap this memory's contents for ``other``'s (used by a LoadMemory service: all or nothing)."""
