@@ -13,29 +13,29 @@ Layout (``FORMAT_VERSION`` 1)::
       trajectory.json      the robot's room visits
       instance_index.bin / voxel_index.bin   vector indices
 
-Writes are atomic: everything goes to a temporary sibling directory which replaces the target only once
-complete (the previous save is kept as ``<name>.previous`` until the swap is done). Loading checks the
-manifest and every checksum *before* building anything, so a truncated, edited or foreign directory gives
-a :class:`~robomem.errors.PersistenceError` and never a half-loaded memory.
+This module decides *what* the directory holds; :mod:`robomem.core.atomic_store` decides *how* it gets there
+and back: a save never replaces anything that is not a robomem memory, writes a temporary sibling directory
+that replaces the target only once complete (the previous save is kept as ``<name>.previous`` until the swap is
+done), and every filesystem failure is a :class:`~robomem.errors.PersistenceError` naming the path. Loading
+removes the leftovers of killed saves, checks the manifest (which must list every file of :data:`FORMAT`) and
+every checksum *before* building anything, and falls back to ``<name>.previous`` when the target is missing or
+damaged; a truncated, edited or foreign directory gives a PersistenceError and never a half-loaded memory.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
-import os
-import shutil
-import tempfile
-import time
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
 from robomem.config import MemoryConfig, from_dict, to_plain
+from robomem.core import atomic_store
+from robomem.core.atomic_store import StoreFormat
 from robomem.core.types import Box3D, Region
 from robomem.encoders.base import Encoder
 from robomem.errors import ConfigError, IndexBackendError, PersistenceError
@@ -47,44 +47,36 @@ log = logging.getLogger(__name__)
 
 FORMAT_NAME = "robomem-memory"
 FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
+MANIFEST = atomic_store.MANIFEST
+
+
+FORMAT = StoreFormat(
+    name=FORMAT_NAME,
+    version=FORMAT_VERSION,
+    required_files=(
+        "memory.json", "voxels.npz", "negative.npz", "objects.json", "object_features.npy", "graph.json",
+        "keyframes.npz", "trajectory.json", "instance_index.bin", "voxel_index.bin",
+    ),
+)
+"""The memory directory format: the manifest must list (and checksum) every one of these files."""
 
 
 def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
     np.savez(path, **arrays)  # type: ignore[arg-type]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, separators=(",", ":")))
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def save_memory(memory: SpatioSemanticMemory, directory: Union[str, Path]) -> Path:
+    """Write ``memory`` to ``directory`` atomically; returns the absolute directory. Caller holds the memory lock.
 
+    Raises PersistenceError (nothing on disk changed) for an empty path, a target that exists and is not a
+    robomem memory, or any filesystem failure; see :mod:`robomem.core.atomic_store`.
+    """
 
-def save_memory(memory: SpatioSemanticMemory, directory: Path) -> Path:
-    """Write ``memory`` to ``directory`` atomically; returns the directory. Caller holds the memory lock."""
-    directory = Path(directory).absolute()
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
-    try:
+    def fill(tmp: Path) -> dict[str, Any]:
         _savez(tmp / "voxels.npz", memory.voxels.state_dict())
         _savez(tmp / "negative.npz", memory.voxels.negative.state_dict())
         meta, feats = memory.objects.state()
@@ -105,75 +97,10 @@ def save_memory(memory: SpatioSemanticMemory, directory: Path) -> Path:
                             for r in memory.regions()],
             },
         )
-        files = {}
-        for p in sorted(tmp.iterdir()):
-            with open(p, "rb+") as f:
-                os.fsync(f.fileno())
-            files[p.name] = {"sha256": _sha256(p), "bytes": p.stat().st_size}
-        manifest = {
-            "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
-            "saved_at_unix": time.time(),
-            "encoder": {"name": memory.encoder.name, "dim": memory.encoder.dim},
-            "config": to_plain(memory.config),
-            "files": files,
-        }
-        _write_json(tmp / MANIFEST, manifest)
-        with open(tmp / MANIFEST, "rb+") as f:
-            os.fsync(f.fileno())
-        _fsync_dir(tmp)
-        previous = directory.with_name(directory.name + ".previous")
-        if directory.exists():
-            if previous.exists():
-                shutil.rmtree(previous)
-            os.replace(directory, previous)
-        os.replace(tmp, directory)
-        _fsync_dir(directory.parent)
-        if previous.exists():
-            shutil.rmtree(previous, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    log.info("saved memory to %s (%d files)", directory, len(files))
-    return directory
+        return {"encoder": {"name": memory.encoder.name, "dim": memory.encoder.dim},
+                "config": to_plain(memory.config)}
 
-
-def _read_manifest(directory: Path) -> dict[str, Any]:
-    if not directory.is_dir():
-        previous = directory.with_name(directory.name + ".previous")
-        hint = f"; an earlier save survives at {previous}" if previous.is_dir() else ""
-        raise PersistenceError(f"{directory} is not a memory directory (it does not exist){hint}")
-    path = directory / MANIFEST
-    if not path.is_file():
-        raise PersistenceError(f"{directory} has no {MANIFEST}: not a robomem memory (or an interrupted copy)")
-    try:
-        manifest = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PersistenceError(f"{path} is not valid JSON ({exc}); the save is corrupted") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-        raise PersistenceError(f"{path} is not a robomem memory manifest (format {manifest.get('format')!r})"
-                               if isinstance(manifest, dict) else f"{path} is not a robomem memory manifest")
-    version = manifest.get("version")
-    if version != FORMAT_VERSION:
-        raise PersistenceError(
-            f"{directory} was saved in format version {version}; this robomem reads version {FORMAT_VERSION}. "
-            "Use the robomem release that wrote it, or rebuild the memory (e.g. robomem ingest-bag)."
-        )
-    files = manifest.get("files")
-    if not isinstance(files, dict):
-        raise PersistenceError(f"{path} lists no files")
-    for name, info in files.items():
-        f = directory / name
-        if not f.is_file():
-            raise PersistenceError(f"{directory} is incomplete: {name} is missing")
-        size = f.stat().st_size
-        if size != info.get("bytes"):
-            raise PersistenceError(
-                f"{f} is {size} bytes but the manifest says {info.get('bytes')}: truncated or edited"
-            )
-        if _sha256(f) != info.get("sha256"):
-            raise PersistenceError(f"{f} does not match its checksum in the manifest: corrupted or edited")
-    return manifest
+    return atomic_store.save(directory, FORMAT, fill)
 
 
 def _npz(directory: Path, name: str) -> dict[str, np.ndarray]:
@@ -191,17 +118,35 @@ def _json(directory: Path, name: str) -> Any:
         raise PersistenceError(f"{directory / name} cannot be read ({exc})") from None
 
 
-def read_saved_config(directory: Path) -> MemoryConfig:
+def read_saved_config(directory: Union[str, Path]) -> MemoryConfig:
     """The config a memory directory was saved with (checksums verified), e.g. to build its encoder."""
-    manifest = _read_manifest(Path(directory))
+    with atomic_store.open_store(directory, FORMAT) as opened:
+        manifest = opened.manifest
     try:
         return from_dict(MemoryConfig, manifest["config"])
     except (ConfigError, KeyError) as exc:
         raise PersistenceError(f"{directory}: the saved config is invalid ({exc})") from None
 
 
-def load_memory(directory: Path, encoder: Encoder, config: Optional[MemoryConfig] = None) -> SpatioSemanticMemory:
+def load_memory(
+    directory: Union[str, Path], encoder: Encoder, config: Optional[MemoryConfig] = None
+) -> SpatioSemanticMemory:
     """Build a memory from ``directory``. ``config`` overrides the saved one (geometry settings must match)."""
+    return load_memory_from(directory, encoder, config)[0]
+
+
+def load_memory_from(
+    directory: Union[str, Path], encoder: Encoder, config: Optional[MemoryConfig] = None
+) -> tuple[SpatioSemanticMemory, atomic_store.Opened]:
+    """:func:`load_memory`, also saying which directory was read: ``opened.fallback_reason`` is set when the
+    target was missing or damaged and its ``<name>.previous`` was loaded instead."""
+    with atomic_store.open_store(directory, FORMAT) as opened:
+        return _build(opened.directory, opened.manifest, encoder, config), opened
+
+
+def _build(
+    directory: Path, manifest: dict[str, Any], encoder: Encoder, config: Optional[MemoryConfig]
+) -> SpatioSemanticMemory:
     from robomem.core.episodic import KeyframeStore
     from robomem.core.memory import SpatioSemanticMemory
     from robomem.core.objects import ObjectStore
@@ -210,9 +155,8 @@ def load_memory(directory: Path, encoder: Encoder, config: Optional[MemoryConfig
     from robomem.core.voxel_map import NegativeEvidence, VoxelMap
     from robomem.index.base import load_index
 
-    directory = Path(directory)
-    manifest = _read_manifest(directory)
-    enc = manifest.get("encoder", {})
+    enc = manifest.get("encoder")
+    enc = enc if isinstance(enc, dict) else {}
     if enc.get("dim") != encoder.dim or enc.get("name") != encoder.name:
         raise PersistenceError(
             f"{directory} was built with encoder {enc.get('name')!r} (dim {enc.get('dim')}); it cannot be queried "
@@ -242,11 +186,15 @@ def load_memory(directory: Path, encoder: Encoder, config: Optional[MemoryConfig
         trajectory = Trajectory.from_state(_json(directory, "trajectory.json"))
         instance_index = load_index(directory / "instance_index.bin", cfg.index)
         voxel_index = load_index(directory / "voxel_index.bin", cfg.index)
+        first_stamp, last_stamp = mem_meta.get("first_stamp_ns"), mem_meta.get("last_stamp_ns")
+        counters = {str(k): int(v) for k, v in mem_meta.get("counters", {}).items()}
     except PersistenceError:
         raise
     except IndexBackendError as exc:
         raise PersistenceError(f"{directory}: {exc}") from None
-    except (KeyError, TypeError, ValueError) as exc:
+    except OSError as exc:
+        raise PersistenceError(f"{directory}: cannot read it ({exc})") from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PersistenceError(f"{directory}: malformed content ({type(exc).__name__}: {exc})") from None
     if instance_index.dim != encoder.dim or voxel_index.dim != encoder.dim:
         raise PersistenceError(f"{directory}: index dimension does not match the encoder ({encoder.dim})")
@@ -257,7 +205,7 @@ def load_memory(directory: Path, encoder: Encoder, config: Optional[MemoryConfig
     memory.trajectory = trajectory
     memory.instance_index = instance_index
     memory.voxel_index = voxel_index
-    memory._first_stamp = mem_meta.get("first_stamp_ns")
-    memory._last_stamp = mem_meta.get("last_stamp_ns")
-    memory.counters.update({str(k): int(v) for k, v in mem_meta.get("counters", {}).items()})
+    memory._first_stamp = first_stamp
+    memory._last_stamp = last_stamp
+    memory.counters.update(counters)
     return memory

@@ -80,7 +80,7 @@ def test_failed_save_leaves_previous_save_intact(built, encoder, tmp_path, monke
         raise OSError("disk full")
 
     monkeypatch.setattr(built.voxel_index, "save", boom)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(PersistenceError, match=r"cannot save to .*mem.*disk full"):
         built.save(target)
     assert (target / "manifest.json").read_bytes() == manifest_before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mem"]
