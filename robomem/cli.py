@@ -4,6 +4,8 @@
     robomem query DIR locate "red mug"   run one query against a saved memory (JSON out)
     robomem config                       print the default memory config as YAML
     robomem ingest-bag BAG --out DIR     build a memory offline from a rosbag2 (sqlite3 or MCAP)
+    robomem ingest-dir DIR --format tum|7scenes|redwood --out MEMORY
+                                         build a memory from a recorded RGB-D dataset directory
 
 The simulation evaluation is ``robomem-eval`` (see README).
 """
@@ -99,6 +101,65 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_shift(text: str) -> Any:
+    if text in ("auto", "report"):
+        return text
+    parts = text.replace(" ", "").split(",")
+    try:
+        dx, dy = (int(v) for v in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give DX,DY in pixels, 'auto' or 'report'") from None
+    return (dx, dy)
+
+
+def _cmd_ingest_dir(args: argparse.Namespace) -> int:
+    from robomem.config import apply_overrides, load_yaml
+    from robomem.core.memory import SpatioSemanticMemory
+    from robomem.datasets.ingest import check_out_dir, ingest_sequence, read_sequence
+    from robomem.datasets.options import ReaderOptions
+    from robomem.encoders.base import create_encoder
+
+    out = Path(args.out)
+    check_out_dir(out, args.force)  # before any work: nothing is written unless --out may hold a memory
+    cfg = load_yaml(MemoryConfig, args.config, section="memory") if args.config else MemoryConfig()
+    overrides: dict[str, Any] = {}
+    if args.encoder:
+        overrides["encoder.backend"] = args.encoder
+    if args.model_path:
+        overrides["encoder.model_path"] = args.model_path
+    if overrides:
+        cfg = apply_overrides(cfg, overrides)
+    seq = read_sequence(args.directory, args.format, ReaderOptions(
+        intrinsics=args.intrinsics, depth_scale=args.depth_scale, max_dt_s=args.max_dt))
+    log.info("%s: %d frames listed, intrinsics %s, depth scale %g m/unit", seq.root, len(seq.records),
+             seq.intrinsics, seq.depth_scale)
+    regions: Any = ()
+    if args.regions:
+        from robomem.ros.params import load_regions
+
+        regions = load_regions(args.regions)
+    encoder = create_encoder(cfg.encoder)
+    memory = SpatioSemanticMemory(cfg, encoder, regions)
+    front_end = None
+    if args.perception != "none":
+        from robomem.perception.base import create_front_end, load_perception_config
+
+        pcfg = load_perception_config(args.perception_config, backend=args.perception)
+        front_end = create_front_end(pcfg, encoder)
+    report = ingest_sequence(seq, memory.ingest, front_end=front_end, every=args.every,
+                             max_frames=args.max_frames, color_shift=args.color_shift,
+                             progress=not args.no_progress)
+    print(report.summary())
+    if report.frames_ingested == 0:
+        print(f"robomem ingest-dir: no frame could be ingested; nothing saved to {out}", file=sys.stderr)
+        return 1
+    check_out_dir(out, args.force)  # again: the directory may have changed during a long ingest
+    path = memory.save(out)
+    print(json.dumps({"saved": str(path), "stats": memory.stats(), "report": to_jsonable(report.to_dict())},
+                     indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="robomem", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -115,6 +176,30 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--arg", action="append", default=[], metavar="KEY=JSON",
                    help="extra keyword argument, e.g. --arg t_ns=1767254400000000000 --arg k=3")
     q.set_defaults(func=_cmd_query)
+    d = sub.add_parser("ingest-dir", help="build a memory from a recorded RGB-D dataset directory",
+                       description="Build a memory from a TUM RGB-D, 7-Scenes or Redwood/Open3D sequence and save "
+                                   "it to --out (which must be new, empty, or a robomem memory with --force).")
+    d.add_argument("directory", help="the sequence directory")
+    d.add_argument("--format", required=True, choices=("tum", "7scenes", "redwood"), help="dataset layout")
+    d.add_argument("--out", required=True, help="directory to save the memory to")
+    d.add_argument("--force", action="store_true", help="replace a robomem memory already saved at --out")
+    d.add_argument("--config", default="", help="memory config YAML (with a top-level 'memory:' section)")
+    d.add_argument("--encoder", default="", help="override encoder.backend (clip, siglip, gt_text, hash)")
+    d.add_argument("--model-path", default="", help="override encoder.model_path")
+    d.add_argument("--perception", default="none",
+                   help="perception front end: none (geometry only), detector, dense, clustering")
+    d.add_argument("--perception-config", default="", help="perception config YAML (config/perception.yaml)")
+    d.add_argument("--intrinsics", default="", help="fx,fy,cx,cy of the depth image (overrides the layout's)")
+    d.add_argument("--depth-scale", type=float, default=None, help="metres per depth unit (overrides the layout's)")
+    d.add_argument("--max-dt", type=float, default=0.02, help="colour/depth/pose association tolerance, s (TUM)")
+    d.add_argument("--every", type=int, default=1, help="use every n-th frame")
+    d.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0 = all)")
+    d.add_argument("--color-shift", type=_parse_shift, default="report",
+                   help="colour/depth misregistration: DX,DY pixels to move colour by, 'auto' (estimate and apply) "
+                        "or 'report' (estimate only; default)")
+    d.add_argument("--regions", default="", help="rooms YAML {name: {min: [x,y,z], max: [x,y,z]}}")
+    d.add_argument("--no-progress", action="store_true", help="no progress bar")
+    d.set_defaults(func=_cmd_ingest_dir)
     c = sub.add_parser("config", help="print the default memory config (YAML)")
     c.set_defaults(func=_cmd_config)
     try:

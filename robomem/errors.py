@@ -47,5 +47,13 @@ class PlannerError(RobomemError):
     """A planner backend failed (endpoint down, malformed answer, unknown task)."""
 
 
+class DatasetError(RobomemError):
+    """A recorded RGB-D dataset directory is malformed (missing lists, unreadable images, bad poses)."""
+
+
+class PerceptionError(RobomemError):
+    """A perception front end could not be loaded or could not segment/label a frame."""
+
+
 class RosError(RobomemError):
     """The ROS 2 edge failed: interfaces not built, a bag unreadable or missing topics, a service unreachable."""

@@ -1,0 +1,247 @@
+"""Build a memory from a recorded RGB-D sequence: list it, load each frame (artefacts handled and counted),
+optionally run a perception front end on it, ingest it, and report what happened.
+
+Used by ``robomem ingest-dir DIR --format tum|7scenes|redwood --out MEMORY`` (:mod:`robomem.cli`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+
+import numpy as np
+
+from robomem.core.types import Frame
+from robomem.datasets.base import (
+    ArtefactCounts,
+    Sequence,
+    best_shift,
+    color_shift_scores,
+    load_frame,
+    read_depth,
+    read_rgb,
+)
+from robomem.datasets.options import ReaderOptions
+from robomem.datasets.redwood import read_redwood
+from robomem.datasets.sevenscenes import read_7scenes
+from robomem.datasets.tum import read_tum
+from robomem.errors import DatasetError, FrameError, RobomemError
+
+log = logging.getLogger(__name__)
+
+Reader = Callable[[Path, ReaderOptions], Sequence]
+FORMATS: dict[str, Reader] = {"tum": read_tum, "7scenes": read_7scenes, "redwood": read_redwood}
+"""Dataset layout name -> reader."""
+
+MANIFEST = "manifest.json"
+MEMORY_FORMAT = "robomem-memory"
+
+
+def read_sequence(root: Union[str, Path], fmt: str, options: Optional[ReaderOptions] = None) -> Sequence:
+    """List the sequence at ``root`` in layout ``fmt`` (a key of :data:`FORMATS`). Raises DatasetError."""
+    opts = options or ReaderOptions()
+    opts.validate()
+    try:
+        reader = FORMATS[fmt]
+    except KeyError:
+        raise DatasetError(f"unknown dataset format {fmt!r}; choose one of {sorted(FORMATS)}") from None
+    path = Path(root)
+    if not path.is_dir():
+        raise DatasetError(f"dataset directory {path} does not exist or is not a directory")
+    return reader(path, opts)
+
+
+def is_memory_dir(path: Path) -> bool:
+    """True if ``path`` holds a robomem memory (a manifest naming the robomem format)."""
+    try:
+        data = json.loads((path / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("format") == MEMORY_FORMAT
+
+
+def check_out_dir(out: Path, force: bool) -> None:
+    """Refuse an output path that is not (or would not become only) a robomem memory.
+
+    Allowed: a path that does not exist, an empty directory, or (with ``force``) a directory holding a robomem
+    memory, which the save then replaces atomically. Anything else raises DatasetError and nothing is written."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise DatasetError(f"--out {out} exists and is not a directory; choose a new path for the memory")
+    if not any(out.iterdir()):
+        return
+    if not is_memory_dir(out):
+        raise DatasetError(f"--out {out} is a non-empty directory that is not a robomem memory; refusing to write "
+                           "there (choose a new path)")
+    if not force:
+        raise DatasetError(f"--out {out} already holds a robomem memory; pass --force to replace it")
+
+
+@dataclass
+class DatasetReport:
+    """What ``ingest-dir`` did."""
+
+    sequence: str
+    format: str
+    frames_listed: int
+    frames_ingested: int = 0
+    frames_rejected: int = 0
+    frames_unreadable: int = 0
+    reject_reasons: Counter[str] = field(default_factory=Counter)
+    unassociated_rgb: int = 0
+    unassociated_depth: int = 0
+    without_pose: int = 0
+    missing_files: int = 0
+    broken_poses: int = 0
+    synthetic_stamps: bool = False
+    color_shift_px: tuple[int, int] = (0, 0)
+    color_shift_estimate: Optional[tuple[float, float, float]] = None  # dx, dy, response
+    artefacts: ArtefactCounts = field(default_factory=ArtefactCounts)
+    perception_s: float = 0.0
+    elapsed_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rate_hz(self) -> float:
+        return self.frames_ingested / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["reject_reasons"] = dict(self.reject_reasons)
+        d["rate_hz"] = round(self.rate_hz, 2)
+        return d
+
+    def summary(self) -> str:
+        a = self.artefacts
+        lines = [
+            f"{self.format} sequence {self.sequence}: {self.frames_ingested}/{self.frames_listed} frames ingested "
+            f"in {self.elapsed_s:.1f} s ({self.rate_hz:.1f} frames/s)",
+            f"  not formed: {self.unassociated_rgb} colour / {self.unassociated_depth} depth image(s) unassociated, "
+            f"{self.without_pose} without pose, {self.broken_poses} broken pose(s), "
+            f"{self.missing_files} missing file(s)",
+            f"  skipped: {self.frames_unreadable} unreadable, {self.frames_rejected} rejected "
+            f"{dict(self.reject_reasons) if self.reject_reasons else ''}".rstrip(),
+            f"  artefacts: {a.depth_invalid_zero} depth pixels 0, {a.depth_invalid_max} depth pixels 65535 (invalid); "
+            f"{a.poses_reorthonormalised} rotation(s) re-orthonormalised (max |R^T R - I| {a.max_rotation_error:.2g}); "
+            f"{a.colour_resized} colour image(s) resized to the depth size; {a.jpeg_colour} JPEG colour image(s)",
+        ]
+        if self.color_shift_estimate is not None:
+            dx, dy, r = self.color_shift_estimate
+            lines.append(f"  colour/depth registration: estimated shift ({dx:+.1f}, {dy:+.1f}) px "
+                         f"(edge correlation {r:.2f}); applied ({self.color_shift_px[0]:+d}, {self.color_shift_px[1]:+d}) px")
+        if self.synthetic_stamps:
+            lines.append("  this layout has no time stamps: frames were stamped at 30 Hz")
+        lines += [f"  note: {n}" for n in self.notes[:10]]
+        return "\n".join(lines)
+
+
+def estimate_sequence_shift(seq: Sequence, samples: int = 8) -> tuple[float, float, float]:
+    """Colour->depth edge shift (dx, dy, mean correlation) maximising the edge correlation summed over ``samples``
+    frames spread over the sequence (see :func:`robomem.datasets.base.color_shift_scores`)."""
+    import cv2
+
+    idx = np.unique(np.linspace(0, len(seq.records) - 1, num=min(samples, len(seq.records))).round().astype(int))
+    total: Optional[np.ndarray] = None
+    n = 0
+    for i in idx.tolist():
+        r = seq.records[i]
+        try:
+            depth = read_depth(r.depth_path)
+            rgb = read_rgb(r.rgb_path)
+        except DatasetError:
+            continue
+        if rgb.shape[:2] != depth.shape:
+            rgb = cv2.resize(rgb, (depth.shape[1], depth.shape[0]), interpolation=cv2.INTER_AREA)
+        s = color_shift_scores(rgb, depth)
+        total = s if total is None else total + s
+        n += 1
+    if total is None:
+        return 0.0, 0.0, 0.0
+    dx, dy, score = best_shift(total)
+    return dx, dy, score / n
+
+
+FrontEnd = Callable[[Frame], Frame]
+"""A perception front end: fills a frame's segments and labels (see :mod:`robomem.perception`)."""
+
+
+def ingest_sequence(
+    seq: Sequence,
+    ingest: Callable[[Frame], Any],
+    *,
+    front_end: Optional[FrontEnd] = None,
+    every: int = 1,
+    max_frames: int = 0,
+    color_shift: Union[str, tuple[int, int]] = (0, 0),
+    progress: bool = True,
+) -> DatasetReport:
+    """Feed the sequence's frames to ``ingest`` (e.g. ``memory.ingest``), in order.
+
+    every: use every n-th frame; max_frames: stop after this many ingested (0 = all); color_shift: (dx, dy)
+    pixels to move the colour image by, or "auto" (estimated from edges, see :func:`estimate_sequence_shift`),
+    or "report" (estimated and reported, not applied). Frames whose images cannot be read, or that the memory
+    rejects (:class:`FrameError`), are skipped and counted; other errors propagate."""
+    from tqdm import tqdm
+
+    if every < 1 or max_frames < 0:
+        raise DatasetError("--every must be >= 1 and --max-frames >= 0")
+    p = seq.problems
+    report = DatasetReport(
+        seq.name, seq.format, len(seq.records), unassociated_rgb=p.unassociated_rgb,
+        unassociated_depth=p.unassociated_depth, without_pose=p.without_pose, missing_files=p.missing_files,
+        broken_poses=p.broken_poses, synthetic_stamps=seq.synthetic_stamps, notes=list(p.notes),
+    )
+    shift: tuple[int, int] = (0, 0)
+    if isinstance(color_shift, str):
+        if color_shift not in ("auto", "report"):
+            raise DatasetError(f"--color-shift {color_shift!r}: give DX,DY pixels, 'auto' or 'report'")
+        report.color_shift_estimate = estimate_sequence_shift(seq)
+        if color_shift == "auto":
+            shift = (int(round(report.color_shift_estimate[0])), int(round(report.color_shift_estimate[1])))
+    else:
+        shift = (int(color_shift[0]), int(color_shift[1]))
+    report.color_shift_px = shift
+    records = seq.records[::every]
+    total = min(len(records), max_frames) if max_frames else len(records)
+    t0 = time.perf_counter()
+    bar = tqdm(total=total, desc=f"ingest {seq.name}", unit="frame", disable=not progress, leave=False)
+    try:
+        for rec in records:
+            if max_frames and report.frames_ingested >= max_frames:
+                break
+            try:
+                loaded = load_frame(seq, rec, report.artefacts, shift)
+            except DatasetError as exc:
+                report.frames_unreadable += 1
+                report.notes.append(str(exc))
+                log.warning("%s", exc)
+                continue
+            frame = Frame(rgb=loaded.rgb, depth=loaded.depth, intrinsics=seq.intrinsics,
+                          world_T_camera=loaded.world_T_camera, stamp_ns=rec.stamp_ns, depth_scale=seq.depth_scale)
+            if front_end is not None:
+                tp = time.perf_counter()
+                frame = front_end(frame)
+                report.perception_s += time.perf_counter() - tp
+            try:
+                ingest(frame)
+            except FrameError as exc:
+                report.frames_rejected += 1
+                reason = str(exc).split(";")[0][:80]
+                report.reject_reasons[reason] += 1
+                log.debug("frame %d rejected: %s", rec.index, exc)
+                continue
+            report.frames_ingested += 1
+            bar.update(1)
+    except RobomemError:
+        raise
+    finally:
+        bar.close()
+        report.elapsed_s = time.perf_counter() - t0
+    return report
