@@ -135,7 +135,8 @@ class DatasetReport:
         if self.color_shift_estimate is not None:
             dx, dy, r = self.color_shift_estimate
             lines.append(f"  colour/depth registration: estimated shift ({dx:+.1f}, {dy:+.1f}) px "
-                         f"(edge correlation {r:.2f}); applied ({self.color_shift_px[0]:+d}, {self.color_shift_px[1]:+d}) px")
+                         f"(edge correlation {r:.2f}); applied "
+                         f"({self.color_shift_px[0]:+d}, {self.color_shift_px[1]:+d}) px")
         if self.synthetic_stamps:
             lines.append("  this layout has no time stamps: frames were stamped at 30 Hz")
         lines += [f"  note: {n}" for n in self.notes[:10]]
