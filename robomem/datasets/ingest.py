@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
+from robomem.core import atomic_store, persistence
 from robomem.core.types import Frame
 from robomem.datasets.base import (
     ArtefactCounts,
@@ -31,17 +32,13 @@ from robomem.datasets.options import ReaderOptions
 from robomem.datasets.redwood import read_redwood
 from robomem.datasets.sevenscenes import read_7scenes
 from robomem.datasets.tum import read_tum
-from robomem.errors import DatasetError, FrameError, RobomemError
+from robomem.errors import DatasetError, FrameError, PersistenceError, RobomemError
 
 log = logging.getLogger(__name__)
 
 Reader = Callable[[Path, ReaderOptions], Sequence]
 FORMATS: dict[str, Reader] = {"tum": read_tum, "7scenes": read_7scenes, "redwood": read_redwood}
 """Dataset layout name -> reader."""
-
-MANIFEST = "manifest.json"
-MEMORY_FORMAT = "robomem-memory"
-
 
 def read_sequence(root: Union[str, Path], fmt: str, options: Optional[ReaderOptions] = None) -> Sequence:
     """List the sequence at ``root`` in layout ``fmt`` (a key of :data:`FORMATS`). Raises DatasetError."""
@@ -60,27 +57,24 @@ def read_sequence(root: Union[str, Path], fmt: str, options: Optional[ReaderOpti
 def is_memory_dir(path: Path) -> bool:
     """True if ``path`` holds a robomem memory (a manifest naming the robomem format)."""
     try:
-        data = json.loads((path / MANIFEST).read_text())
+        data = json.loads((path / atomic_store.MANIFEST).read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(data, dict) and data.get("format") == MEMORY_FORMAT
+    return isinstance(data, dict) and data.get("format") == persistence.FORMAT.name
 
 
 def check_out_dir(out: Path, force: bool) -> None:
     """Refuse an output path that is not (or would not become only) a robomem memory.
 
     Allowed: a path that does not exist, an empty directory, or (with ``force``) a directory holding a robomem
-    memory, which the save then replaces atomically. Anything else raises DatasetError and nothing is written."""
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise DatasetError(f"--out {out} exists and is not a directory; choose a new path for the memory")
-    if not any(out.iterdir()):
-        return
-    if not is_memory_dir(out):
-        raise DatasetError(f"--out {out} is a non-empty directory that is not a robomem memory; refusing to write "
-                           "there (choose a new path)")
-    if not force:
+    memory, which the save then replaces atomically. The store's own target checks
+    (:func:`robomem.core.atomic_store.check_target`) run too. Raises DatasetError; nothing is written."""
+    try:
+        target = atomic_store.resolve_target(out)
+        atomic_store.check_target(target, persistence.FORMAT)
+    except PersistenceError as exc:
+        raise DatasetError(f"--out: {exc}") from None
+    if is_memory_dir(target) and not force:
         raise DatasetError(f"--out {out} already holds a robomem memory; pass --force to replace it")
 
 

@@ -146,7 +146,7 @@ def test_out_must_be_new_empty_or_a_memory(tmp_path: Path, recorded) -> None:
     assert main([*args, "--out", str(precious), "--force"]) == 1
     assert (precious / "thesis.tex").read_text() == "do not delete" and len(list(precious.iterdir())) == 1
     (tmp_path / "file").write_text("x")
-    with pytest.raises(DatasetError, match="not a directory"):
+    with pytest.raises(DatasetError, match="is not a directory"):
         check_out_dir(tmp_path / "file", force=True)
     out = tmp_path / "mem"
     assert main([*args, "--out", str(out)]) == 0
