@@ -65,7 +65,7 @@ def bench_locate(n_voxels: int, n_instances: int, encoder_name: str, n_queries: 
     ]
     for i in range(0, n_instances, 1000):
         res = mem.objects.assign(segs[i : i + 1000], 10**9 + i)
-        mem._dirty_instances.update(res.segment_to_instance.values())
+        mem.state.pending.dirty_instances.update(res.segment_to_instance.values())
     mem.sync_indices()
     build_s = time.perf_counter() - t
     print(f"built memory: {len(mem.voxels):,} voxels, {len(mem.objects):,} instances in {build_s:.1f} s")

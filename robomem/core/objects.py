@@ -160,6 +160,10 @@ class ObjectStore:
                 f"unknown instance id {instance_id}; list instances with instances() / the Locate service"
             ) from None
 
+    def find(self, instance_id: int) -> Optional[ObjectInstance]:
+        """The instance, or None when the id is unknown."""
+        return self._instances.get(instance_id)
+
     def all(self) -> list[ObjectInstance]:
         return list(self._instances.values())
 

@@ -1,4 +1,4 @@
-"""Saving and loading a whole memory as a versioned directory.
+"""Saving and loading a whole memory state (:class:`~robomem.core.state.MemoryState`) as a versioned directory.
 
 Layout (``FORMAT_VERSION`` 1)::
 
@@ -20,6 +20,10 @@ done), and every filesystem failure is a :class:`~robomem.errors.PersistenceErro
 removes the leftovers of killed saves, checks the manifest (which must list every file of :data:`FORMAT`) and
 every checksum *before* building anything, and falls back to ``<name>.previous`` when the target is missing or
 damaged; a truncated, edited or foreign directory gives a PersistenceError and never a half-loaded memory.
+
+Every field of the state is covered by an entry of ``_PARTS`` (which also names its files), by the manifest
+(``config``, ``feature_dim``) or by :data:`~robomem.core.state.TRANSIENT_FIELDS`: ``save_state`` refuses to
+run otherwise, so a field added to the state cannot be silently dropped on save/load.
 """
 
 from __future__ import annotations
@@ -28,20 +32,25 @@ import io
 import json
 import logging
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
 from robomem.config import MemoryConfig, from_dict, to_plain
 from robomem.core import atomic_store
 from robomem.core.atomic_store import StoreFormat
+from robomem.core.episodic import KeyframeStore
+from robomem.core.objects import ObjectStore
+from robomem.core.scene_graph import TemporalSceneGraph
+from robomem.core.state import COUNTER_NAMES, TRANSIENT_FIELDS, MemoryState, state_field_names
+from robomem.core.trajectory import Trajectory
 from robomem.core.types import Box3D, Region
+from robomem.core.voxel_map import NegativeEvidence, VoxelMap
 from robomem.encoders.base import Encoder
 from robomem.errors import ConfigError, IndexBackendError, PersistenceError
-
-if TYPE_CHECKING:
-    from robomem.core.memory import SpatioSemanticMemory
+from robomem.index.base import load_index
 
 log = logging.getLogger(__name__)
 
@@ -50,57 +59,12 @@ FORMAT_VERSION = 1
 MANIFEST = atomic_store.MANIFEST
 
 
-FORMAT = StoreFormat(
-    name=FORMAT_NAME,
-    version=FORMAT_VERSION,
-    required_files=(
-        "memory.json", "voxels.npz", "negative.npz", "objects.json", "object_features.npy", "graph.json",
-        "keyframes.npz", "trajectory.json", "instance_index.bin", "voxel_index.bin",
-    ),
-)
-"""The memory directory format: the manifest must list (and checksum) every one of these files."""
-
-
 def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
     np.savez(path, **arrays)  # type: ignore[arg-type]
 
 
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, separators=(",", ":")))
-
-
-def save_memory(memory: SpatioSemanticMemory, directory: Union[str, Path]) -> Path:
-    """Write ``memory`` to ``directory`` atomically; returns the absolute directory. Caller holds the memory lock.
-
-    Raises PersistenceError (nothing on disk changed) for an empty path, a target that exists and is not a
-    robomem memory, or any filesystem failure; see :mod:`robomem.core.atomic_store`.
-    """
-
-    def fill(tmp: Path) -> dict[str, Any]:
-        _savez(tmp / "voxels.npz", memory.voxels.state_dict())
-        _savez(tmp / "negative.npz", memory.voxels.negative.state_dict())
-        meta, feats = memory.objects.state()
-        _write_json(tmp / "objects.json", meta)
-        np.save(tmp / "object_features.npy", feats)
-        _write_json(tmp / "graph.json", memory.graph.to_dict())
-        _savez(tmp / "keyframes.npz", memory.keyframes.state_dict())
-        _write_json(tmp / "trajectory.json", memory.trajectory.state())
-        memory.instance_index.save(tmp / "instance_index.bin")
-        memory.voxel_index.save(tmp / "voxel_index.bin")
-        _write_json(
-            tmp / "memory.json",
-            {
-                "first_stamp_ns": memory._first_stamp,
-                "last_stamp_ns": memory._last_stamp,
-                "counters": memory.counters,
-                "regions": [{"name": r.name, "min": list(r.box.min_xyz), "max": list(r.box.max_xyz)}
-                            for r in memory.regions()],
-            },
-        )
-        return {"encoder": {"name": memory.encoder.name, "dim": memory.encoder.dim},
-                "config": to_plain(memory.config)}
-
-    return atomic_store.save(directory, FORMAT, fill)
 
 
 def _npz(directory: Path, name: str) -> dict[str, np.ndarray]:
@@ -128,17 +92,143 @@ def read_saved_config(directory: Union[str, Path]) -> MemoryConfig:
         raise PersistenceError(f"{directory}: the saved config is invalid ({exc})") from None
 
 
-def load_memory(
-    directory: Union[str, Path], encoder: Encoder, config: Optional[MemoryConfig] = None
-) -> SpatioSemanticMemory:
-    """Build a memory from ``directory``. ``config`` overrides the saved one (geometry settings must match)."""
-    return load_memory_from(directory, encoder, config)[0]
+@dataclass(frozen=True)
+class _Part:
+    """How some fields of :class:`MemoryState` are written to / read from a memory directory.
+
+    ``files``: the files ``write`` creates; ``read(directory, config, feature_dim)`` returns the values of
+    exactly ``fields``.
+    """
+
+    fields: tuple[str, ...]
+    files: tuple[str, ...]
+    write: Callable[[MemoryState, Path], None]
+    read: Callable[[Path, MemoryConfig, int], dict[str, Any]]
 
 
-def load_memory_from(
+def _write_voxels(state: MemoryState, d: Path) -> None:
+    _savez(d / "voxels.npz", state.voxels.state_dict())
+    _savez(d / "negative.npz", state.voxels.negative.state_dict())
+
+
+def _read_voxels(d: Path, cfg: MemoryConfig, dim: int) -> dict[str, Any]:
+    voxels = VoxelMap.from_state_dict(cfg.voxel, _npz(d, "voxels.npz"), dim)
+    voxels.negative = NegativeEvidence.from_state_dict(cfg.voxel, _npz(d, "negative.npz"))
+    return {"voxels": voxels}
+
+
+def _write_objects(state: MemoryState, d: Path) -> None:
+    meta, feats = state.objects.state()
+    _write_json(d / "objects.json", meta)
+    np.save(d / "object_features.npy", feats)
+
+
+def _read_objects(d: Path, cfg: MemoryConfig, dim: int) -> dict[str, Any]:
+    features = np.load(io.BytesIO((d / "object_features.npy").read_bytes()), allow_pickle=False)
+    return {"objects": ObjectStore.from_state(cfg.objects, _json(d, "objects.json"), features)}
+
+
+def _write_memory_meta(state: MemoryState, d: Path) -> None:
+    _write_json(
+        d / "memory.json",
+        {
+            "first_stamp_ns": state.first_stamp_ns,
+            "last_stamp_ns": state.last_stamp_ns,
+            "counters": state.counters,
+            "regions": [{"name": r.name, "min": list(r.box.min_xyz), "max": list(r.box.max_xyz)}
+                        for r in state.regions],
+        },
+    )
+
+
+def _read_memory_meta(d: Path, cfg: MemoryConfig, dim: int) -> dict[str, Any]:
+    meta = _json(d, "memory.json")
+    regions = tuple(Region(str(r["name"]), Box3D(tuple(r["min"]), tuple(r["max"])))  # type: ignore[arg-type]
+                    for r in meta["regions"])
+    counters = dict.fromkeys(COUNTER_NAMES, 0)
+    counters.update({str(k): int(v) for k, v in meta.get("counters", {}).items()})
+    first, last = meta.get("first_stamp_ns"), meta.get("last_stamp_ns")
+    return {
+        "regions": regions,
+        "first_stamp_ns": None if first is None else int(first),
+        "last_stamp_ns": None if last is None else int(last),
+        "counters": counters,
+    }
+
+
+def _index_part(name: str) -> _Part:
+    def write(state: MemoryState, d: Path) -> None:
+        getattr(state, name).save(d / f"{name}.bin")
+
+    def read(d: Path, cfg: MemoryConfig, dim: int) -> dict[str, Any]:
+        index = load_index(d / f"{name}.bin", cfg.index)
+        if index.dim != dim:
+            raise PersistenceError(f"{d}: index dimension does not match the encoder ({dim})")
+        return {name: index}
+
+    return _Part((name,), (f"{name}.bin",), write, read)
+
+
+_PARTS: tuple[_Part, ...] = (
+    _Part(("regions", "first_stamp_ns", "last_stamp_ns", "counters"), ("memory.json",),
+          _write_memory_meta, _read_memory_meta),
+    _Part(("voxels",), ("voxels.npz", "negative.npz"), _write_voxels, _read_voxels),
+    _Part(("objects",), ("objects.json", "object_features.npy"), _write_objects, _read_objects),
+    _Part(("graph",), ("graph.json",), lambda s, d: _write_json(d / "graph.json", s.graph.to_dict()),
+          lambda d, c, n: {"graph": TemporalSceneGraph.from_dict(c.graph, _json(d, "graph.json"))}),
+    _Part(("keyframes",), ("keyframes.npz",), lambda s, d: _savez(d / "keyframes.npz", s.keyframes.state_dict()),
+          lambda d, c, n: {"keyframes": KeyframeStore.from_state_dict(c.episodic, _npz(d, "keyframes.npz"))}),
+    _Part(("trajectory",), ("trajectory.json",),
+          lambda s, d: _write_json(d / "trajectory.json", s.trajectory.state()),
+          lambda d, c, n: {"trajectory": Trajectory.from_state(_json(d, "trajectory.json"))}),
+    _index_part("instance_index"),
+    _index_part("voxel_index"),
+)
+_MANIFEST_FIELDS = ("config", "feature_dim")
+"""State fields stored in the manifest (the config, and the encoder's dim)."""
+
+FORMAT = StoreFormat(
+    name=FORMAT_NAME,
+    version=FORMAT_VERSION,
+    required_files=tuple(f for p in _PARTS for f in p.files),
+)
+"""The memory directory format: the manifest must list (and checksum) every one of these files."""
+
+
+def unsaved_state_fields() -> set[str]:
+    """Fields of MemoryState that no part, the manifest or TRANSIENT_FIELDS covers (must be empty)."""
+    covered = {f for p in _PARTS for f in p.fields} | set(_MANIFEST_FIELDS) | set(TRANSIENT_FIELDS)
+    return set(state_field_names()) - covered
+
+
+def save_state(state: MemoryState, encoder_name: str, directory: Union[str, Path]) -> Path:
+    """Write ``state`` to ``directory`` atomically; returns the absolute directory.
+
+    The caller holds the memory's lock and has synced the state's indices (``state.sync_indices()``).
+    Raises PersistenceError (nothing on disk changed) for an empty path, a target that exists and is not a
+    robomem memory, or any filesystem failure; see :mod:`robomem.core.atomic_store`.
+    """
+    missing = unsaved_state_fields()
+    if missing:  # a programming error: a MemoryState field without a persistence part
+        raise PersistenceError(f"robomem cannot save the state fields {sorted(missing)}: add them to _PARTS")
+
+    def fill(tmp: Path) -> dict[str, Any]:
+        for part in _PARTS:
+            part.write(state, tmp)
+        return {"encoder": {"name": encoder_name, "dim": state.feature_dim}, "config": to_plain(state.config)}
+
+    return atomic_store.save(directory, FORMAT, fill)
+
+
+def load_state(directory: Union[str, Path], encoder: Encoder, config: Optional[MemoryConfig] = None) -> MemoryState:
+    """Build a state from ``directory``. ``config`` overrides the saved one (geometry settings must match)."""
+    return load_state_from(directory, encoder, config)[0]
+
+
+def load_state_from(
     directory: Union[str, Path], encoder: Encoder, config: Optional[MemoryConfig] = None
-) -> tuple[SpatioSemanticMemory, atomic_store.Opened]:
-    """:func:`load_memory`, also saying which directory was read: ``opened.fallback_reason`` is set when the
+) -> tuple[MemoryState, atomic_store.Opened]:
+    """:func:`load_state`, also saying which directory was read: ``opened.fallback_reason`` is set when the
     target was missing or damaged and its ``<name>.previous`` was loaded instead."""
     with atomic_store.open_store(directory, FORMAT) as opened:
         return _build(opened.directory, opened.manifest, encoder, config), opened
@@ -146,15 +236,7 @@ def load_memory_from(
 
 def _build(
     directory: Path, manifest: dict[str, Any], encoder: Encoder, config: Optional[MemoryConfig]
-) -> SpatioSemanticMemory:
-    from robomem.core.episodic import KeyframeStore
-    from robomem.core.memory import SpatioSemanticMemory
-    from robomem.core.objects import ObjectStore
-    from robomem.core.scene_graph import TemporalSceneGraph
-    from robomem.core.trajectory import Trajectory
-    from robomem.core.voxel_map import NegativeEvidence, VoxelMap
-    from robomem.index.base import load_index
-
+) -> MemoryState:
     enc = manifest.get("encoder")
     enc = enc if isinstance(enc, dict) else {}
     if enc.get("dim") != encoder.dim or enc.get("name") != encoder.name:
@@ -172,40 +254,16 @@ def _build(
             f"{config.voxel.voxel_size} m cannot load it (leave voxel_size as saved)"
         )
     cfg = config or saved_config
+    values: dict[str, Any] = {"config": cfg, "feature_dim": int(encoder.dim)}
     try:
-        mem_meta = _json(directory, "memory.json")
-        regions = [Region(str(r["name"]), Box3D(tuple(r["min"]), tuple(r["max"])))  # type: ignore[arg-type]
-                   for r in mem_meta["regions"]]
-        memory = SpatioSemanticMemory(cfg, encoder, regions)
-        voxels = VoxelMap.from_state_dict(cfg.voxel, _npz(directory, "voxels.npz"), encoder.dim)
-        voxels.negative = NegativeEvidence.from_state_dict(cfg.voxel, _npz(directory, "negative.npz"))
-        features = np.load(io.BytesIO((directory / "object_features.npy").read_bytes()), allow_pickle=False)
-        objects = ObjectStore.from_state(cfg.objects, _json(directory, "objects.json"), features)
-        graph = TemporalSceneGraph.from_dict(cfg.graph, _json(directory, "graph.json"))
-        keyframes = KeyframeStore.from_state_dict(cfg.episodic, _npz(directory, "keyframes.npz"))
-        trajectory = Trajectory.from_state(_json(directory, "trajectory.json"))
-        instance_index = load_index(directory / "instance_index.bin", cfg.index)
-        voxel_index = load_index(directory / "voxel_index.bin", cfg.index)
-        first_stamp, last_stamp = mem_meta.get("first_stamp_ns"), mem_meta.get("last_stamp_ns")
-        counters = {str(k): int(v) for k, v in mem_meta.get("counters", {}).items()}
+        for part in _PARTS:
+            values.update(part.read(directory, cfg, encoder.dim))
     except PersistenceError:
         raise
     except IndexBackendError as exc:
         raise PersistenceError(f"{directory}: {exc}") from None
     except OSError as exc:
         raise PersistenceError(f"{directory}: cannot read it ({exc})") from exc
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, EOFError) as exc:
         raise PersistenceError(f"{directory}: malformed content ({type(exc).__name__}: {exc})") from None
-    if instance_index.dim != encoder.dim or voxel_index.dim != encoder.dim:
-        raise PersistenceError(f"{directory}: index dimension does not match the encoder ({encoder.dim})")
-    memory.voxels = voxels
-    memory.objects = objects
-    memory.graph = graph
-    memory.keyframes = keyframes
-    memory.trajectory = trajectory
-    memory.instance_index = instance_index
-    memory.voxel_index = voxel_index
-    memory._first_stamp = first_stamp
-    memory._last_stamp = last_stamp
-    memory.counters.update(counters)
-    return memory
+    return MemoryState(device=values["voxels"].device, **values)

@@ -1,18 +1,21 @@
-"""The read side of the memory: typed queries answered from the memory's parts.
+"""The read side of the memory: typed queries answered from a :class:`~robomem.core.state.MemoryState`.
 
-Every public method takes the memory's lock, syncs the vector indices, and returns a typed result whose
-``status`` says OK / NOT_FOUND / BAD_REQUEST; a :class:`~robomem.errors.QueryError` raised inside is turned
-into BAD_REQUEST with its message, so callers (ROS services, planners) never see an exception for a bad query.
+The engine reads one state and never writes it. The caller (the facade) holds whatever lock guards that
+state and syncs its vector indices first (``MemoryState.sync_indices``). Every public method returns a typed
+result whose ``status`` says OK / NOT_FOUND / BAD_REQUEST; a :class:`~robomem.errors.QueryError` raised inside
+is turned into BAD_REQUEST with its message, so callers (ROS services, planners) never see an exception for a
+bad query.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, TypeVar
+from typing import Any, Callable, Iterable, Optional, TypeVar
 
 import numpy as np
 
+from robomem.core.features import TextFeatures
 from robomem.core.objects import ObjectInstance
 from robomem.core.query_types import (
     Change,
@@ -31,11 +34,9 @@ from robomem.core.query_types import (
     RoomVisitsResult,
     StateResult,
 )
+from robomem.core.state import MemoryState
 from robomem.core.types import Placement
 from robomem.errors import MemoryStateError, QueryError
-
-if TYPE_CHECKING:
-    from robomem.core.memory import SpatioSemanticMemory
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -55,17 +56,15 @@ _RESULT_FOR: dict[str, Any] = {
 
 
 def _query(fn: Callable[..., R]) -> Callable[..., R]:
-    """Lock + sync, and turn QueryError / MemoryStateError into a BAD_REQUEST result."""
+    """Turn QueryError / MemoryStateError into a BAD_REQUEST result."""
 
     @functools.wraps(fn)
     def wrapper(self: QueryEngine, *args: Any, **kwargs: Any) -> R:
-        with self.memory.lock:
-            self.memory.sync_indices()
-            try:
-                return fn(self, *args, **kwargs)
-            except (QueryError, MemoryStateError) as exc:
-                result_type = _RESULT_FOR[fn.__name__]
-                return result_type(status=QueryStatus.BAD_REQUEST, message=str(exc))  # type: ignore[no-any-return]
+        try:
+            return fn(self, *args, **kwargs)
+        except (QueryError, MemoryStateError) as exc:
+            result_type = _RESULT_FOR[fn.__name__]
+            return result_type(status=QueryStatus.BAD_REQUEST, message=str(exc))  # type: ignore[no-any-return]
 
     return wrapper
 
@@ -77,22 +76,23 @@ def _sorted_edges(edges: Iterable[GraphEdge]) -> tuple[GraphEdge, ...]:
 
 
 class QueryEngine:
-    """Answers :class:`~robomem.core.api.MemoryQueries` for one memory."""
+    """Answers :class:`~robomem.core.api.MemoryQueries` from one state (read only)."""
 
-    def __init__(self, memory: SpatioSemanticMemory) -> None:
-        self.memory = memory
+    def __init__(self, state: MemoryState, text_feature: TextFeatures) -> None:
+        self.state = state
+        self.text_feature = text_feature
 
     # ------------------------------------------------------------------------------------------ helpers
     @property
     def _threshold(self) -> float:
-        return self.memory.config.query.not_found_threshold
+        return self.state.config.query.not_found_threshold
 
     def _query_feature(self, text: Optional[str], feature: Optional[np.ndarray]) -> np.ndarray:
         if feature is not None:
             f = np.asarray(feature, dtype=np.float32).reshape(-1)
-            if f.shape[0] != self.memory.encoder.dim or not np.all(np.isfinite(f)):
+            if f.shape[0] != self.state.feature_dim or not np.all(np.isfinite(f)):
                 raise QueryError(
-                    f"query feature must be {self.memory.encoder.dim} finite floats, got shape {f.shape}"
+                    f"query feature must be {self.state.feature_dim} finite floats, got shape {f.shape}"
                 )
             n = float(np.linalg.norm(f))
             if n == 0:
@@ -100,7 +100,7 @@ class QueryEngine:
             return f / n
         if text is None or not text.strip():
             raise QueryError("give a non-empty text (or a feature) to search for")
-        return self.memory._text_feature(text.strip().lower())
+        return self.text_feature(text.strip().lower())
 
     def _ranked(
         self, text: Optional[str], feature: Optional[np.ndarray], include_vanished: bool, k: int
@@ -109,7 +109,7 @@ class QueryEngine:
         if k <= 0:
             raise QueryError(f"k must be >= 1, got {k}")
         q = self._query_feature(text, feature)
-        index = self.memory.instance_index
+        index = self.state.instance_index
         if len(index) == 0:
             return []
         want = min(len(index), max(4 * k, 32))
@@ -118,9 +118,9 @@ class QueryEngine:
             scores, ids = index.search(q[None, :], want)
             out = []
             for s, iid in zip(scores[0].tolist(), ids[0].tolist()):
-                if iid < 0 or iid not in self.memory.objects:
+                if iid < 0 or iid not in self.state.objects:
                     continue
-                inst = self.memory.objects.get(iid)
+                inst = self.state.objects.get(iid)
                 if include_vanished or inst.present:
                     out.append((inst, float(s)))
             if len(out) >= k or want >= len(index):
@@ -132,8 +132,8 @@ class QueryEngine:
     ) -> InstanceSummary:
         p = placement or inst.current
         rec_label = None
-        if p.receptacle_id is not None and p.receptacle_id in self.memory.objects:
-            rec_label = self.memory.objects.get(p.receptacle_id).label
+        if p.receptacle_id is not None and p.receptacle_id in self.state.objects:
+            rec_label = self.state.objects.get(p.receptacle_id).label
         return InstanceSummary(
             instance_id=inst.instance_id,
             label=inst.label,
@@ -153,7 +153,7 @@ class QueryEngine:
     def _resolve(self, instance_id: Optional[int], text: Optional[str]) -> tuple[Optional[ObjectInstance], float, str]:
         """(instance, score, why-not) for an id or the best text match (vanished instances included)."""
         if instance_id is not None:
-            return self.memory.objects.get(int(instance_id)), 1.0, ""
+            return self.state.objects.get(int(instance_id)), 1.0, ""
         if text is None:
             raise QueryError("give an instance_id or a text")
         ranked = self._ranked(text, None, include_vanished=True, k=1)
@@ -195,18 +195,16 @@ class QueryEngine:
         return LocateResult(QueryStatus.OK, f"{len(matches)} match(es) for {what}", matches)
 
     def locate_voxels(self, text: str, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        with self.memory.lock:
-            self.memory.sync_indices()
-            q = self._query_feature(text, None)
-            idx = self.memory.voxel_index
-            if len(idx) == 0:
-                return np.zeros((0, 3), np.float32), np.zeros(0, np.float32)
-            scores, uids = idx.search(q[None, :], min(k, len(idx)))
-            keep = uids[0] >= 0
-            rows = self.memory.voxels.rows_for_uids(uids[0][keep])
-            ok = rows >= 0
-            pos = self.memory.voxels.positions.cpu().numpy()[rows[ok]]
-            return pos.astype(np.float32), scores[0][keep][ok].astype(np.float32)
+        q = self._query_feature(text, None)
+        idx = self.state.voxel_index
+        if len(idx) == 0:
+            return np.zeros((0, 3), np.float32), np.zeros(0, np.float32)
+        scores, uids = idx.search(q[None, :], min(k, len(idx)))
+        keep = uids[0] >= 0
+        rows = self.state.voxels.rows_for_uids(uids[0][keep])
+        ok = rows >= 0
+        pos = self.state.voxels.positions.cpu().numpy()[rows[ok]]
+        return pos.astype(np.float32), scores[0][keep][ok].astype(np.float32)
 
     @_query
     def last_seen(self, instance_id: Optional[int], text: Optional[str]) -> InstanceResult:
@@ -229,7 +227,7 @@ class QueryEngine:
     def where_at(self, t_ns: int, instance_id: Optional[int], text: Optional[str]) -> InstanceResult:
         t = self._check_time(t_ns)
         if instance_id is not None:
-            inst: Optional[ObjectInstance] = self.memory.objects.get(int(instance_id))
+            inst: Optional[ObjectInstance] = self.state.objects.get(int(instance_id))
             score = 1.0
         else:
             if text is None:
@@ -286,11 +284,11 @@ class QueryEngine:
         t0, t1 = self._check_time(t0_ns, "t0_ns"), self._check_time(t1_ns, "t1_ns")
         if t1 < t0:
             raise QueryError(f"t1_ns ({t1}) is before t0_ns ({t0})")
-        names = {r.name for r in self.memory.regions()}
+        names = {r.name for r in self.state.regions}
         if region is not None and region not in names:
             raise QueryError(f"unknown region {region!r}; known regions: {sorted(names)}")
         out: list[Change] = []
-        for inst in self.memory.objects.all():
+        for inst in self.state.objects.all():
             ps = inst.placements
             for j, p in enumerate(ps):
                 prev = ps[j - 1] if j > 0 else None
@@ -317,14 +315,14 @@ class QueryEngine:
         return ChangesResult(QueryStatus.OK, f"{len(out)} change(s){where} between {t0} and {t1}", tuple(out))
 
     def _rec_label(self, p: Optional[Placement]) -> Optional[str]:
-        if p is None or p.receptacle_id is None or p.receptacle_id not in self.memory.objects:
+        if p is None or p.receptacle_id is None or p.receptacle_id not in self.state.objects:
             return None
-        return self.memory.objects.get(p.receptacle_id).label
+        return self.state.objects.get(p.receptacle_id).label
 
     @_query
     def count(self, text: str, min_score: Optional[float], include_vanished: bool) -> CountResult:
         thr = self._threshold if min_score is None else float(min_score)
-        ranked = self._ranked(text, None, include_vanished, k=max(len(self.memory.instance_index), 1))
+        ranked = self._ranked(text, None, include_vanished, k=max(len(self.state.instance_index), 1))
         hits = [(i, s) for i, s in ranked if s >= thr]
         if not hits:
             return CountResult(QueryStatus.OK, f"0 instances match {text!r}", 0, ())
@@ -333,20 +331,20 @@ class QueryEngine:
 
     @_query
     def relations(self, instance_id: int, t_ns: Optional[int]) -> RelationsResult:
-        inst = self.memory.objects.get(int(instance_id))
+        inst = self.state.objects.get(int(instance_id))
         t = None if t_ns is None else self._check_time(t_ns)
-        edges = _sorted_edges(self.memory.graph.edges_of(inst.instance_id, t))
+        edges = _sorted_edges(self.state.graph.edges_of(inst.instance_id, t))
         return RelationsResult(QueryStatus.OK, f"{len(edges)} relation(s) of #{inst.instance_id} ({inst.label})", edges)
 
     @_query
     def state_at(self, t_ns: int) -> StateResult:
         t = self._check_time(t_ns)
         insts = []
-        for inst in self.memory.objects.all():
+        for inst in self.state.objects.all():
             p = inst.placement_at(t)
             if p is not None:
                 insts.append(self._summary(inst, 1.0, p))
-        edges = _sorted_edges(self.memory.graph.edges_at(t))
+        edges = _sorted_edges(self.state.graph.edges_at(t))
         return StateResult(QueryStatus.OK, f"{len(insts)} instance(s) and {len(edges)} relation(s) at {t}", t,
                            tuple(insts), edges)
 
@@ -354,10 +352,10 @@ class QueryEngine:
     def keyframes_for(self, text: Optional[str], k: int, instance_id: Optional[int]) -> KeyframesResult:
         if k <= 0:
             raise QueryError(f"k must be >= 1, got {k}")
-        store = self.memory.keyframes
+        store = self.state.keyframes
         scored: dict[int, float] = {}
         if instance_id is not None:
-            self.memory.objects.get(int(instance_id))
+            self.state.objects.get(int(instance_id))
             for kf in store.with_instance(int(instance_id)):
                 scored.setdefault(kf.keyframe_id, 1.0)
         elif text is not None:
@@ -366,7 +364,7 @@ class QueryEngine:
                     continue
                 for kf in store.with_instance(inst.instance_id):
                     scored[kf.keyframe_id] = max(scored.get(kf.keyframe_id, -1.0), s)
-            if self.memory.encoder.supports_images:
+            if self.text_feature.encoder.supports_images:
                 q = self._query_feature(text, None)
                 for kid, s in store.search_embedding(q, k):
                     scored[kid] = max(scored.get(kid, -1.0), float(s))
@@ -392,11 +390,10 @@ class QueryEngine:
         t1 = None if t1_ns is None else self._check_time(t1_ns, "t1_ns")
         if t0 is not None and t1 is not None and t1 < t0:
             raise QueryError(f"t1_ns ({t1}) is before t0_ns ({t0})")
-        visits = tuple(self.memory.trajectory.visits(t0, t1))
-        if not self.memory.regions():
+        visits = tuple(self.state.trajectory.visits(t0, t1))
+        if not self.state.regions:
             return RoomVisitsResult(QueryStatus.NOT_FOUND, "no rooms are defined: give the memory regions first")
         return RoomVisitsResult(QueryStatus.OK, f"{len(visits)} room visit(s)", visits)
 
     def instances(self, include_vanished: bool = True) -> list[InstanceSummary]:
-        with self.memory.lock:
-            return [self._summary(i) for i in self.memory.objects.all() if include_vanished or i.present]
+        return [self._summary(i) for i in self.state.objects.all() if include_vanished or i.present]

@@ -19,7 +19,7 @@ from robomem.config import EncoderConfig, MemoryConfig
 from robomem.core import atomic_store
 from robomem.core.atomic_store import MARKER
 from robomem.core.memory import SpatioSemanticMemory
-from robomem.core.persistence import FORMAT, load_memory_from
+from robomem.core.persistence import FORMAT
 from robomem.core.types import CameraIntrinsics, Frame
 from robomem.encoders.base import create_encoder
 from robomem.errors import PersistenceError
@@ -217,7 +217,7 @@ def test_load_falls_back_to_previous_when_the_target_is_missing_and_says_so(enco
     memory_at(encoder, 1).save(target)
     target.rename(tmp_path / "mem.previous")  # a save killed between its two renames
     with caplog.at_level(logging.WARNING, logger="robomem.core.atomic_store"):
-        mem, opened = load_memory_from(target, encoder)
+        mem, opened = SpatioSemanticMemory.load_from(target, encoder)
     assert generation(mem) == 1 and opened.directory == tmp_path / "mem.previous"
     assert "does not exist" in opened.fallback_reason and "loading the previous save" in caplog.text
     memory_at(encoder, 3).save(target)  # the next save puts a target back and drops the previous one
@@ -233,7 +233,7 @@ def test_load_falls_back_to_previous_when_the_target_is_damaged(encoder, tmp_pat
     (tmp_path / "keep").rename(tmp_path / "mem.previous")
     data = (target / "objects.json").read_bytes()
     (target / "objects.json").write_bytes(data[: len(data) // 2])
-    mem, opened = load_memory_from(target, encoder)
+    mem, opened = SpatioSemanticMemory.load_from(target, encoder)
     assert generation(mem) == 1 and "truncated" in opened.fallback_reason
     # a save now keeps the good previous save and discards the damaged target
     memory_at(encoder, 4).save(target)

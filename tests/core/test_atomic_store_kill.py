@@ -69,7 +69,6 @@ def _entries(parent: Path) -> list[str]:
 def test_kill_9_at_random_points_of_the_save_never_loses_the_newest_complete_memory(tmp_path: Path) -> None:
     from robomem.config import EncoderConfig
     from robomem.core.memory import SpatioSemanticMemory
-    from robomem.core.persistence import load_memory_from
     from robomem.encoders.base import create_encoder
     from tests.core.test_atomic_store import T0
 
@@ -114,7 +113,7 @@ def test_kill_9_at_random_points_of_the_save_never_loses_the_newest_complete_mem
         if step is not None:
             hit_steps.add(step)
 
-        mem, opened = load_memory_from(target, encoder)
+        mem, opened = SpatioSemanticMemory.load_from(target, encoder)
         gen = (mem.time_range()[1] - T0) // SEC
         allowed = {g for g in (last_saved, in_progress) if g is not None}
         assert gen in allowed, f"iteration {it} (kill at {step or 'random time'}): loaded generation {gen}, " \
