@@ -173,13 +173,32 @@ class EncoderConfig:
 
 @dataclasses.dataclass(frozen=True)
 class QueryConfig:
-    """Query answering. not_found_threshold: cosine similarity under which locate says "not found"."""
+    """Query answering. not_found_threshold: cosine similarity under which locate says "not found".
+    max_text_chars: longer query texts are refused (BAD_REQUEST) before anything is encoded."""
 
     not_found_threshold: float = 0.5
     default_k: int = 5
+    max_text_chars: int = 1000
 
     def validate(self) -> None:
-        _positive(self, "default_k")
+        _positive(self, "default_k", "max_text_chars")
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestConfig:
+    """Frame admission (robomem.core.frame.check_frame).
+
+    max_future_s: a frame stamped more than this many seconds ahead of the newest ingested frame AND of the
+    clock (the wall clock in-process, the node's clock over ROS) is rejected and counted, so one bad stamp
+    cannot block all later frames (0 = no check). max_pixels: a larger frame is downscaled by the smallest
+    integer factor that fits (intrinsics scaled to match; 0 = never), so one huge image cannot stall ingest.
+    """
+
+    max_future_s: float = 600.0
+    max_pixels: int = 1_310_720
+
+    def validate(self) -> None:
+        check_non_negative(self, "max_future_s", "max_pixels")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,6 +212,7 @@ class MemoryConfig:
     index: IndexConfig = dataclasses.field(default_factory=IndexConfig)
     encoder: EncoderConfig = dataclasses.field(default_factory=EncoderConfig)
     query: QueryConfig = dataclasses.field(default_factory=QueryConfig)
+    ingest: IngestConfig = dataclasses.field(default_factory=IngestConfig)
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):
