@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Iterator, Optional, Sequence, Union
 
@@ -140,10 +141,12 @@ class SpatioSemanticMemory(MemoryQueries):
         """Add one RGB-D frame. Raises FrameError (memory unchanged) when the frame is rejected."""
         with self.lock:
             try:
-                checked = check_frame(frame, self.state.last_stamp_ns)
+                checked = check_frame(frame, self.state.last_stamp_ns, self.config.ingest, now_ns=time.time_ns())
             except Exception:
                 self.state.count("frames_rejected")
                 raise
+            if checked.downscale_factor > 1:
+                self.state.count("frames_downscaled")
             return self.pipeline.run(self.state, checked, self.encoder, self.text_feature)
 
     def sync_indices(self) -> None:
