@@ -66,6 +66,10 @@ def cmd_ingest_bag(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {out} is not empty; pass --force to replace the memory saved there")
     if args.max_frames < 0:
         raise ConfigError("--max-frames must be >= 0")
+    from robomem.core.atomic_store import check_target, resolve_target
+    from robomem.core.persistence import FORMAT
+
+    check_target(resolve_target(out), FORMAT)  # before the work: --force never replaces what is not a memory
     cfg = load_yaml(MemoryConfig, args.config) if args.config else MemoryConfig()
     if args.encoder:
         cfg = apply_overrides(cfg, {"encoder.backend": args.encoder})
@@ -83,6 +87,7 @@ def cmd_ingest_bag(args: argparse.Namespace) -> int:
         pair_tolerance_s=args.pair_tolerance,
         tf_tolerance_s=args.tf_tolerance,
         use_segmentation=bool(args.use_segmentation),
+        max_future_s=cfg.ingest.max_future_s,
     )
     pipe.validate()
     memory = SpatioSemanticMemory(cfg, create_encoder(cfg.encoder), load_regions(args.regions))

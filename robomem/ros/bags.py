@@ -123,7 +123,8 @@ def ingest_bag(
                 "pass --rgb-topic/--depth-topic/--info-topic"
             )
         conns = [c for c in reader.connections if c.topic in roles]
-        pipeline = FramePipeline(config)
+        log_time = [0]  # the recording time of the message being fed: the bag's clock for future-stamp checks
+        pipeline = FramePipeline(config, clock=lambda: log_time[0])
         throttled = ThrottledLog(log, throttle_s)
         feed = {
             "rgb": pipeline.add_rgb,
@@ -153,7 +154,8 @@ def ingest_bag(
                     return False
             return True
 
-        for conn, _t, raw in reader.messages(connections=conns):
+        for conn, t_log, raw in reader.messages(connections=conns):
+            log_time[0] = int(t_log)
             role = roles[conn.topic]
             report.messages[role] += 1
             try:

@@ -24,14 +24,16 @@ IngestFn = Callable[[Frame], IngestStats]
 class ThrottledLog:
     """Log a message at most once per ``period_s`` per key, with the number of repeats suppressed."""
 
-    def __init__(self, logger: logging.Logger, period_s: float = 5.0) -> None:
+    def __init__(self, logger: logging.Logger, period_s: float = 5.0, level: int = logging.WARNING) -> None:
         self.logger = logger
         self.period_s = period_s
+        self.level = level
         self._last: dict[str, float] = {}
         self._suppressed: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def warning(self, key: str, message: str) -> None:
+    def warning(self, key: str, message: str, exc_info: bool = False) -> None:
+        """Log ``message`` at this logger's level (WARNING by default) unless ``key`` was logged recently."""
         now = time.monotonic()
         with self._lock:
             last = self._last.get(key)
@@ -40,7 +42,8 @@ class ThrottledLog:
                 return
             n = self._suppressed.pop(key, 0)
             self._last[key] = now
-        self.logger.warning("%s%s", message, f" ({n} more like this suppressed)" if n else "")
+        self.logger.log(self.level, "%s%s", message, f" ({n} more like this suppressed)" if n else "",
+                        exc_info=exc_info)
 
 
 class IngestWorker:
@@ -49,6 +52,7 @@ class IngestWorker:
     Args:
         ingest: usually ``memory.ingest`` (thread-safe: it takes the memory's lock).
         queue_size: frames waiting at most; older ones are dropped when full.
+        on_error: called with the reason when ingest fails with an unexpected (non-FrameError) exception.
     """
 
     def __init__(
@@ -56,10 +60,12 @@ class IngestWorker:
         ingest: IngestFn,
         queue_size: int = 4,
         throttle_s: float = 5.0,
+        on_error: Optional[Callable[[str], None]] = None,
     ) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be >= 1")
         self._ingest = ingest
+        self._on_error = on_error
         self._queue: deque[Frame] = deque()
         self._queue_size = queue_size
         self._cond = threading.Condition()
@@ -109,7 +115,13 @@ class IngestWorker:
             except Exception as exc:  # keep serving: a bug in one frame must not kill the node
                 self.counters["errors"] += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("ingest failed for the frame at %.3f s", frame.stamp_ns / 1e9)
+                self._throttled.warning("error", f"ingest failed for the frame stamped {frame.stamp_ns} ns: "
+                                        f"{self.last_error}", exc_info=True)
+                if self._on_error is not None:
+                    try:
+                        self._on_error(self.last_error)
+                    except Exception:
+                        log.exception("the ingest error callback failed")
             else:
                 self.counters["ingested"] += 1
                 self._times.append(time.monotonic())

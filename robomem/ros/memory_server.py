@@ -2,10 +2,19 @@
 
 The memory lives in-process, so ingest and queries share it without copies: camera + TF callbacks only
 pair, convert and enqueue (:class:`~robomem.ros.pipeline.FramePipeline`, bounded drop-oldest
-:class:`~robomem.ros.ingest.IngestWorker`); a worker thread calls ``memory.ingest``; services (their own
-callback group on a MultiThreadedExecutor) answer from a consistent snapshot (the memory's lock). Timers
-publish the voxel cloud + object markers for RViz, diagnostics, and save periodically. SIGINT/SIGTERM:
-the queued frames are ingested, the memory is saved (``save_on_shutdown``), the node exits 0.
+:class:`~robomem.ros.ingest.IngestWorker`); a worker thread runs the frame steps (:attr:`frame_steps`, e.g. a
+perception front end) and ``memory.ingest``; services (their own callback group on a MultiThreadedExecutor)
+answer from a consistent snapshot. Timers publish the voxel cloud + object markers for RViz and diagnostics,
+and save periodically (own callback group, exponential backoff after a failure). SIGINT/SIGTERM: the queued
+frames are ingested, the memory is saved (``save_on_shutdown``), the node exits 0 (1 if that save failed).
+
+Faults never kill the node: every subscription, timer and service callback runs through
+:meth:`~robomem.ros.health.FaultLog.guard` (caught, logged throttled, counted, reported as an ERROR status on
+/diagnostics with the reason), and the node keeps serving. Camera and TF stamps far ahead of the newest frame
+and of the node's clock (``ingest.max_future_s``) are rejected before they can poison pairing or TF.
+
+Extending it: :meth:`MemoryServerNode.subscribe` adds a guarded subscription (e.g. a ``~/actions`` topic),
+:attr:`MemoryServerNode.frame_steps` adds steps run on each frame before ``memory.ingest``.
 
 Names (node ``robomem``; put it in a namespace with the launch file):
   subscriptions  rgb/image, depth/image, rgb/camera_info [, segmentation], /tf, /tf_static
@@ -19,19 +28,24 @@ disk without serving it).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
 import threading
+import time
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
-import numpy as np
-
+from robomem.core.atomic_store import previous_of
+from robomem.core.query_types import QueryStatus
+from robomem.core.types import Frame, IngestStats
 from robomem.encoders.base import create_encoder
 from robomem.errors import ConfigError, RobomemError
-from robomem.ros import params
-from robomem.ros.converters import set_stamp, xyzrgb_cloud_bytes
+from robomem.ros import diagnostics, params, viz
+from robomem.ros import msg_convert as mc
+from robomem.ros.converters import set_stamp
+from robomem.ros.health import FaultLog, SaveScheduler
 from robomem.ros.ingest import IngestWorker, ThrottledLog
 from robomem.ros.msg_convert import interfaces
 from robomem.ros.pipeline import FramePipeline, Rejection
@@ -53,8 +67,12 @@ def setup_logging() -> None:
 
 
 def _memory_has_save(directory: str) -> bool:
-    p = Path(directory)
-    return p.is_dir() and any(p.iterdir())
+    """A save (or the previous one, left by a save killed mid-swap) exists at ``directory``."""
+    p = Path(directory).expanduser()
+    try:
+        return (p.is_dir() and any(p.iterdir())) or previous_of(p).is_dir()
+    except OSError:
+        return True  # let the load say what is wrong
 
 
 class MemoryServerNode:
@@ -63,18 +81,14 @@ class MemoryServerNode:
     def __init__(self, node_name: str = "robomem", enable_services_default: bool = True) -> None:
         from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
         from rclpy.node import Node
-        from rclpy.qos import (
-            DurabilityPolicy,
-            HistoryPolicy,
-            QoSProfile,
-            ReliabilityPolicy,
-        )
+        from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
         self.node = Node(node_name)
         params.declare(self.node, {"enable_services": enable_services_default})
         self.cfg, self.mem_cfg = params.read(self.node)  # ConfigError -> main exits 2
         self.cfg.validate()
         self._throttle = ThrottledLog(log, self.cfg.log_throttle_s)
+        self.faults = FaultLog(log, self.cfg.log_throttle_s)
         self._closed = False
         self._lock = threading.Lock()  # pipeline state (callbacks are in one group, but timers read it)
 
@@ -82,19 +96,26 @@ class MemoryServerNode:
         encoder = create_encoder(self.mem_cfg.encoder)
         self.host = MemoryHost(self.mem_cfg, encoder, regions, self.cfg.save_directory)
         if self.cfg.load_on_start and _memory_has_save(self.cfg.save_directory):
-            self.host.load(self.cfg.save_directory)  # PersistenceError -> main exits 2: never overwrite it
-            log.info("loaded the memory saved in %s", self.cfg.save_directory)
+            note = self.host.load()  # PersistenceError -> main exits 2: never overwrite what cannot be read
+            (log.warning if "previous" in note else log.info)("load_on_start: %s", note)
 
-        self.pipeline = FramePipeline(self.cfg.pipeline())
-        self.worker = IngestWorker(self.host.memory.ingest, queue_size=self.cfg.ingest_queue_size,
-                                   throttle_s=self.cfg.log_throttle_s)
+        pipe_cfg = dataclasses.replace(self.cfg.pipeline(), max_future_s=self.mem_cfg.ingest.max_future_s)
+        self.pipeline = FramePipeline(pipe_cfg, clock=self.now_ns)
+        self.frame_steps: list[Callable[[Frame], Frame]] = []
+        """Run in order on each frame (worker thread) before ``memory.ingest``; a FrameError rejects it."""
+        self.worker = IngestWorker(self._ingest_frame, queue_size=self.cfg.ingest_queue_size,
+                                   throttle_s=self.cfg.log_throttle_s,
+                                   on_error=lambda m: self.faults.record("ingest", m, quiet=True))
         self.handlers = MemoryServices(self.host, frame_id=self.cfg.world_frame, extra_stats=self.ingest_counters)
+        self.saves = (SaveScheduler(self.cfg.save_period_s, self.cfg.save_max_backoff_s)
+                      if self.cfg.save_period_s > 0 else None)
 
         node = self.node
-        self._ingest_group = MutuallyExclusiveCallbackGroup()
+        self.ingest_group = MutuallyExclusiveCallbackGroup()
         self._service_group = MutuallyExclusiveCallbackGroup()
         self._timer_group = MutuallyExclusiveCallbackGroup()
-        cam_qos = QoSProfile(
+        self._save_group = MutuallyExclusiveCallbackGroup()  # a long save must not stall diagnostics
+        self.camera_qos = QoSProfile(
             history=HistoryPolicy.KEEP_LAST,
             depth=self.cfg.camera_qos_depth,
             reliability=ReliabilityPolicy.RELIABLE if self.cfg.camera_reliable else ReliabilityPolicy.BEST_EFFORT,
@@ -109,20 +130,21 @@ class MemoryServerNode:
             from sensor_msgs.msg import CameraInfo, Image
             from tf2_msgs.msg import TFMessage
 
-            g = self._ingest_group
-            node.create_subscription(Image, CAMERA_TOPICS["rgb"], self._on_rgb, cam_qos, callback_group=g)
-            node.create_subscription(Image, CAMERA_TOPICS["depth"], self._on_depth, cam_qos, callback_group=g)
-            node.create_subscription(CameraInfo, CAMERA_TOPICS["info"], self._on_info, cam_qos, callback_group=g)
+            p, qos = self.pipeline, self.camera_qos
+            self.subscribe(Image, CAMERA_TOPICS["rgb"], "rgb", qos, p.add_rgb)
+            self.subscribe(Image, CAMERA_TOPICS["depth"], "depth", qos, p.add_depth)
+            self.subscribe(CameraInfo, CAMERA_TOPICS["info"], "camera_info", qos, p.add_camera_info)
             if self.cfg.use_segmentation:
-                node.create_subscription(interfaces().InstanceSegmentation, CAMERA_TOPICS["seg"], self._on_seg,
-                                         cam_qos, callback_group=g)
-            node.create_subscription(TFMessage, "/tf", self._on_tf, tf_qos, callback_group=g)
-            node.create_subscription(TFMessage, "/tf_static", self._on_tf_static, tf_static_qos, callback_group=g)
+                self.subscribe(interfaces().InstanceSegmentation, CAMERA_TOPICS["seg"], "segmentation", qos,
+                               p.add_segmentation)
+            self.subscribe(TFMessage, "/tf", "tf", tf_qos, lambda m: p.add_tf(m, static=False))
+            self.subscribe(TFMessage, "/tf_static", "tf_static", tf_static_qos, lambda m: p.add_tf(m, static=True))
 
         if self.cfg.enable_services:
             srv = interfaces("srv")
             for spec in SERVICES:
-                node.create_service(getattr(srv, spec.srv), f"~/{spec.name}", getattr(self.handlers, spec.handler),
+                node.create_service(getattr(srv, spec.srv), f"~/{spec.name}",
+                                    self._service(spec.name, getattr(self.handlers, spec.handler)),
                                     callback_group=self._service_group)
 
         self._cloud_pub = self._marker_pub = self._diag_pub = None
@@ -132,155 +154,134 @@ class MemoryServerNode:
 
             self._cloud_pub = node.create_publisher(PointCloud2, "~/voxel_cloud", 1)
             self._marker_pub = node.create_publisher(MarkerArray, "~/objects", 1)
-            node.create_timer(self.cfg.publish_period_s, self._publish_viz, callback_group=self._timer_group)
+            self.timer(self.cfg.publish_period_s, "publish_viz", self._publish_viz)
         if self.cfg.diagnostics_period_s > 0:
             from diagnostic_msgs.msg import DiagnosticArray
 
             self._diag_pub = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
-            node.create_timer(self.cfg.diagnostics_period_s, self._publish_diagnostics,
-                              callback_group=self._timer_group)
-        if self.cfg.save_period_s > 0:
-            node.create_timer(self.cfg.save_period_s, self._periodic_save, callback_group=self._timer_group)
+            self.timer(self.cfg.diagnostics_period_s, "diagnostics", self._publish_diagnostics)
+        if self.saves is not None:
+            self.timer(min(self.cfg.save_period_s, 1.0), "periodic_save", self._periodic_save, self._save_group)
         log.info(
             "robomem memory server up: world_frame=%s ingest=%s services=%s save_directory=%r encoder=%s",
             self.cfg.world_frame, self.cfg.enable_ingest, self.cfg.enable_services, self.cfg.save_directory,
             self.mem_cfg.encoder.backend,
         )
 
+    # ------------------------------------------------------------------------------------------ wiring
+    def now_ns(self) -> int:
+        """The node's clock (sim time when use_sim_time; 0 before the first /clock)."""
+        return int(self.node.get_clock().now().nanoseconds)
+
+    def subscribe(self, msg_type: Any, topic: str, name: str, qos: Any, handler: Callable[[Any], list[Any]],
+                  group: Any = None) -> Any:
+        """A subscription whose ``handler(msg)`` returns frames / rejections for the ingest queue; malformed
+        messages (RobomemError) are logged (throttled) as rejections, anything else is a recorded fault."""
+
+        def callback(msg: Any) -> None:
+            self.faults.guard(name, self._handle, handler, msg, name)
+
+        return self.node.create_subscription(msg_type, topic, callback, qos,
+                                             callback_group=group or self.ingest_group)
+
+    def timer(self, period_s: float, name: str, fn: Callable[[], Any], group: Any = None) -> Any:
+        """A timer whose callback can fail without stopping the timer or the node."""
+        return self.node.create_timer(period_s, lambda: self.faults.guard(name, fn),
+                                      callback_group=group or self._timer_group)
+
+    def _service(self, name: str, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        def callback(request: Any, response: Any) -> Any:
+            try:
+                return handler(request, response)
+            except Exception as exc:  # the handlers answer errors themselves; this is the last resort
+                self.faults.record(f"service {name}", f"{type(exc).__name__}: {exc}", exc_info=True)
+                try:
+                    mc.set_status(response, QueryStatus.ERROR, f"internal error in {name}: {exc}")
+                except Exception:
+                    pass
+                return response
+
+        return callback
+
     # ------------------------------------------------------------------------------------------ ingest
-    def _feed(self, outputs: list[Any]) -> None:
+    def _handle(self, handler: Callable[[Any], list[Any]], msg: Any, name: str) -> None:
+        try:
+            with self._lock:
+                outputs = handler(msg)
+        except RobomemError as exc:
+            self._throttle.warning(name, f"{name} message rejected: {exc}")
+            return
         for out in outputs:
             if isinstance(out, Rejection):
                 self._throttle.warning(out.reason.value, f"frame rejected ({out.reason.value}): {out.message}")
             else:
                 self.worker.submit(out)
 
-    def _guarded(self, fn: Any, msg: Any, what: str) -> None:
-        try:
-            with self._lock:
-                outputs = fn(msg)
-            self._feed(outputs)
-        except RobomemError as exc:
-            self._throttle.warning(what, f"{what} message rejected: {exc}")
-        except Exception:  # a malformed message must never kill the node
-            log.exception("unexpected error handling a %s message", what)
-
-    def _on_rgb(self, msg: Any) -> None:
-        self._guarded(self.pipeline.add_rgb, msg, "rgb")
-
-    def _on_depth(self, msg: Any) -> None:
-        self._guarded(self.pipeline.add_depth, msg, "depth")
-
-    def _on_info(self, msg: Any) -> None:
-        self._guarded(self.pipeline.add_camera_info, msg, "camera_info")
-
-    def _on_seg(self, msg: Any) -> None:
-        self._guarded(self.pipeline.add_segmentation, msg, "segmentation")
-
-    def _on_tf(self, msg: Any) -> None:
-        self._guarded(lambda m: self.pipeline.add_tf(m, static=False), msg, "tf")
-
-    def _on_tf_static(self, msg: Any) -> None:
-        self._guarded(lambda m: self.pipeline.add_tf(m, static=True), msg, "tf_static")
+    def _ingest_frame(self, frame: Frame) -> IngestStats:
+        for step in self.frame_steps:
+            frame = step(frame)
+        return self.host.memory.ingest(frame)
 
     def ingest_counters(self) -> dict[str, int]:
         with self._lock:
             out = dict(self.pipeline.counters())
         out.update({f"ingest_{k}": v for k, v in self.worker.counters.items()})
         out["ingest_pending"] = self.worker.pending()
+        out.update(self.faults.counts())
         return out
 
     # ------------------------------------------------------------------------------------------ timers
-    def _stamp_now(self, stamp: Any) -> None:
-        set_stamp(stamp, self.node.get_clock().now().nanoseconds)
-
     def _publish_viz(self) -> None:
-        from sensor_msgs.msg import PointCloud2, PointField
-        from visualization_msgs.msg import Marker, MarkerArray
-
-        try:
-            points, colors = self.host.memory.voxel_cloud()
-            insts = self.host.memory.instances(include_vanished=False)
-        except Exception:
-            log.exception("could not read the memory for visualisation")
-            return
-        if len(points) > self.cfg.max_cloud_points:
-            idx = np.linspace(0, len(points) - 1, self.cfg.max_cloud_points).astype(np.int64)
-            points, colors = points[idx], colors[idx]
-        cloud = PointCloud2()
-        cloud.header.frame_id = self.cfg.world_frame
-        self._stamp_now(cloud.header.stamp)
-        cloud.height, cloud.width = 1, len(points)
-        cloud.fields = [PointField(name=n, offset=o, datatype=PointField.FLOAT32, count=1)
-                        for n, o in (("x", 0), ("y", 4), ("z", 8), ("rgb", 12))]
-        cloud.is_bigendian, cloud.point_step, cloud.row_step = False, 16, 16 * len(points)
-        cloud.is_dense = True
-        cloud.data = xyzrgb_cloud_bytes(points, colors)
+        points, colors = self.host.memory.voxel_cloud()
+        insts = self.host.memory.instances(include_vanished=False)
+        now = self.now_ns()
         assert self._cloud_pub is not None and self._marker_pub is not None
-        self._cloud_pub.publish(cloud)
-
-        markers = MarkerArray()
-        clear = Marker()
-        clear.action = Marker.DELETEALL
-        markers.markers.append(clear)
-        for inst in insts:
-            lo, hi = np.array(inst.box.min_xyz), np.array(inst.box.max_xyz)
-            for k, mtype in enumerate((Marker.CUBE, Marker.TEXT_VIEW_FACING)):
-                m = Marker()
-                m.header.frame_id = self.cfg.world_frame
-                self._stamp_now(m.header.stamp)
-                m.ns = "robomem/" + ("boxes" if k == 0 else "labels")
-                m.id = int(inst.instance_id)
-                m.type, m.action = mtype, Marker.ADD
-                c = (lo + hi) / 2.0 if k == 0 else np.array([*inst.position[:2], hi[2] + 0.15])
-                m.pose.position.x, m.pose.position.y, m.pose.position.z = (float(v) for v in c)
-                size = np.maximum(hi - lo, 0.02) if k == 0 else np.array([0.0, 0.0, 0.15])
-                m.scale.x, m.scale.y, m.scale.z = (float(v) for v in size)
-                m.color.r, m.color.g, m.color.b, m.color.a = (0.2, 0.8, 0.2, 0.4) if k == 0 else (1.0, 1.0, 1.0, 1.0)
-                if k == 1:
-                    m.text = f"{inst.label or inst.kind.value} #{inst.instance_id}"
-                markers.markers.append(m)
-        self._marker_pub.publish(markers)
+        self._cloud_pub.publish(viz.cloud_msg(points, colors, self.cfg.world_frame, now, self.cfg.max_cloud_points))
+        self._marker_pub.publish(viz.markers_msg(insts, self.cfg.world_frame, now))
 
     def _publish_diagnostics(self) -> None:
         from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
-        counters = self.ingest_counters()
-        try:
-            mem_stats = self.host.memory.stats()
-        except Exception:
-            mem_stats = {}
+        statuses = [
+            diagnostics.ingest_status(self.ingest_counters(), self.host.memory.stats(), self.worker.rate_hz()),
+            diagnostics.persistence_status(self.cfg.save_directory, self.saves, time.monotonic()),
+            diagnostics.node_status(self.faults),
+        ]
         arr = DiagnosticArray()
-        self._stamp_now(arr.header.stamp)
-        st = DiagnosticStatus()
-        st.name = f"{self.node.get_fully_qualified_name()}: ingest"
-        st.hardware_id = "robomem"
-        rejected = sum(v for k, v in counters.items() if k.startswith("rejected_")) + counters.get(
-            "ingest_rejected_memory", 0)
-        dropped = counters.get("ingest_dropped_queue_full", 0)
-        st.level = DiagnosticStatus.WARN if (rejected or dropped) else DiagnosticStatus.OK
-        st.message = (f"{counters.get('ingest_ingested', 0)} frames ingested, {rejected} rejected, "
-                      f"{dropped} dropped, {self.worker.rate_hz():.1f} Hz")
-        values = {**counters, **{f"memory_{k}": v for k, v in mem_stats.items()},
-                  "ingest_rate_hz": f"{self.worker.rate_hz():.2f}"}
-        st.values = [KeyValue(key=k, value=str(v)) for k, v in sorted(values.items())]
-        arr.status = [st]
+        set_stamp(arr.header.stamp, self.now_ns())
+        for s in statuses:
+            st = DiagnosticStatus()
+            st.name = f"{self.node.get_fully_qualified_name()}: {s.name}"
+            st.hardware_id = "robomem"
+            st.level = bytes([s.level])
+            st.message = s.message
+            st.values = [KeyValue(key=k, value=v) for k, v in sorted(s.values.items())]
+            arr.status.append(st)
         assert self._diag_pub is not None
         self._diag_pub.publish(arr)
 
     def _periodic_save(self) -> None:
+        assert self.saves is not None
+        if not self.saves.due():
+            return
         try:
             path = self.host.save()
-            log.info("periodic save to %s", path)
-        except RobomemError as exc:
-            self._throttle.warning("save", f"periodic save failed (the previous save is intact): {exc}")
+        except Exception as exc:  # PersistenceError (disk full, unwritable, not a memory) or a bug
+            retry = self.saves.failed(f"{type(exc).__name__}: {exc}")
+            self.faults.record("periodic_save", f"{exc}; retrying in {retry:.0f} s (the last complete save is intact)",
+                               exc_info=not isinstance(exc, RobomemError))
+            return
+        self.saves.succeeded(str(path))
+        log.info("periodic save to %s", path)
 
     # ------------------------------------------------------------------------------------------ shutdown
-    def close(self) -> None:
-        """Ingest what is queued, save (save_on_shutdown), destroy the node. Idempotent."""
+    def close(self) -> bool:
+        """Ingest what is queued, save (save_on_shutdown), destroy the node. Idempotent. False when the final
+        save failed (the previous complete save is intact)."""
         if self._closed:
-            return
+            return True
         self._closed = True
+        ok = True
         with self._lock:
             for out in self.pipeline.flush():
                 if isinstance(out, Rejection):
@@ -292,9 +293,12 @@ class MemoryServerNode:
             try:
                 path = self.host.save()
                 log.info("final save to %s (%s)", path, self.host.memory.stats())
-            except RobomemError as exc:
-                log.error("final save failed (the previous save is intact): %s", exc)
+            except Exception as exc:
+                ok = False
+                log.error("final save failed (the previous complete save is intact): %s", exc,
+                          exc_info=not isinstance(exc, RobomemError))
         self.node.destroy_node()
+        return ok
 
 
 def run(node_name: str, enable_services_default: bool, argv: Optional[Sequence[str]] = None) -> int:
@@ -304,6 +308,7 @@ def run(node_name: str, enable_services_default: bool, argv: Optional[Sequence[s
     setup_logging()
     rclpy.init(args=list(argv) if argv is not None else None)
     server: Optional[MemoryServerNode] = None
+    rc = 0
     try:
         try:
             server = MemoryServerNode(node_name, enable_services_default)
@@ -318,11 +323,11 @@ def run(node_name: str, enable_services_default: bool, argv: Optional[Sequence[s
             log.info("shutting down")
         finally:
             executor.shutdown(timeout_sec=2.0)
-        return 0
     finally:
-        if server is not None:
-            server.close()
+        if server is not None and not server.close():
+            rc = 1
         rclpy.try_shutdown()
+    return rc
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

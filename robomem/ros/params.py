@@ -14,6 +14,7 @@ that names the parameter); nodes log it and exit with status 2.
 from __future__ import annotations
 
 import dataclasses
+import os
 import typing
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -37,12 +38,15 @@ class RosNodeConfig:
     use_segmentation: also pair ``segmentation`` (robomem_interfaces/InstanceSegmentation).
     camera_qos_depth / camera_reliable: camera subscriptions' QoS (BEST_EFFORT unless camera_reliable).
     ingest_queue_size: frames waiting for the memory (drop-oldest). enable_ingest / enable_services: what
-    this node does. save_directory: where periodic, on-demand and final saves go ("" = none).
-    save_period_s: periodic save (0 = off). save_on_shutdown: final save on SIGINT/SIGTERM.
-    load_on_start: load save_directory at start when it holds a memory. publish_period_s: voxel cloud +
-    markers for RViz (0 = off). max_cloud_points: cloud subsample cap. diagnostics_period_s: diagnostics
-    (0 = off). regions_file: YAML of named rooms ({name: {min: [x,y,z], max: [x,y,z]}}). memory_config_file:
-    YAML MemoryConfig the dotted memory parameters override. log_throttle_s: one warning per reason per period.
+    this node does. save_directory: absolute path where periodic, on-demand and final saves go ("" = none);
+    SaveMemory / LoadMemory resolve relative paths under it. save_period_s: periodic save (0 = off; retried
+    with exponential backoff after a failure, up to save_max_backoff_s between tries). save_on_shutdown:
+    final save on SIGINT/SIGTERM.
+    load_on_start: load save_directory at start when it holds a memory (or its .previous).
+    publish_period_s: voxel cloud + markers for RViz (0 = off). max_cloud_points: cloud subsample cap.
+    diagnostics_period_s: diagnostics (0 = off). regions_file: YAML of named rooms
+    ({name: {min: [x,y,z], max: [x,y,z]}}). memory_config_file: YAML MemoryConfig the dotted memory parameters
+    override. log_throttle_s: one warning per reason per period.
     """
 
     world_frame: str = "map"
@@ -60,6 +64,7 @@ class RosNodeConfig:
     enable_services: bool = True
     save_directory: str = ""
     save_period_s: float = 0.0
+    save_max_backoff_s: float = 300.0
     save_on_shutdown: bool = True
     load_on_start: bool = False
     publish_period_s: float = 1.0
@@ -74,11 +79,17 @@ class RosNodeConfig:
         for name in ("camera_qos_depth", "ingest_queue_size", "max_cloud_points", "pair_queue_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"parameter {name} must be >= 1, got {getattr(self, name)}")
-        for name in ("save_period_s", "publish_period_s", "diagnostics_period_s", "log_throttle_s"):
+        for name in ("save_period_s", "save_max_backoff_s", "publish_period_s", "diagnostics_period_s",
+                     "log_throttle_s"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"parameter {name} must be >= 0 (0 = off), got {getattr(self, name)}")
         if (self.save_period_s > 0 or self.load_on_start) and not self.save_directory:
             raise ConfigError("save_period_s > 0 or load_on_start needs save_directory; set it")
+        if self.save_directory and not os.path.isabs(os.path.expanduser(self.save_directory)):
+            raise ConfigError(
+                f"save_directory must be an absolute path (a node's working directory depends on how it was "
+                f"launched), got {self.save_directory!r}"
+            )
 
     def pipeline(self) -> PipelineConfig:
         return PipelineConfig(

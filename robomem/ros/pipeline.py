@@ -11,12 +11,14 @@ saying what to fix, counted per reason.
 from __future__ import annotations
 
 import enum
+import time
 from collections import Counter, deque
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
+from robomem.core.frame import check_stamp
 from robomem.core.types import Frame
 from robomem.errors import ConfigError, FrameError
 from robomem.ros.converters import (
@@ -42,6 +44,7 @@ class RejectReason(enum.Enum):
     OUT_OF_ORDER = "out_of_order"  # stamp not newer than what was already paired
     SIZE_MISMATCH = "size_mismatch"  # colour, depth, camera_info (or mask) disagree in size
     MEMORY = "memory"  # the memory rejected the frame (FrameError: e.g. no valid depth, stamp order)
+    FUTURE_STAMP = "future_stamp"  # stamped far ahead of the newest frame and of the clock (or out of range)
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,11 @@ class PipelineConfig:
     tf_tolerance_s: float = 0.05
     tf_cache_s: float = 30.0
     use_segmentation: bool = False
+    max_future_s: float = 600.0
 
     def validate(self) -> None:
+        if not self.max_future_s >= 0:
+            raise ConfigError(f"max_future_s must be >= 0 (0 = off), got {self.max_future_s}")
         if not self.world_frame:
             raise ConfigError("world_frame must not be empty (e.g. 'map' or 'odom')")
         for name in ("pair_tolerance_s", "tf_wait_s", "tf_tolerance_s"):
@@ -89,11 +95,18 @@ Output = Union[Frame, Rejection]
 
 
 class FramePipeline:
-    """Feed it camera and TF messages in arrival order; it returns frames and rejections as they complete."""
+    """Feed it camera and TF messages in arrival order; it returns frames and rejections as they complete.
 
-    def __init__(self, config: PipelineConfig, tf: Optional[TfBuffer] = None) -> None:
+    ``clock``: ns since the epoch now (the node's clock; default the wall clock); it may return 0 when
+    unknown (ROS sim time before /clock), then only the newest accepted stamp bounds future stamps.
+    """
+
+    def __init__(self, config: PipelineConfig, tf: Optional[TfBuffer] = None,
+                 clock: Optional[Callable[[], int]] = None) -> None:
         config.validate()
         self.config = config
+        self._clock: Callable[[], int] = clock or time.time_ns
+        self._max_future_ns = int(config.max_future_s * _NS)
         self.tf = tf or TfBuffer(
             cache_ns=int(config.tf_cache_s * _NS), tolerance_ns=int(config.tf_tolerance_s * _NS)
         )
@@ -125,8 +138,20 @@ class FramePipeline:
     def add_tf(self, msg: Any, static: bool = False) -> list[Output]:
         """A ``tf2_msgs/TFMessage`` from /tf (or /tf_static with ``static``). Retries sets waiting for TF."""
         self.received["tf_static" if static else "tf"] += 1
-        self.tf.add_message(msg, static=static)  # raises FrameError for malformed entries (valid ones kept)
-        return self._drain_waiting()
+        errors: list[str] = []
+        for ts in msg.transforms:
+            try:
+                if not static:  # static transforms hold at every time: their stamps do not matter
+                    self._admit(stamp_to_ns(ts.header.stamp), "tf")
+                self.tf.add_transform_stamped(ts, static)
+            except FrameError as exc:
+                errors.append(str(exc))
+            except (AttributeError, TypeError, ValueError, OverflowError) as exc:
+                errors.append(f"malformed transform ({type(exc).__name__}: {exc})")
+        out = self._drain_waiting()
+        if errors:  # the valid transforms are kept; the caller logs this
+            raise FrameError(f"{len(errors)} transform(s) rejected: {'; '.join(errors[:3])}")
+        return out
 
     def flush(self) -> list[Output]:
         """End of input (bag end, shutdown): retry the sets waiting for TF once more, reject the rest."""
@@ -144,6 +169,10 @@ class FramePipeline:
             return [self._reject(RejectReason.BAD_IMAGE, f"{name} message has no usable header.stamp: {exc}")]
         if stamp <= 0:
             return [self._reject(RejectReason.BAD_IMAGE, f"{name} message has a zero stamp; stamp the images")]
+        try:
+            self._admit(stamp, name)
+        except FrameError as exc:
+            return [self._reject(RejectReason.FUTURE_STAMP, str(exc))]
         self._newest_stamp = max(self._newest_stamp, stamp)
         try:
             sets = self.pairer.add(stream, stamp, msg)
@@ -151,6 +180,15 @@ class FramePipeline:
             return [self._reject(RejectReason.OUT_OF_ORDER, str(exc), stamp)]
         self._waiting_tf.extend(sets)
         return self._drain_waiting()
+
+    def _admit(self, stamp: int, what: str) -> None:
+        """FrameError (counted by the caller) for a stamp out of int64 range or far in the future."""
+        try:
+            check_stamp(stamp, self._newest_stamp or None, self._clock(), self._max_future_ns, what=f"{what} message")
+        except FrameError:
+            if what == "tf":
+                self.rejected[RejectReason.FUTURE_STAMP.value] += 1
+            raise
 
     def _drain_waiting(self, final: bool = False) -> list[Output]:
         out: list[Output] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,22 +53,46 @@ class MemoryHost:
         lock = getattr(self.memory, "lock", None)
         return lock if lock is not None else contextlib.nullcontext()
 
+    def resolve(self, directory: str, what: str) -> Path:
+        """The directory a service request names: absolute (or ``~/...``) as given; relative under
+        ``save_directory``, never under the process's working directory; "" = ``save_directory``.
+        Raises QueryError (BAD_REQUEST) for a relative path without save_directory or one that leaves it."""
+        directory = directory.strip()
+        base = Path(self.save_directory).expanduser() if self.save_directory else None
+        if not directory:
+            if base is None:
+                raise QueryError(f"{what}: no directory given and the save_directory parameter is empty; give an "
+                                 "absolute path")
+            return base
+        p = Path(directory).expanduser()
+        if p.is_absolute():
+            return p
+        if base is None:
+            raise QueryError(f"{what}: {directory!r} is a relative path and the save_directory parameter is empty; "
+                             "give an absolute path")
+        resolved = Path(os.path.normpath(base / p))
+        if resolved != base and base not in resolved.parents:
+            raise QueryError(f"{what}: {directory!r} leaves save_directory {base}; give an absolute path instead")
+        return resolved
+
     def save(self, directory: str = "") -> Path:
-        """Save atomically to ``directory`` (default: ``save_directory``). Raises RobomemError."""
-        target = directory or self.save_directory
-        if not target:
-            raise QueryError("no directory given and the save_directory parameter is empty; pass one")
+        """Save atomically to ``directory`` (see :meth:`resolve`). Raises RobomemError (PersistenceError for a
+        target that is not a robomem memory or any filesystem failure)."""
+        target = self.resolve(directory, "SaveMemory")
         with self._save_lock:
             return Path(self.memory.save(target))
 
-    def load(self, directory: str) -> None:
-        """Replace the live memory by the one saved in ``directory``; unchanged on failure."""
-        from robomem.core.memory import SpatioSemanticMemory
+    def load(self, directory: str = "") -> str:
+        """Replace the live memory by the one saved in ``directory`` (see :meth:`resolve`); unchanged on
+        failure. Returns what was loaded (it says so when ``<name>.previous`` had to be used)."""
+        from robomem.core.persistence import load_memory_from
 
-        if not directory:
-            raise QueryError("LoadMemory needs a directory")
-        loaded = SpatioSemanticMemory.load(directory, self.encoder, self.config)  # raises PersistenceError
+        target = self.resolve(directory, "LoadMemory")
+        loaded, opened = load_memory_from(target, self.encoder, self.config)  # raises PersistenceError
         self.memory.replace_state(loaded)
+        if opened.fallback_reason:
+            return f"loaded the previous save {opened.directory} ({opened.fallback_reason})"
+        return f"loaded {opened.directory}"
 
     def reset(self) -> None:
         self.memory.reset()
@@ -102,15 +127,32 @@ SERVICES: tuple[ServiceSpec, ...] = (
 """Every service the memory server offers, under ``~/<name>`` (default namespace: /robomem)."""
 
 
-def _ident(request: Any) -> tuple[Optional[int], Optional[str]]:
-    """(instance_id, text) of a request addressing one instance; QueryError when neither is usable."""
+def _text(request: Any, max_chars: int) -> str:
+    """``request.text`` stripped; QueryError when longer than ``max_chars`` (before anything is encoded)."""
+    text = str(request.text)
+    if len(text) > max_chars:
+        raise QueryError(f"text is {len(text)} characters long; at most {max_chars} are accepted "
+                         "(query.max_text_chars): ask about one thing in a short phrase")
+    return text.strip()
+
+
+def _ident(request: Any, max_chars: int) -> tuple[Optional[int], Optional[str]]:
+    """(instance_id, text) of a request addressing one instance; QueryError when neither is usable.
+
+    A text wins over ``instance_id`` at its message default 0 (or -1); a text together with an id > 0 is
+    ambiguous and refused.
+    """
     iid = int(request.instance_id)
-    text = request.text.strip()
+    text = _text(request, max_chars)
     if iid < -1:
         raise QueryError(f"instance_id must be >= 0 (or -1 to use text), got {iid}")
-    if iid < 0 and not text:
+    if text:
+        if iid > 0:
+            raise QueryError(f"give either instance_id ({iid}) or text ({text[:40]!r}), not both")
+        return None, text
+    if iid < 0:
         raise QueryError("give an instance_id (>= 0) or a text description")
-    return (iid if iid >= 0 else None), (text or None)
+    return iid, None
 
 
 class MemoryServices:
@@ -130,6 +172,10 @@ class MemoryServices:
     @property
     def default_k(self) -> int:
         return int(self.host.config.query.default_k)
+
+    @property
+    def max_text_chars(self) -> int:
+        return int(self.host.config.query.max_text_chars)
 
     @contextlib.contextmanager
     def _answer(self, name: str, response: Any) -> Iterator[None]:
@@ -154,7 +200,7 @@ class MemoryServices:
     # ------------------------------------------------------------------------------------------ queries
     def locate(self, request: Any, response: Any) -> Any:
         with self._answer("locate", response):
-            text = request.text.strip() or None
+            text = _text(request, self.max_text_chars) or None
             feature = np.asarray(request.feature, dtype=np.float32) if len(request.feature) else None
             if text is None and feature is None:
                 raise QueryError("Locate needs a text description or a feature vector")
@@ -177,20 +223,20 @@ class MemoryServices:
 
     def last_seen(self, request: Any, response: Any) -> Any:
         with self._answer("last_seen", response):
-            iid, text = _ident(request)
+            iid, text = _ident(request, self.max_text_chars)
             self._instance_result(self.host.memory.last_seen(instance_id=iid, text=text), response)
         return response
 
     def where_at(self, request: Any, response: Any) -> Any:
         with self._answer("where_at", response):
-            iid, text = _ident(request)
+            iid, text = _ident(request, self.max_text_chars)
             t = stamp_to_ns(request.stamp)
             self._instance_result(self.host.memory.where_at(t, instance_id=iid, text=text), response)
         return response
 
     def history(self, request: Any, response: Any) -> Any:
         with self._answer("history", response):
-            iid, text = _ident(request)
+            iid, text = _ident(request, self.max_text_chars)
             r = self.host.memory.history(instance_id=iid, text=text)
             mc.set_status(response, r.status, r.message)
             response.has_instance = r.instance is not None
@@ -209,10 +255,11 @@ class MemoryServices:
 
     def count(self, request: Any, response: Any) -> Any:
         with self._answer("count", response):
-            if not request.text.strip():
+            text = _text(request, self.max_text_chars)
+            if not text:
                 raise QueryError("Count needs a text description")
             min_score = float(request.min_score) if request.use_min_score else None
-            r = self.host.memory.count(request.text.strip(), min_score=min_score,
+            r = self.host.memory.count(text, min_score=min_score,
                                        include_vanished=request.include_vanished)
             mc.set_status(response, r.status, r.message)
             response.count = int(r.count)
@@ -242,7 +289,8 @@ class MemoryServices:
             if iid < -1:
                 raise QueryError(f"instance_id must be >= 0 (or -1 for none), got {iid}")
             r = self.host.memory.keyframes_for(
-                text=request.text.strip() or None, k=self._k(int(request.k)), instance_id=iid if iid >= 0 else None
+                text=_text(request, self.max_text_chars) or None, k=self._k(int(request.k)),
+                instance_id=iid if iid >= 0 else None,
             )
             mc.set_status(response, r.status, r.message)
             response.keyframes = [
@@ -286,15 +334,14 @@ class MemoryServices:
     # ------------------------------------------------------------------------------------------ lifecycle
     def save(self, request: Any, response: Any) -> Any:
         with self._answer("save", response):
-            path = self.host.save(request.directory.strip())
+            path = self.host.save(request.directory)
             response.directory = str(path)
             mc.set_status(response, QueryStatus.OK, f"saved to {path}")
         return response
 
     def load(self, request: Any, response: Any) -> Any:
         with self._answer("load", response):
-            self.host.load(request.directory.strip())
-            mc.set_status(response, QueryStatus.OK, f"loaded {request.directory.strip()}")
+            mc.set_status(response, QueryStatus.OK, self.host.load(request.directory))
         return response
 
     def reset(self, request: Any, response: Any) -> Any:

@@ -8,8 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import bagtools
 import numpy as np
@@ -26,13 +27,13 @@ REPO = Path(__file__).resolve().parents[2]
 class NodeProcess:
     """An installed executable (``robomem-memory-server`` ...) with its output in a log file."""
 
-    def __init__(self, executable: str, args: list[str], log_path: Path) -> None:
+    def __init__(self, executable: str, args: list[str], log_path: Path, cwd: Optional[Path] = None) -> None:
         exe = BIN / executable
         assert exe.exists(), f"{exe} is not installed: pip install -e ."
         self.log_path = log_path
         self._fh = open(log_path, "wb")
         self.proc = subprocess.Popen([str(exe), *args], stdout=self._fh, stderr=subprocess.STDOUT,
-                                     env=dict(os.environ, PYTHONUNBUFFERED="1"))
+                                     env=dict(os.environ, PYTHONUNBUFFERED="1"), cwd=cwd)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -141,6 +142,54 @@ class ScenePublisher:
                 time.sleep(period_s)
             last_stamp = stamp
             self.pubs[topic].publish(msg)
+
+    def publish_acked(self, events: list[bagtools.Event], stats: Callable[[], dict[str, str]],
+                      timeout_s: float = 60.0) -> None:
+        """Publish frame by frame (events grouped by stamp); after each, wait until the node has received
+        every message published so far (its ``received_*`` counters) and ingested what it queued. A loaded
+        machine makes this slower, never flaky: nothing depends on how long anything takes."""
+        sent: Counter[str] = Counter()
+        groups: dict[int, list[tuple[str, Any]]] = {}
+        for stamp, topic, msg in events:
+            groups.setdefault(stamp, []).append((topic, msg))
+        for stamp in groups:  # dicts keep insertion (publish) order
+            for topic, msg in groups[stamp]:
+                self.pubs[topic].publish(msg)
+                sent[RECEIVED[topic]] += 1
+
+            def acked() -> bool:
+                s = stats()
+                return s.get("ingest_pending") == "0" and all(int(s.get(k, "0")) >= n for k, n in sent.items())
+
+            wait_until(acked, timeout_s, f"the node to take the messages stamped {stamp}", interval_s=0.02)
+
+
+RECEIVED = {"/tf_static": "received_tf_static", "/tf": "received_tf", bagtools.TOPICS["info"]: "received_camera_info",
+            bagtools.TOPICS["depth"]: "received_depth", bagtools.TOPICS["rgb"]: "received_rgb",
+            bagtools.TOPICS["seg"]: "received_segmentation"}
+"""Topic -> the memory server's counter of messages received on it (GetInfo stats, /diagnostics values)."""
+
+
+class DiagnosticsWatcher:
+    """Keeps the newest /diagnostics status of each name (``"<node>: ingest"`` ...) seen by ``node``."""
+
+    def __init__(self, node: Any) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+
+        self.latest: dict[str, Any] = {}
+        node.create_subscription(DiagnosticArray, "/diagnostics", self._on, 10)
+
+    def _on(self, msg: Any) -> None:
+        for st in msg.status:
+            self.latest[st.name.rsplit(": ", 1)[-1]] = st
+
+    def status(self, name: str) -> Optional[tuple[int, str, dict[str, str]]]:
+        """(level, message, values) of the newest status ``name`` ('ingest', 'persistence', 'node')."""
+        st = self.latest.get(name)
+        if st is None:
+            return None
+        level = st.level[0] if isinstance(st.level, (bytes, bytearray)) else int(st.level)
+        return level, st.message, {kv.key: kv.value for kv in st.values}
 
 
 def wait_until(pred: Any, timeout_s: float, what: str, interval_s: float = 0.2) -> Any:
