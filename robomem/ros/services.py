@@ -85,10 +85,10 @@ class MemoryHost:
     def load(self, directory: str = "") -> str:
         """Replace the live memory by the one saved in ``directory`` (see :meth:`resolve`); unchanged on
         failure. Returns what was loaded (it says so when ``<name>.previous`` had to be used)."""
-        from robomem.core.persistence import load_memory_from
+        from robomem.core.memory import SpatioSemanticMemory
 
         target = self.resolve(directory, "LoadMemory")
-        loaded, opened = load_memory_from(target, self.encoder, self.config)  # raises PersistenceError
+        loaded, opened = SpatioSemanticMemory.load_from(target, self.encoder, self.config)  # PersistenceError
         self.memory.replace_state(loaded)
         if opened.fallback_reason:
             return f"loaded the previous save {opened.directory} ({opened.fallback_reason})"
