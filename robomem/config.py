@@ -39,6 +39,14 @@ class VoxelConfig:
     removal_max_depth: free-space evidence is only trusted up to this depth, m.
     removal_min_misses: consecutive free-space observations before a voxel is removed (noise guard).
     negative_cell_size: cell edge (m) of the coarse grid that records "seen empty at t".
+    edge_jump: depth-edge (flying pixel) filter: pixels whose depth differs from a neighbour's by more than
+        ``edge_jump * z`` are not integrated (0 = off). edge_invalid_neighbours: also drop pixels next to invalid
+        depth. depth_smoothing: back-project the mean valid depth of each sampled pixel's 3x3 neighbourhood
+        (less axial noise). support_window_s: unlabelled voxels still short of ``min_support`` this long
+        after their last observation are dropped (noise). negative_min_interval_s: the negative-evidence grid is
+        updated at most this often (a 30 Hz camera need not mark the coarse grid every frame), and always in a
+        frame that removed voxels. min_support: frames that must observe a voxel before it counts as surface
+        (``VoxelMap.surface_points``, ``voxel_cloud``).
     device: "cpu", "cuda" or "auto" (cuda if available).
     torch_threads: CPU threads for torch (process-wide ``torch.set_num_threads``); 0 keeps torch's default.
         1 is the measured best for per-frame work on small CPUs: at 2 threads on a loaded 2-core machine the
@@ -55,6 +63,12 @@ class VoxelConfig:
     removal_min_misses: int = 1
     negative_cell_size: float = 0.25
     negative_pixel_stride: int = 16
+    edge_jump: float = 0.04
+    edge_invalid_neighbours: bool = False
+    depth_smoothing: bool = True
+    min_support: int = 2
+    support_window_s: float = 2.0
+    negative_min_interval_s: float = 0.2
     device: str = "cpu"
     torch_threads: int = 1
 
@@ -62,7 +76,9 @@ class VoxelConfig:
         _non_negative(self, "torch_threads")
         _positive(self, "voxel_size", "pixel_stride", "max_depth", "removal_max_depth", "negative_cell_size")
         _positive(self, "negative_pixel_stride", "removal_min_misses")
-        _non_negative(self, "min_depth", "removal_margin")
+        _non_negative(self, "min_depth", "removal_margin", "edge_jump")
+        _positive(self, "min_support")
+        _non_negative(self, "support_window_s", "negative_min_interval_s")
         if self.min_depth >= self.max_depth:
             raise ConfigError(f"voxel.min_depth ({self.min_depth}) must be < voxel.max_depth ({self.max_depth})")
         if self.device not in ("cpu", "cuda", "auto"):

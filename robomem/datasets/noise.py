@@ -19,6 +19,7 @@ Everything is deterministic in the ``numpy.random.Generator`` passed in.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,7 +79,8 @@ def noisy_depth_mm(depth_m: np.ndarray, noise: SensorNoise, rng: np.random.Gener
     pad = np.pad(np.where(valid, z, np.nan), 1, mode="edge")
     stack = np.stack([pad[1 + dv: 1 + dv + d.shape[0], 1 + du: 1 + du + d.shape[1]]
                       for dv in (-1, 0, 1) for du in (-1, 0, 1)])
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows (no valid depth around a pixel)
         far = np.nanmax(stack, axis=0)
         near = np.nanmin(stack, axis=0)
     other = np.where(np.abs(far - z) > np.abs(near - z), far, near)

@@ -32,13 +32,14 @@ class RecordedFrame:
     clean_depth: np.ndarray  # float32 m
 
 
-def record(n: int = 6, width: int = 80, height: int = 60, seed: int = 0, noise: SensorNoise = SensorNoise()
-           ) -> tuple[list[RecordedFrame], CameraIntrinsics, object]:
+def record(n: int = 6, width: int = 80, height: int = 60, seed: int = 0, noise: SensorNoise = SensorNoise(),
+           loops: float = 0.2) -> tuple[list[RecordedFrame], CameraIntrinsics, object]:
+    """``n`` noisy frames along a fifth of the benchmark trajectory (neighbouring views overlap)."""
     scene = common.make_scene(seed, n_boxes=8)
     intr = common.default_intrinsics(width, height)
     rng = np.random.default_rng(seed)
     out = []
-    for T in common.trajectory(n, loops=1):
+    for T in common.trajectory(n, loops=loops):
         rgb, depth, _ = common.render(scene, T, intr)
         c, d, p = apply_noise(rgb, depth, T, intr.fx, noise, rng)
         out.append(RecordedFrame(c, d, p, T, depth))
