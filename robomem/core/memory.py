@@ -227,12 +227,14 @@ class SpatioSemanticMemory(MemoryQueries):
             return self.state.time_range()
 
     def voxel_cloud(self) -> tuple[np.ndarray, np.ndarray]:
-        """(points_world (N,3) float32, colors (N,3) uint8) of every voxel, for visualisation."""
+        """(points_world (N,3) float32, colors (N,3) uint8) of the map's surface voxels (those seen in at least
+        ``voxel.min_support`` frames, not single-frame noise), for visualisation and export."""
         with self.lock:
             voxels = self.state.voxels
+            keep = voxels.supported()
             return (
-                voxels.positions.cpu().numpy().astype(np.float32),
-                voxels.colors.cpu().numpy().clip(0, 255).astype(np.uint8),
+                voxels.positions[keep].cpu().numpy().astype(np.float32),
+                voxels.colors[keep].cpu().numpy().clip(0, 255).astype(np.uint8),
             )
 
     def stats(self) -> dict[str, int]:

@@ -196,6 +196,9 @@ def seen_through(state: MemoryState, checked: CheckedFrame, segmented: set[int])
 # ============================================================================================ the steps
 def step_backproject(state: MemoryState, ctx: FrameContext) -> None:
     cfg = state.config.voxel
+    # flying pixels at depth edges dropped, sampled depths smoothed (VoxelConfig.edge_jump / depth_smoothing);
+    # the carve step reads the same filtered depth
+    ctx.depth_t = state.voxels.filter_depth(ctx.depth_t)
     points_t, pixel_t, _n_invalid, n_oor = backproject(
         ctx.depth_t, ctx.checked.frame.intrinsics, ctx.pose_t, cfg.pixel_stride, cfg.min_depth, cfg.max_depth
     )
