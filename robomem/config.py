@@ -123,6 +123,23 @@ class ObjectConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ActionConfig:
+    """The robot's own pick/place events (``memory.record_action``).
+
+    gripper_radius: an event without an instance or segment hint picks the object whose box lies within this
+    distance (m) of the gripper (with an agreeing label when the event names one). max_lead_s: an event stamped
+    more than this (s) after the newest frame is rejected as a clock mismatch (0: no check).
+    """
+
+    gripper_radius: float = 0.3
+    max_lead_s: float = 300.0
+
+    def validate(self) -> None:
+        _positive(self, "gripper_radius")
+        _non_negative(self, "max_lead_s")
+
+
+@dataclasses.dataclass(frozen=True)
 class GraphConfig:
     """Temporal scene graph: geometric tolerances for relations, m."""
 
@@ -229,6 +246,7 @@ class MemoryConfig:
     encoder: EncoderConfig = dataclasses.field(default_factory=EncoderConfig)
     query: QueryConfig = dataclasses.field(default_factory=QueryConfig)
     ingest: IngestConfig = dataclasses.field(default_factory=IngestConfig)
+    actions: ActionConfig = dataclasses.field(default_factory=ActionConfig)
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):

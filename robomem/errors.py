@@ -19,6 +19,10 @@ class FrameError(RobomemError):
     """An input frame (image, depth, intrinsics, pose, stamp, mask) was rejected; the memory is unchanged."""
 
 
+class ActionError(RobomemError):
+    """A robot action event (pick/place) was rejected (malformed pose, stamp or hint); the memory is unchanged."""
+
+
 class MemoryStateError(RobomemError):
     """An operation does not fit the memory's current state (e.g. out-of-order stamps, unknown instance)."""
 

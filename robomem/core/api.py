@@ -12,6 +12,7 @@ from typing import Optional, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from robomem.core.query_types import (
+    ActionsResult,
     ChangesResult,
     CountResult,
     HistoryResult,
@@ -23,7 +24,7 @@ from robomem.core.query_types import (
     RoomVisitsResult,
     StateResult,
 )
-from robomem.core.types import Region
+from robomem.core.types import ActionKind, Region
 
 
 @runtime_checkable
@@ -72,6 +73,17 @@ class MemoryQueries(Protocol):
 
     def room_visits(self, t0_ns: Optional[int] = None, t1_ns: Optional[int] = None) -> RoomVisitsResult:
         """The robot's own room visits (from its poses), oldest first."""
+
+    def actions(
+        self,
+        t0_ns: Optional[int] = None,
+        t1_ns: Optional[int] = None,
+        kind: Optional[ActionKind] = None,
+        instance_id: Optional[int] = None,
+    ) -> ActionsResult:
+        """The robot's own recorded pick/place events in ``[t0_ns, t1_ns]`` (either bound optional), oldest
+        first, optionally of one ``kind`` or about one instance. NOT_FOUND when none was ever recorded (the
+        caller then has to infer what the robot did from what it saw)."""
 
     def instances(self, include_vanished: bool = True) -> list[InstanceSummary]:
         """Every instance the memory knows."""

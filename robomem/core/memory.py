@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from robomem.config import MemoryConfig
+from robomem.core.actions import record_action
 from robomem.core.api import MemoryQueries
 from robomem.core.atomic_store import Opened
 from robomem.core.episodic import KeyframeStore
@@ -33,7 +34,10 @@ from robomem.core.objects import ObjectStore
 from robomem.core.persistence import load_state, load_state_from, save_state
 from robomem.core.pipeline import IngestPipeline
 from robomem.core.query import QueryEngine
+from robomem.core.query_actions import action_records
 from robomem.core.query_types import (
+    ActionRecord,
+    ActionsResult,
     ChangesResult,
     CountResult,
     HistoryResult,
@@ -49,10 +53,10 @@ from robomem.core.scene_graph import TemporalSceneGraph
 from robomem.core.segmentation import cluster_segments
 from robomem.core.state import MemoryState
 from robomem.core.trajectory import Trajectory
-from robomem.core.types import Frame, IngestStats, Region
+from robomem.core.types import ActionEvent, ActionKind, Frame, IngestStats, Region
 from robomem.core.voxel_map import VoxelMap
 from robomem.encoders.base import Encoder
-from robomem.errors import MemoryStateError
+from robomem.errors import ActionError, MemoryStateError
 from robomem.index.base import VectorIndex
 
 __all__ = ["SpatioSemanticMemory", "cluster_segments"]
@@ -149,6 +153,20 @@ class SpatioSemanticMemory(MemoryQueries):
                 self.state.count("frames_downscaled")
             return self.pipeline.run(self.state, checked, self.encoder, self.text_feature)
 
+    def record_action(self, event: ActionEvent) -> ActionRecord:
+        """Record one of the robot's own pick/place events (a fact): stored, persisted, shown in history and
+        in :meth:`actions`, and used as evidence (a PICK then a PLACE elsewhere is a move of that instance).
+
+        Returns the record as the memory resolved it. Raises ActionError (memory unchanged) for a malformed
+        event (bad pose, stamp, hint); see :mod:`robomem.core.actions`."""
+        with self.lock:
+            try:
+                logged = record_action(self.state, event, self.text_feature)
+            except ActionError:
+                self.state.count("actions_rejected")
+                raise
+            return next(r for r in action_records(self.state) if r.action_id == logged.action_id)
+
     def sync_indices(self) -> None:
         """Apply pending instance/voxel feature changes to the vector indices (done before each query)."""
         with self.lock:
@@ -214,6 +232,16 @@ class SpatioSemanticMemory(MemoryQueries):
     def room_visits(self, t0_ns: Optional[int] = None, t1_ns: Optional[int] = None) -> RoomVisitsResult:
         with self._reading() as q:
             return q.room_visits(t0_ns, t1_ns)
+
+    def actions(
+        self,
+        t0_ns: Optional[int] = None,
+        t1_ns: Optional[int] = None,
+        kind: Optional[ActionKind] = None,
+        instance_id: Optional[int] = None,
+    ) -> ActionsResult:
+        with self._reading() as q:
+            return q.actions(t0_ns, t1_ns, kind, instance_id)
 
     def instances(self, include_vanished: bool = True) -> list[InstanceSummary]:
         with self._reading() as q:

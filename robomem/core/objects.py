@@ -76,6 +76,7 @@ class ObjectInstance:
     peak_voxels: int = 0
     label_votes: dict[str, int] = field(default_factory=dict)
     source_key: Optional[int] = None  # persistent mask id, when MaskIdMode.PERSISTENT
+    provisional: bool = False  # the current place came from an action (gripper pose), not yet seen there
 
     @property
     def current(self) -> Placement:
@@ -142,6 +143,7 @@ class ObjectStore:
         self._instances: dict[int, ObjectInstance] = {}
         self._next_id = 1
         self._by_source: dict[int, int] = {}
+        self._merged_into: dict[int, int] = {}  # id merged away -> the id it was merged into
         # current (position, box min, box max) of every *present* instance, for the vectorised nearby search
         self._positions: dict[int, tuple[float, ...]] = {}
 
@@ -163,6 +165,22 @@ class ObjectStore:
     def find(self, instance_id: int) -> Optional[ObjectInstance]:
         """The instance, or None when the id is unknown."""
         return self._instances.get(instance_id)
+
+    def canonical(self, instance_id: int) -> Optional[int]:
+        """The id that ``instance_id`` lives on as (itself, or the instance it was merged into), None if unknown."""
+        iid = int(instance_id)
+        for _ in range(len(self._merged_into) + 1):
+            if iid in self._instances:
+                return iid
+            nxt = self._merged_into.get(iid)
+            if nxt is None:
+                return None
+            iid = nxt
+        return None
+
+    def issued(self, instance_id: int) -> bool:
+        """True if the id was ever given to an instance (it may have been merged away since)."""
+        return 1 <= int(instance_id) < self._next_id
 
     def all(self) -> list[ObjectInstance]:
         return list(self._instances.values())
@@ -192,9 +210,18 @@ class ObjectStore:
             else:
                 if inst is None and not persistent:
                     inst = self._reidentify(seg, taken)
-                if inst is not None and not inst.present and _place_distance(inst.current, seg.centroid) <= (
-                    self.config.match_distance
-                ):
+                near_old = inst is not None and (
+                    _place_distance(inst.current, seg.centroid) <= self.config.match_distance
+                )
+                gone_at = inst.current.vanished_ns if inst is not None else None
+                if inst is not None and not inst.present and near_old and gone_at is not None and stamp_ns <= gone_at:
+                    # a frame from before it left (e.g. the robot's pick was reported before this frame came):
+                    # it was there then; no live sighting (the segment's points stay unlabelled)
+                    self._fuse(inst, seg)
+                    inst.placements[-1] = replace(inst.current, last_seen_ns=max(inst.current.last_seen_ns, stamp_ns))
+                    taken.add(inst.instance_id)
+                    continue
+                if inst is not None and not inst.present and near_old:
                     # seen again where it was seen gone: the "gone" was wrong (or it was put back); one stay
                     self._revive(inst)
                     self._observe_same_place(inst, seg, stamp_ns)
@@ -292,6 +319,12 @@ class ObjectStore:
     def _observe_same_place(self, inst: ObjectInstance, seg: SegmentObservation, stamp_ns: int) -> None:
         self._fuse(inst, seg)
         cur = inst.current
+        if inst.provisional:  # first sighting at a place known from the gripper: the sighting is the place
+            inst.provisional = False
+            inst.placements[-1] = replace(cur, position=seg.centroid, box=seg.box,
+                                          last_seen_ns=max(cur.last_seen_ns, stamp_ns))
+            inst.present = True
+            return
         w = 1.0 / min(inst.n_observations, 20)
         pos = tuple(float(p * (1 - w) + q * w) for p, q in zip(cur.position, seg.centroid))
         sb = seg.box
@@ -378,23 +411,55 @@ class ObjectStore:
                 best, best_sim = inst, sim
         if best is None:
             return None
-        newer = best
+        self.merge(vanished_id, best.instance_id)
+        log.debug("re-identified instance %d as moved instance %d", best.instance_id, vanished_id)
+        return best.instance_id
+
+    def merge(self, keep_id: int, drop_id: int) -> None:
+        """``drop_id`` is ``keep_id`` seen at a later place: append its placements to ``keep_id`` and delete it.
+
+        ``drop_id``'s placements must all start after ``keep_id`` was last seen at its current place; the
+        current place of ``keep_id`` is closed when ``drop_id`` was first seen (unless seen empty before).
+        """
+        old, newer = self.get(keep_id), self.get(drop_id)
+        if keep_id == drop_id:
+            raise MemoryStateError(f"cannot merge instance {keep_id} into itself")
         old.placements[-1] = replace(old.current, vanished_ns=min(old.current.vanished_ns or newer.first_seen_ns,
                                                                   newer.first_seen_ns))
         old.placements.extend(newer.placements)
         old.present = newer.present
+        old.provisional = newer.provisional
         old.n_observations += newer.n_observations
         old.peak_voxels = newer.peak_voxels
         for lab, n in newer.label_votes.items():
             old.label_votes[lab] = old.label_votes.get(lab, 0) + n
+        if newer.label_votes:
+            old.label = max(old.label_votes.items(), key=lambda kv: (kv[1], kv[0]))[0]
         if newer.feature is not None:
-            old.feature = _unit(old.feature + newer.feature)
+            old.feature = newer.feature if old.feature is None else _unit(old.feature + newer.feature)
         del self._instances[newer.instance_id]
+        self._merged_into[newer.instance_id] = old.instance_id
         self._positions.pop(newer.instance_id, None)
+        self._positions.pop(old.instance_id, None)
         if old.present:
             self._positions[old.instance_id] = _place_key(old.current)
-        log.debug("re-identified instance %d as moved instance %d", newer.instance_id, vanished_id)
-        return newer.instance_id
+
+    def pick(self, instance_id: int, stamp_ns: int) -> bool:
+        """The robot took the instance from its current place at ``stamp_ns``. False if it was not present."""
+        return self.mark_vanished(instance_id, stamp_ns)
+
+    def place(self, instance_id: int, position: Vec3, box: Box3D, stamp_ns: int) -> None:
+        """The robot put the instance down at ``position`` at ``stamp_ns``: a new (provisional) placement.
+
+        A place it was still believed at is closed at ``stamp_ns`` (its pick was not reported)."""
+        inst = self.get(instance_id)
+        cur = inst.current
+        if inst.present and cur.vanished_ns is None:
+            inst.placements[-1] = replace(cur, vanished_ns=stamp_ns)
+        inst.placements.append(Placement(position, box, stamp_ns, stamp_ns))
+        inst.present = True
+        inst.provisional = True
+        self._positions[instance_id] = _place_key(inst.current)
 
     # ------------------------------------------------------------------------------------------- persistence
     def state(self) -> tuple[dict[str, Any], np.ndarray]:
@@ -413,13 +478,15 @@ class ObjectStore:
                     "peak_voxels": inst.peak_voxels,
                     "label_votes": inst.label_votes,
                     "source_key": inst.source_key,
+                    "provisional": inst.provisional,
                     "has_feature": inst.feature is not None,
                     "placements": [_placement_to_json(p) for p in inst.placements],
                 }
             )
             feats.append(inst.feature if inst.feature is not None else np.zeros(dim, np.float32))
         matrix = np.stack(feats).astype(np.float32) if feats and dim else np.zeros((len(meta), dim), np.float32)
-        return {"next_id": self._next_id, "instances": meta}, matrix
+        merged = [[int(a), int(b)] for a, b in sorted(self._merged_into.items())]
+        return {"next_id": self._next_id, "instances": meta, "merged_into": merged}, matrix
 
     @classmethod
     def from_state(cls, config: ObjectConfig, meta: dict[str, Any], features: np.ndarray) -> ObjectStore:
@@ -443,6 +510,7 @@ class ObjectStore:
                     peak_voxels=int(entry["peak_voxels"]),
                     label_votes={str(k): int(v) for k, v in entry["label_votes"].items()},
                     source_key=None if entry["source_key"] is None else int(entry["source_key"]),
+                    provisional=bool(entry["provisional"]),
                 )
                 if not inst.placements:
                     raise PersistenceError(f"objects: instance {inst.instance_id} has no placement")
@@ -451,6 +519,7 @@ class ObjectStore:
                     store._positions[inst.instance_id] = _place_key(inst.current)
                 if inst.source_key is not None:
                     store._by_source[inst.source_key] = inst.instance_id
+            store._merged_into = {int(a): int(b) for a, b in meta["merged_into"]}
         except PersistenceError:
             raise
         except (KeyError, TypeError, ValueError) as exc:

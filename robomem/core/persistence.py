@@ -1,6 +1,6 @@
 """Saving and loading a whole memory state (:class:`~robomem.core.state.MemoryState`) as a versioned directory.
 
-Layout (``FORMAT_VERSION`` 1)::
+Layout (``FORMAT_VERSION`` 2; version 1 had no ``actions.json``)::
 
     memory/
       manifest.json        format name, version, encoder name/dim, config, sha256 + size of every file
@@ -11,6 +11,7 @@ Layout (``FORMAT_VERSION`` 1)::
       graph.json           temporal scene graph
       keyframes.npz        keyframe store
       trajectory.json      the robot's room visits
+      actions.json         the robot's own pick/place events, what they were resolved to, the gripper's content
       instance_index.bin / voxel_index.bin   vector indices
 
 This module decides *what* the directory holds; :mod:`robomem.core.atomic_store` decides *how* it gets there
@@ -40,6 +41,7 @@ import numpy as np
 
 from robomem.config import MemoryConfig, from_dict, to_plain
 from robomem.core import atomic_store
+from robomem.core.action_log import ActionLog
 from robomem.core.atomic_store import StoreFormat
 from robomem.core.episodic import KeyframeStore
 from robomem.core.objects import ObjectStore
@@ -55,7 +57,7 @@ from robomem.index.base import load_index
 log = logging.getLogger(__name__)
 
 FORMAT_NAME = "robomem-memory"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = atomic_store.MANIFEST
 
 
@@ -181,6 +183,8 @@ _PARTS: tuple[_Part, ...] = (
     _Part(("trajectory",), ("trajectory.json",),
           lambda s, d: _write_json(d / "trajectory.json", s.trajectory.state()),
           lambda d, c, n: {"trajectory": Trajectory.from_state(_json(d, "trajectory.json"))}),
+    _Part(("actions",), ("actions.json",), lambda s, d: _write_json(d / "actions.json", s.actions.state()),
+          lambda d, c, n: {"actions": ActionLog.from_state(_json(d, "actions.json"))}),
     _index_part("instance_index"),
     _index_part("voxel_index"),
 )

@@ -10,7 +10,7 @@ Default order (the order matters: free space is carved before the new surface is
 assigned before voxels so voxels carry instance ids; vanishing is decided after integration):
 
 ``backproject`` -> ``carve`` -> ``segment`` -> ``associate`` -> ``integrate`` -> ``vanish`` ->
-``relations`` -> ``keyframes`` -> ``trajectory`` -> ``bookkeeping``.
+``relations`` -> ``actions`` -> ``keyframes`` -> ``trajectory`` -> ``bookkeeping``.
 """
 
 from __future__ import annotations
@@ -23,14 +23,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from robomem.core.actions import resolve_pending
 from robomem.core.features import TextFeatures
 from robomem.core.frame import CheckedFrame
 from robomem.core.geometry import backproject
 from robomem.core.objects import AssignResult, SegmentObservation
-from robomem.core.scene_graph import compute_relations
 from robomem.core.segmentation import frame_segments
 from robomem.core.state import MemoryState
-from robomem.core.types import NO_INSTANCE, IngestStats, NodeKind, Relation
+from robomem.core.types import NO_INSTANCE, IngestStats
+from robomem.core.updates import absorb_merged, update_relations
 from robomem.core.voxel_map import IntegrateResult
 from robomem.encoders.base import Encoder
 from robomem.errors import MemoryStateError
@@ -86,28 +87,6 @@ IngestStep = Callable[[MemoryState, FrameContext], None]
 
 
 # ============================================================================================ shared helpers
-def update_relations(state: MemoryState, instance_ids: Sequence[int], stamp_ns: int) -> None:
-    """Recompute the scene-graph relations and the receptacle/room context of the instances' current places."""
-    receptacles = [
-        (i.instance_id, i.current.box) for i in state.objects.present() if i.kind is NodeKind.RECEPTACLE
-    ]
-    for iid in instance_ids:
-        inst = state.objects.get(iid)
-        state.graph.upsert_instance(iid, inst.kind, inst.label, stamp_ns)
-        if not inst.present:
-            continue
-        rels = compute_relations(inst.current.box, receptacles, state.regions, state.config.graph, self_id=iid)
-        state.graph.set_relations(iid, rels, stamp_ns)
-        receptacle_id: Optional[int] = None
-        room: Optional[str] = None
-        for rel, ref in rels:
-            if ref.kind is NodeKind.ROOM and rel in (Relation.IN, Relation.PART_OF):
-                room = ref.name
-            elif ref.kind is NodeKind.RECEPTACLE and rel in (Relation.ON, Relation.IN):
-                receptacle_id = ref.instance_id
-        state.objects.set_context(iid, receptacle_id, room)
-
-
 def handle_vanished(
     state: MemoryState, counts: dict[int, int], carved: dict[int, int], stamp_ns: int, seen_through: Sequence[int] = ()
 ) -> set[int]:
@@ -122,17 +101,8 @@ def handle_vanished(
             state.graph.close_all(gone, stamp_ns)
         merged = state.objects.deferred_reid(gone)
         if merged is not None:
-            state.voxels.relabel_instance(merged, gone)
-            if not state.graph.has_instance(gone):
-                inst = state.objects.get(gone)
-                state.graph.upsert_instance(gone, inst.kind, inst.label, stamp_ns)
-            if state.graph.has_instance(merged):
-                state.graph.merge_instances(gone, merged)
-            state.keyframes.relabel_instance(merged, gone)
-            state.pending.instance_removed(merged)
-            state.pending.instance_changed(gone)
+            absorb_merged(state, gone, merged, stamp_ns)
             merged_away.add(merged)
-            state.count("instances_merged")
             update_relations(state, [gone], stamp_ns)
     return merged_away
 
@@ -294,6 +264,15 @@ def step_relations(state: MemoryState, ctx: FrameContext) -> None:
     state.pending.dirty_instances.update(ctx.seen)
 
 
+def step_actions(state: MemoryState, ctx: FrameContext) -> None:
+    """Keep the frame's segment -> instance map for action hints; resolve actions that waited for this frame."""
+    mapping = ctx.assigned.segment_to_instance
+    if mapping or state.actions.pending():
+        state.actions.remember_frame(ctx.stamp_ns, dict(mapping))
+    if state.actions.pending():
+        resolve_pending(state, ctx.text_feature)
+
+
 def step_keyframes(state: MemoryState, ctx: FrameContext) -> None:
     encoder = ctx.encoder
     rgb = ctx.checked.frame.rgb
@@ -331,6 +310,7 @@ DEFAULT_STEPS: tuple[tuple[str, IngestStep], ...] = (
     ("integrate", step_integrate),
     ("vanish", step_vanish),
     ("relations", step_relations),
+    ("actions", step_actions),
     ("keyframes", step_keyframes),
     ("trajectory", step_trajectory),
     ("bookkeeping", step_bookkeeping),

@@ -17,7 +17,9 @@ import numpy as np
 
 from robomem.core.features import TextFeatures
 from robomem.core.objects import ObjectInstance
+from robomem.core.query_actions import action_records
 from robomem.core.query_types import (
+    ActionsResult,
     Change,
     ChangeKind,
     ChangesResult,
@@ -35,7 +37,7 @@ from robomem.core.query_types import (
     StateResult,
 )
 from robomem.core.state import MemoryState
-from robomem.core.types import Placement
+from robomem.core.types import ActionKind, Placement
 from robomem.errors import MemoryStateError, QueryError
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ _RESULT_FOR: dict[str, Any] = {
     "state_at": StateResult,
     "keyframes_for": KeyframesResult,
     "room_visits": RoomVisitsResult,
+    "actions": ActionsResult,
 }
 
 
@@ -272,11 +275,14 @@ class QueryEngine:
         if inst is None:
             return HistoryResult(QueryStatus.NOT_FOUND, why)
         n = len(inst.placements)
+        acts = tuple(a for a in action_records(self.state) if a.instance_id == inst.instance_id)
+        done = f"; the robot picked it {sum(a.kind is ActionKind.PICK for a in acts)} time(s)" if acts else ""
         return HistoryResult(
             QueryStatus.OK,
-            f"#{inst.instance_id} ({inst.label}): {n} placement(s), moved {n - 1} time(s)",
+            f"#{inst.instance_id} ({inst.label}): {n} placement(s), moved {n - 1} time(s){done}",
             self._summary(inst, score),
             tuple(inst.placements),
+            acts,
         )
 
     @_query
@@ -394,6 +400,30 @@ class QueryEngine:
         if not self.state.regions:
             return RoomVisitsResult(QueryStatus.NOT_FOUND, "no rooms are defined: give the memory regions first")
         return RoomVisitsResult(QueryStatus.OK, f"{len(visits)} room visit(s)", visits)
+
+    @_query
+    def actions(
+        self, t0_ns: Optional[int], t1_ns: Optional[int], kind: Optional[ActionKind], instance_id: Optional[int]
+    ) -> ActionsResult:
+        t0 = None if t0_ns is None else self._check_time(t0_ns, "t0_ns")
+        t1 = None if t1_ns is None else self._check_time(t1_ns, "t1_ns")
+        if t0 is not None and t1 is not None and t1 < t0:
+            raise QueryError(f"t1_ns ({t1}) is before t0_ns ({t0})")
+        if kind is not None and not isinstance(kind, ActionKind):
+            raise QueryError(f"kind must be an ActionKind (PICK or PLACE), got {kind!r}")
+        if not len(self.state.actions):
+            return ActionsResult(QueryStatus.NOT_FOUND, "no action of the robot was ever recorded (no pick/place "
+                                 "events reached the memory): what it did can only be inferred from what it saw")
+        want = None
+        if instance_id is not None:
+            want = self.state.objects.get(int(instance_id)).instance_id
+        out = tuple(
+            a for a in action_records(self.state)
+            if (t0 is None or a.stamp_ns >= t0) and (t1 is None or a.stamp_ns <= t1)
+            and (kind is None or a.kind is kind) and (want is None or a.instance_id == want)
+        )
+        what = f"{kind.value} " if kind is not None else ""
+        return ActionsResult(QueryStatus.OK, f"{len(out)} recorded {what}action(s) of the robot", out)
 
     def instances(self, include_vanished: bool = True) -> list[InstanceSummary]:
         return [self._summary(i) for i in self.state.objects.all() if include_vanished or i.present]

@@ -14,7 +14,7 @@ from typing import Optional
 
 import numpy as np
 
-from robomem.core.types import Box3D, NodeKind, Placement, Relation, TimeInterval
+from robomem.core.types import ActionKind, Box3D, NodeKind, Placement, Relation, TimeInterval
 
 Vec3 = tuple[float, float, float]
 
@@ -68,11 +68,50 @@ class InstanceResult:
 
 
 @dataclass(frozen=True)
+class ActionRecord:
+    """One of the robot's own pick/place events as the memory recorded it (a fact, not an inference).
+
+    ``instance_id``/``label``: the object it was resolved to (None / the event's label hint when unresolved;
+    ``resolved_by`` says how: "instance", "segment", "held", "gripper", "pending" or "unresolved").
+    ``from_*``: where a PICK took it from (for a PLACE: where its PICK took it from, when known);
+    ``to_*``: where a PLACE put it (None for a PICK). Receptacle/room of a place the object was later seen at
+    are the memory's current belief about that place. ``gripper_position``: world frame, m.
+    """
+
+    action_id: int
+    kind: ActionKind
+    stamp_ns: int
+    instance_id: Optional[int]
+    label: str
+    resolved_by: str
+    gripper_position: Vec3
+    label_hint: str = ""
+    from_receptacle_id: Optional[int] = None
+    from_receptacle: Optional[str] = None
+    from_room: Optional[str] = None
+    to_receptacle_id: Optional[int] = None
+    to_receptacle: Optional[str] = None
+    to_room: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ActionsResult:
+    """Recorded actions, oldest first."""
+
+    status: QueryStatus
+    message: str
+    actions: tuple[ActionRecord, ...] = ()
+
+
+@dataclass(frozen=True)
 class HistoryResult:
+    """Every placement of an instance, oldest first, and the robot's own actions on it."""
+
     status: QueryStatus
     message: str
     instance: Optional[InstanceSummary] = None
     placements: tuple[Placement, ...] = ()
+    actions: tuple[ActionRecord, ...] = ()
 
 
 class ChangeKind(enum.Enum):

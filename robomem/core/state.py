@@ -1,6 +1,6 @@
 """The memory's state: one object holding every part, index, stamp and counter.
 
-:class:`MemoryState` is what the write side (:mod:`robomem.core.pipeline`) mutates, what
+:class:`MemoryState` is what the write side (:mod:`robomem.core.pipeline`, :mod:`robomem.core.actions`) mutates, what
 the read side (:class:`~robomem.core.query.QueryEngine`) reads and what :mod:`robomem.core.persistence`
 saves and loads. The facade (:class:`~robomem.core.memory.SpatioSemanticMemory`) only holds the lock,
 the injected encoder and *one* reference to a state, so loading or resetting a memory swaps one object
@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from robomem.config import MemoryConfig
+from robomem.core.action_log import ActionLog
 from robomem.core.episodic import KeyframeStore
 from robomem.core.objects import ObjectStore
 from robomem.core.scene_graph import TemporalSceneGraph
@@ -35,6 +36,8 @@ COUNTER_NAMES = (
     "voxels_removed",
     "instances_moved",
     "instances_merged",
+    "actions_recorded",
+    "actions_rejected",
 )
 """Counters every state starts with (a loaded state keeps the saved values)."""
 
@@ -75,10 +78,10 @@ class PendingIndexUpdates:
 
 @dataclass(eq=False)
 class MemoryState:
-    """Everything a memory knows. Mutated only by the ingest pipeline, under the
+    """Everything a memory knows. Mutated only by the ingest pipeline and action recording, under the
     facade's lock; see the module docstring.
 
-    ``version`` counts the writes applied (ingested frames, region changes): a reader
+    ``version`` counts the writes applied (ingested frames, recorded actions, region changes): a reader
     that cached something derived from the state can tell whether it is still current.
     Transient fields (rebuilt, not saved): ``device``, ``pending`` (empty after a sync) and ``version``.
     """
@@ -91,6 +94,7 @@ class MemoryState:
     graph: TemporalSceneGraph
     keyframes: KeyframeStore
     trajectory: Trajectory
+    actions: ActionLog
     instance_index: VectorIndex
     voxel_index: VectorIndex
     regions: tuple[Region, ...] = ()
@@ -114,6 +118,7 @@ class MemoryState:
             graph=TemporalSceneGraph(config.graph),
             keyframes=KeyframeStore(config.episodic),
             trajectory=Trajectory(),
+            actions=ActionLog(),
             instance_index=create_index(feature_dim, config.index),
             voxel_index=create_index(feature_dim, config.index),
         )
@@ -185,6 +190,7 @@ class MemoryState:
             graph_nodes=self.graph.graph.number_of_nodes(),
             graph_edges=self.graph.graph.number_of_edges(),
             room_visits=len(self.trajectory),
+            actions=len(self.actions),
         )
         return out
 
