@@ -33,6 +33,7 @@ import numpy as np
 
 from robomem.core.api import MemoryQueries
 from robomem.core.query_types import KeyframeInfo, QueryStatus
+from robomem.core.types import ActionKind
 from robomem.errors import PlannerError
 from robomem.planner.base import AnswerKind, Goal, PlannerAnswer
 
@@ -287,6 +288,15 @@ def _end_default(ctx: _Ctx, a: dict[str, Any], key: str) -> int:
     return int(ctx.memory.time_range()[1])
 
 
+def _action_kind(value: Optional[str]) -> Optional[ActionKind]:
+    if value is None:
+        return None
+    try:
+        return ActionKind(value.strip().lower())
+    except ValueError:
+        raise PlannerError(f"kind must be 'pick' or 'place', got {value!r}") from None
+
+
 def _time_range(ctx: _Ctx, a: dict[str, Any]) -> dict[str, Any]:
     t0, t1 = ctx.memory.time_range()
     return {"start_ns": t0, "end_ns": t1}
@@ -380,6 +390,21 @@ MEMORY_TOOLS: tuple[ToolSpec, ...] = (
         (Arg("start", ArgType.TIME, "interval start"), Arg("end", ArgType.TIME, "interval end")),
         lambda c, a: c.memory.room_visits(
             c.t(a["start"]) if "start" in a else None, c.t(a["end"]) if "end" in a else None
+        ),
+    ),
+    ToolSpec(
+        "actions",
+        "The robot's own pick/place events as recorded from its manipulation stack (facts, not inferences), "
+        "oldest first: what it picked up, where it put it, in which order. NOT_FOUND when none were recorded.",
+        (
+            Arg("start", ArgType.TIME, "interval start"),
+            Arg("end", ArgType.TIME, "interval end"),
+            Arg("kind", ArgType.STRING, "'pick' or 'place' (default: both)"),
+            _ID,
+        ),
+        lambda c, a: c.memory.actions(
+            c.t(a["start"]) if "start" in a else None, c.t(a["end"]) if "end" in a else None,
+            kind=_action_kind(a.get("kind")), instance_id=a.get("instance_id"),
         ),
     ),
     ToolSpec(
