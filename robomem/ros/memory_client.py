@@ -22,6 +22,7 @@ import numpy as np
 
 from robomem.core.api import MemoryQueries
 from robomem.core.query_types import (
+    ActionsResult,
     ChangesResult,
     CountResult,
     HistoryResult,
@@ -34,7 +35,7 @@ from robomem.core.query_types import (
     RoomVisitsResult,
     StateResult,
 )
-from robomem.core.types import Region
+from robomem.core.types import ActionKind, Region
 from robomem.errors import RosError
 from robomem.ros import msg_convert as mc
 from robomem.ros.converters import set_stamp, stamp_to_ns
@@ -178,6 +179,7 @@ class RosMemoryClient(MemoryQueries):
             message,
             mc.instance_from_msg(resp.instance) if resp.has_instance else None,
             tuple(mc.placement_from_msg(p) for p in resp.placements),
+            tuple(mc.action_record_from_msg(a) for a in resp.actions),
         )
 
     def changes(self, t0_ns: int, t1_ns: int, region: Optional[str] = None) -> ChangesResult:
@@ -251,6 +253,24 @@ class RosMemoryClient(MemoryQueries):
         if resp is None:
             return RoomVisitsResult(status, message)
         return RoomVisitsResult(status, message, tuple(mc.room_visit_from_msg(v) for v in resp.visits))
+
+    def actions(
+        self,
+        t0_ns: Optional[int] = None,
+        t1_ns: Optional[int] = None,
+        kind: Optional[ActionKind] = None,
+        instance_id: Optional[int] = None,
+    ) -> ActionsResult:
+        req = self.request("actions")
+        req.use_range = t0_ns is not None or t1_ns is not None
+        set_stamp(req.start, t0_ns or 0)
+        set_stamp(req.end, t1_ns if t1_ns is not None else (2**31 - 1) * 10**9)  # Time.sec is int32
+        req.kind = -1 if kind is None else mc.ACTION_TO_MSG[kind]
+        req.instance_id = -1 if instance_id is None else int(instance_id)
+        resp, status, message = self._status_call("actions", req)
+        if resp is None:
+            return ActionsResult(status, message)
+        return ActionsResult(status, message, tuple(mc.action_record_from_msg(a) for a in resp.actions))
 
     def instances(self, include_vanished: bool = True) -> list[InstanceSummary]:
         req = self.request("list_instances")

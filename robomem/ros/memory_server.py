@@ -17,9 +17,10 @@ Extending it: :meth:`MemoryServerNode.subscribe` adds a guarded subscription (e.
 :attr:`MemoryServerNode.frame_steps` adds steps run on each frame before ``memory.ingest``.
 
 Names (node ``robomem``; put it in a namespace with the launch file):
-  subscriptions  rgb/image, depth/image, rgb/camera_info [, segmentation], /tf, /tf_static
+  subscriptions  rgb/image, depth/image, rgb/camera_info [, segmentation], /tf, /tf_static,
+                 ~/actions (robomem_interfaces/ActionEvent: the robot's own pick/place, RELIABLE)
   services       ~/locate ~/last_seen ~/where_at ~/history ~/changes ~/count ~/relations ~/state_at
-                 ~/get_keyframes ~/room_visits ~/list_instances ~/get_info ~/save ~/load ~/reset
+                 ~/get_keyframes ~/room_visits ~/actions ~/list_instances ~/get_info ~/save ~/load ~/reset
   publishers     ~/voxel_cloud (PointCloud2 xyz+rgb), ~/objects (MarkerArray), /diagnostics
 
 ``robomem-ingest-node`` is the same node with ``enable_services:=false`` by default (record a memory to
@@ -44,7 +45,7 @@ from robomem.encoders.base import create_encoder
 from robomem.errors import ConfigError, RobomemError
 from robomem.ros import diagnostics, params, viz
 from robomem.ros import msg_convert as mc
-from robomem.ros.converters import set_stamp
+from robomem.ros.converters import set_stamp, stamp_to_ns
 from robomem.ros.health import FaultLog, SaveScheduler
 from robomem.ros.ingest import IngestWorker, ThrottledLog
 from robomem.ros.msg_convert import interfaces
@@ -137,6 +138,8 @@ class MemoryServerNode:
             if self.cfg.use_segmentation:
                 self.subscribe(interfaces().InstanceSegmentation, CAMERA_TOPICS["seg"], "segmentation", qos,
                                p.add_segmentation)
+            self.node.create_subscription(interfaces().ActionEvent, "~/actions", self._on_action, tf_qos,
+                                          callback_group=self.ingest_group)
             self.subscribe(TFMessage, "/tf", "tf", tf_qos, lambda m: p.add_tf(m, static=False))
             self.subscribe(TFMessage, "/tf_static", "tf_static", tf_static_qos, lambda m: p.add_tf(m, static=True))
 
@@ -216,6 +219,24 @@ class MemoryServerNode:
                 self._throttle.warning(out.reason.value, f"frame rejected ({out.reason.value}): {out.message}")
             else:
                 self.worker.submit(out)
+
+    def _on_action(self, msg: Any) -> None:
+        self.faults.guard("actions", self._record_action, msg)
+
+    def _record_action(self, msg: Any) -> None:
+        """Convert (the gripper pose into the world frame through TF when it is given in another frame) and
+        record it; a malformed event is logged (throttled) and counted by the memory. Not queued: actions are
+        facts, never dropped; a segment hint with a frame_stamp waits in the memory for that frame."""
+        try:
+            frame = msg.header.frame_id.strip().lstrip("/")
+            world_T_frame = None
+            if frame and frame != self.cfg.world_frame.lstrip("/"):
+                with self._lock:
+                    world_T_frame = self.pipeline.tf.lookup(self.cfg.world_frame, frame, stamp_to_ns(msg.header.stamp))
+            event = mc.action_event_from_msg(msg, world_T_frame)
+            self.host.memory.record_action(event)  # outside self._lock: the memory lock is taken after it elsewhere
+        except RobomemError as exc:
+            self._throttle.warning("actions", f"action event rejected: {exc}")
 
     def _ingest_frame(self, frame: Frame) -> IngestStats:
         for step in self.frame_steps:

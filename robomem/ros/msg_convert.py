@@ -15,6 +15,7 @@ from typing import Any, Optional
 import numpy as np
 
 from robomem.core.query_types import (
+    ActionRecord,
     Change,
     ChangeKind,
     GraphEdge,
@@ -24,7 +25,7 @@ from robomem.core.query_types import (
     QueryStatus,
     RoomVisit,
 )
-from robomem.core.types import Box3D, NodeKind, Placement, Region, Relation, TimeInterval
+from robomem.core.types import ActionEvent, ActionKind, Box3D, NodeKind, Placement, Region, Relation, TimeInterval
 from robomem.errors import RosError
 from robomem.ros.converters import (
     fill_image,
@@ -42,6 +43,8 @@ RELATION_TO_MSG = {Relation.ON: 0, Relation.IN: 1, Relation.NEAR: 2, Relation.PA
 RELATION_FROM_MSG = {v: k for k, v in RELATION_TO_MSG.items()}
 CHANGE_TO_MSG = {ChangeKind.APPEARED: 0, ChangeKind.VANISHED: 1, ChangeKind.MOVED: 2}
 CHANGE_FROM_MSG = {v: k for k, v in CHANGE_TO_MSG.items()}
+ACTION_TO_MSG = {ActionKind.PICK: 0, ActionKind.PLACE: 1}
+ACTION_FROM_MSG = {v: k for k, v in ACTION_TO_MSG.items()}
 
 
 def interfaces(kind: str = "msg") -> ModuleType:
@@ -159,6 +162,68 @@ def change_to_msg(c: Change) -> Any:
     m.from_room = c.from_room or ""
     m.to_room = c.to_room or ""
     return m
+
+
+def action_event_from_msg(m: Any, world_T_frame: Optional[np.ndarray] = None) -> ActionEvent:
+    """``robomem_interfaces/ActionEvent`` -> core event; ``world_T_frame`` maps the pose's header frame into the
+    world (None: it already is the world frame). Raises RosError for an unknown kind."""
+    kind = ACTION_FROM_MSG.get(int(m.kind))
+    if kind is None:
+        raise RosError(f"ActionEvent.kind must be PICK (0) or PLACE (1), got {int(m.kind)}")
+    pose = pose_to_matrix(m.gripper_pose)
+    if world_T_frame is not None:
+        pose = world_T_frame @ pose
+    frame_stamp = stamp_to_ns(m.frame_stamp)
+    return ActionEvent(
+        kind=kind,
+        stamp_ns=stamp_to_ns(m.header.stamp),
+        world_T_gripper=pose,
+        segment_id=int(m.segment_id) if int(m.segment_id) >= 0 else None,
+        frame_stamp_ns=frame_stamp if frame_stamp > 0 else None,
+        instance_id=int(m.instance_id) if int(m.instance_id) >= 0 else None,
+        label=str(m.label),
+    )
+
+
+def action_record_to_msg(a: ActionRecord) -> Any:
+    m = interfaces().ActionRecord()
+    m.action_id = int(a.action_id)
+    m.kind = ACTION_TO_MSG[a.kind]
+    set_stamp(m.stamp, a.stamp_ns)
+    m.instance_id = -1 if a.instance_id is None else int(a.instance_id)
+    m.label = a.label or ""
+    m.resolved_by = a.resolved_by
+    _fill_point(m.gripper_position, a.gripper_position)
+    m.label_hint = a.label_hint or ""
+    m.from_receptacle_id = -1 if a.from_receptacle_id is None else int(a.from_receptacle_id)
+    m.from_receptacle = a.from_receptacle or ""
+    m.from_room = a.from_room or ""
+    m.to_receptacle_id = -1 if a.to_receptacle_id is None else int(a.to_receptacle_id)
+    m.to_receptacle = a.to_receptacle or ""
+    m.to_room = a.to_room or ""
+    return m
+
+
+def action_record_from_msg(m: Any) -> ActionRecord:
+    def opt_id(v: int) -> Optional[int]:
+        return None if int(v) < 0 else int(v)
+
+    return ActionRecord(
+        action_id=int(m.action_id),
+        kind=ACTION_FROM_MSG[int(m.kind)],
+        stamp_ns=stamp_to_ns(m.stamp),
+        instance_id=opt_id(m.instance_id),
+        label=m.label,
+        resolved_by=m.resolved_by,
+        gripper_position=_point(m.gripper_position),
+        label_hint=m.label_hint,
+        from_receptacle_id=opt_id(m.from_receptacle_id),
+        from_receptacle=_opt_str(m.from_receptacle),
+        from_room=_opt_str(m.from_room),
+        to_receptacle_id=opt_id(m.to_receptacle_id),
+        to_receptacle=_opt_str(m.to_receptacle),
+        to_room=_opt_str(m.to_room),
+    )
 
 
 def keyframe_to_msg(k: KeyframeInfo, include_thumbnail: bool = True, frame_id: str = "") -> Any:

@@ -118,6 +118,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("state_at", "StateAt", "state_at"),
     ServiceSpec("get_keyframes", "GetKeyframes", "get_keyframes"),
     ServiceSpec("room_visits", "RoomVisits", "room_visits"),
+    ServiceSpec("actions", "Actions", "actions"),
     ServiceSpec("list_instances", "ListInstances", "list_instances"),
     ServiceSpec("get_info", "GetInfo", "get_info"),
     ServiceSpec("save", "SaveMemory", "save"),
@@ -243,6 +244,7 @@ class MemoryServices:
             if r.instance is not None:
                 response.instance = mc.instance_to_msg(r.instance)
             response.placements = [mc.placement_to_msg(p) for p in r.placements]
+            response.actions = [mc.action_record_to_msg(a) for a in r.actions]
         return response
 
     def changes(self, request: Any, response: Any) -> Any:
@@ -305,6 +307,22 @@ class MemoryServices:
             r = self.host.memory.room_visits(t0, t1)
             mc.set_status(response, r.status, r.message)
             response.visits = [mc.room_visit_to_msg(v) for v in r.visits]
+        return response
+
+    def actions(self, request: Any, response: Any) -> Any:
+        with self._answer("actions", response):
+            t0 = stamp_to_ns(request.start) if request.use_range else None
+            t1 = stamp_to_ns(request.end) if request.use_range else None
+            k = int(request.kind)
+            if k not in (-1, *mc.ACTION_FROM_MSG):
+                raise QueryError(f"kind must be -1 (both), 0 (PICK) or 1 (PLACE), got {k}")
+            iid = int(request.instance_id)
+            if iid < -1:
+                raise QueryError(f"instance_id must be >= 0 (or -1 for any), got {iid}")
+            r = self.host.memory.actions(t0, t1, kind=mc.ACTION_FROM_MSG.get(k),
+                                         instance_id=iid if iid >= 0 else None)
+            mc.set_status(response, r.status, r.message)
+            response.actions = [mc.action_record_to_msg(a) for a in r.actions]
         return response
 
     def list_instances(self, request: Any, response: Any) -> Any:
