@@ -1,28 +1,36 @@
 """Evaluation agents: robomem and the baselines it is compared against, behind one :class:`Agent` Protocol.
 
-Every agent sees the same frames (the runner renders each frame once and feeds every agent) and answers the
-same :class:`~robomem_sim.types.Task` s with a :class:`~robomem.planner.base.PlannerAnswer`.
+Every agent sees the same frames (the runner renders each frame once, converts it once per perception mode,
+see :mod:`robomem_sim.perception`, and feeds every agent of that mode) and answers the same
+:class:`~robomem_sim.types.Task` s with a :class:`~robomem.planner.base.PlannerAnswer`. Memory agents run in
+one perception mode each; every memory agent runs in every selected mode (fair baselines: same perception).
 
 ========================  =================================================================================
-``robomem``               :class:`~robomem.core.memory.SpatioSemanticMemory` over every frame (ground-truth
-                          perception: persistent sim ids, ``gt_text`` label embeddings by default; ``hash``
-                          for fast tests) + the ``rule_based`` planner.
+``robomem``               :class:`~robomem.core.memory.SpatioSemanticMemory` over every frame (mask ids
+                          persistent in ``gt_ids``, per-frame otherwise; ``gt_text`` label embeddings by
+                          default, ``hash`` for fast tests) + the ``rule_based`` planner.
 ``robomem_vlm``           the same memory + a planner built by name (``vlm_planner``: ``openai`` /
                           ``local_vlm``; needs its endpoint / model; not in the default set).
 ``static_map``            the same memory over every frame but static, what DynaMem compared against: no
-                          free-space removal (``VoxelConfig.removal = False``) and per-frame segment ids, so a
-                          moved object is never re-identified: it stays at its old place and appears as a
-                          new instance at the new one.
+                          free-space removal (``VoxelConfig.removal = False``), the same mask ids as robomem
+                          in that mode. A moved object's old voxels are never cleared.
 ``last_n_frames``         the robomem memory built only from the last ``last_n`` frames of the episode.
 ``uniform_keyframes``     the FindingDory VLM setting: only ``uniform_k`` (96) frames uniformly subsampled over
                           the whole episode go into the robomem memory.
-``no_memory``             no memory at all: tasks whose answer is a room get a uniformly random room of the
-                          house (seeded, the room's centre as the goal); everything else is answered
-                          "I don't know" (NOT_FOUND). So it scores on absence tasks and on room chance level.
+``no_memory``             no memory and no language understanding: answers "I don't know" to everything,
+                          naming nothing (so it never scores, absence tasks included: an honest "not found"
+                          must name what was asked). The floor to compare with is the *chance level* per
+                          category that the report prints beside it (:mod:`robomem_sim.chance`).
+``random_guess``          the chance baseline as an agent (not in the default set): reads only the task's
+                          answer type (``task.expected.kind``) and draws a random answer of that type
+                          (:func:`robomem_sim.chance.chance_answer`); its expected success is the chance level.
 ========================  =================================================================================
 
-Memory-based agents get the house's rooms (``set_regions``) at :meth:`Agent.reset`. Frame selection is
-streaming: an agent knows the episode's frame count up front and ingests only the frames it keeps.
+Memory agents get the house's rooms at :meth:`Agent.reset` and, unless the run disables them, the robot's own
+pick/place events (:class:`~robomem.core.types.ActionEvent`, fed to ``memory.record_action``) right after the
+frame each event's segment hint refers to. Frame selection is streaming: an agent knows the episode's frame
+count up front and ingests only the frames it keeps. No agent gets simulator tables (catalogue, priors): the
+planner brings its own common sense; the simulator's clock zone ("UTC") is passed to the planner explicitly.
 """
 
 from __future__ import annotations
@@ -34,24 +42,27 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Protocol, Sequence, runtime_checkable
 
 import numpy as np
+from robomem_sim.perception import PerceptionMode
 from robomem_sim.types import Task
 
 from robomem.config import EncoderConfig, MaskIdMode, MemoryConfig, ObjectConfig, VoxelConfig
 from robomem.core.query_types import QueryStatus
-from robomem.core.types import Frame, Region
+from robomem.core.types import ActionEvent, Frame, Region
 from robomem.encoders.base import Encoder, create_encoder
 from robomem.errors import PlannerError, RobomemError, SimError
-from robomem.planner.base import AnswerKind, Goal, Planner, PlannerAnswer, create_planner
-from robomem.planner.rule_based import Intent, parse_task
+from robomem.planner.base import AnswerKind, Planner, PlannerAnswer, create_planner
 
 __all__ = [
     "AGENT_NAMES",
     "DEFAULT_AGENTS",
+    "MEMORY_AGENTS",
+    "SIM_TIMEZONE",
     "Agent",
     "AgentsConfig",
     "EpisodeInfo",
     "MemoryAgent",
     "NoMemoryAgent",
+    "RandomGuessAgent",
     "create_agent",
     "create_agents",
     "eval_memory_config",
@@ -61,9 +72,15 @@ __all__ = [
 _LOG = logging.getLogger(__name__)
 
 AGENT_NAMES = (
-    "robomem", "robomem_reid", "robomem_vlm", "static_map", "last_n_frames", "uniform_keyframes", "no_memory"
+    "robomem", "robomem_vlm", "static_map", "last_n_frames", "uniform_keyframes", "no_memory", "random_guess"
 )
-DEFAULT_AGENTS = ("robomem", "robomem_reid", "static_map", "last_n_frames", "uniform_keyframes", "no_memory")
+DEFAULT_AGENTS = ("robomem", "static_map", "last_n_frames", "uniform_keyframes", "no_memory")
+MEMORY_AGENTS = frozenset(AGENT_NAMES) - {"no_memory", "random_guess"}
+"""Agents that build a memory from the frames (they run once per perception mode)."""
+NO_PERCEPTION = "none"
+"""The perception value of agents that see no frames (``no_memory``)."""
+SIM_TIMEZONE = "UTC"
+"""The simulator clock's zone (``SimClock`` stamps are UTC): passed to every planner explicitly."""
 
 
 @dataclass(frozen=True)
@@ -84,15 +101,22 @@ class EpisodeInfo:
 
 @runtime_checkable
 class Agent(Protocol):
-    """An evaluated agent: observes an episode's frames, then answers its tasks."""
+    """An evaluated agent: observes an episode's frames (and the robot's own actions), then answers its tasks.
+
+    ``perception`` is the perception mode value of the frames it is fed (``"none"`` when it sees no frames).
+    """
 
     name: str
+    perception: str
 
     def reset(self, episode_info: EpisodeInfo) -> None:
         """Forget everything; a new episode starts."""
 
     def observe(self, frame: Frame) -> None:
         """One frame of the episode, in time order (every frame is offered; the agent may skip it)."""
+
+    def observe_action(self, event: ActionEvent) -> None:
+        """One pick/place of the robot's own gripper, right after the frame its segment hint refers to."""
 
     def answer(self, task: Task) -> PlannerAnswer:
         """Answer one task; never raises for a task it cannot answer (UNKNOWN with the reason)."""
@@ -107,7 +131,7 @@ class AgentsConfig:
     ``config/planner.yaml``-style file with its endpoint / model (default: PlannerConfig defaults).
     last_n: frames kept by ``last_n_frames``; uniform_k: frames kept by ``uniform_keyframes``.
     min_points: smallest segment (points) that becomes an instance (at pixel_stride 2 a 20-pixel sighting
-    gives ~5 points). seed: seeds ``no_memory``'s rooms.
+    gives ~5 points). seed: seeds ``random_guess``. timezone: the zone the planners read "HH:MM" in.
     """
 
     encoder: str = "gt_text"
@@ -119,6 +143,7 @@ class AgentsConfig:
     min_points: int = 5
     pixel_stride: int = 2
     seed: int = 0
+    timezone: str = SIM_TIMEZONE
 
     def validate(self) -> None:
         if self.last_n <= 0 or self.uniform_k <= 0:
@@ -127,16 +152,17 @@ class AgentsConfig:
             raise SimError("min_points and pixel_stride must be > 0")
 
 
-def eval_memory_config(config: AgentsConfig, static: bool = False, per_frame_ids: bool = False) -> MemoryConfig:
-    """The memory config of the evaluation agents (ground-truth perception: persistent sim ids).
+def eval_memory_config(
+    config: AgentsConfig, static: bool = False, perception: PerceptionMode = PerceptionMode.GT_IDS
+) -> MemoryConfig:
+    """The memory config of the evaluation agents in ``perception`` mode.
 
-    ``static``: the static-map baseline (no removal, per-frame ids: no re-identification of moved objects).
-    ``per_frame_ids``: the simulator's ids are treated as per-frame segment ids, so the memory must
-    re-identify objects itself from label features and positions (``robomem_reid``).
+    Mask ids are persistent only in ``gt_ids`` (a perfect tracker); in every other mode they are per-frame
+    segments and the memory re-identifies objects itself. ``static``: the static-map baseline (no removal).
     """
     voxel = VoxelConfig(pixel_stride=config.pixel_stride, removal=not static)
     objects = ObjectConfig(
-        mask_ids=MaskIdMode.PER_FRAME if (static or per_frame_ids) else MaskIdMode.PERSISTENT,
+        mask_ids=MaskIdMode.PERSISTENT if perception.persistent_ids else MaskIdMode.PER_FRAME,
         min_points=config.min_points,
     )
     cfg = MemoryConfig(voxel=voxel, objects=objects, encoder=EncoderConfig(backend=config.encoder))
@@ -159,8 +185,10 @@ def get_encoder(name: str) -> Encoder:
 
 
 def sim_receptacle_prior() -> dict[str, dict[str, float]]:
-    """Object category -> {receptacle category: weight} from the simulator's generic household prior (not the
-    per-house noisy one): where such objects are usually kept, what a person (or an LLM) would guess."""
+    """Object category -> {receptacle category: weight} from the simulator's generic household prior.
+
+    NOT given to any evaluated agent (the planner must not be fed the generator's tables); kept only for
+    tests of the planner that compare against the simulator, until they no longer import it."""
     from robomem_sim.world import RECEPTACLE_OBJECTS
 
     out: dict[str, dict[str, float]] = {}
@@ -171,7 +199,8 @@ def sim_receptacle_prior() -> dict[str, dict[str, float]]:
 
 
 def sim_shape_lexicon() -> dict[str, str]:
-    """Object category -> shape from the simulator's catalogue (the robot's common-sense knowledge)."""
+    """Object category -> shape from the simulator's catalogue. NOT given to any evaluated agent (see
+    :func:`sim_receptacle_prior`)."""
     from robomem_sim.world import OBJECT_CATEGORIES
 
     return {name: cat.shape for name, cat in OBJECT_CATEGORIES.items()}
@@ -204,7 +233,7 @@ def select_uniform(k: int) -> FrameSelector:
 
 
 class MemoryAgent:
-    """A robomem memory fed with (a selection of) the frames + a planner."""
+    """A robomem memory fed with (a selection of) the frames of one perception mode + a planner."""
 
     def __init__(
         self,
@@ -213,10 +242,12 @@ class MemoryAgent:
         encoder: Encoder,
         planner: Planner,
         selector: FrameSelector = select_all,
+        perception: str = PerceptionMode.GT_IDS.value,
     ) -> None:
         from robomem.core.memory import SpatioSemanticMemory
 
         self.name = name
+        self.perception = perception
         self.memory_config = memory_config
         self.encoder = encoder
         self.planner = planner
@@ -225,15 +256,21 @@ class MemoryAgent:
         self.memory: Optional[Any] = None
         self._keep: Optional[frozenset[int]] = None
         self._index = 0
+        self._ingested_stamps: set[int] = set()
         self.frames_ingested = 0
         self.frames_rejected = 0
+        self.actions_recorded = 0
+        self.actions_rejected = 0
 
     def reset(self, episode_info: EpisodeInfo) -> None:
         self.memory = self._memory_cls(self.memory_config, self.encoder, episode_info.regions)
         self._keep = self.selector(episode_info.n_frames)
         self._index = 0
+        self._ingested_stamps = set()
         self.frames_ingested = 0
         self.frames_rejected = 0
+        self.actions_recorded = 0
+        self.actions_rejected = 0
 
     def observe(self, frame: Frame) -> None:
         if self.memory is None:
@@ -245,9 +282,27 @@ class MemoryAgent:
         try:
             self.memory.ingest(frame)
             self.frames_ingested += 1
+            self._ingested_stamps.add(int(frame.stamp_ns))
         except RobomemError as exc:  # a rejected frame leaves the memory unchanged; keep going
             self.frames_rejected += 1
             _LOG.warning("agent %s: frame %d rejected: %s", self.name, i, exc)
+
+    def observe_action(self, event: ActionEvent) -> None:
+        """Record the robot's own action (``memory.record_action``). A segment hint into a frame this agent
+        did not ingest is dropped (the event itself is kept: the gripper knows what it did)."""
+        if self.memory is None:
+            raise SimError(f"agent {self.name!r}: call reset(episode_info) before observe_action()")
+        record = getattr(self.memory, "record_action", None)
+        if record is None:  # a memory without the action API: video only
+            return
+        if event.segment_id is not None and event.frame_stamp_ns not in self._ingested_stamps:
+            event = dataclasses.replace(event, segment_id=None, frame_stamp_ns=None)
+        try:
+            record(event)
+            self.actions_recorded += 1
+        except RobomemError as exc:
+            self.actions_rejected += 1
+            _LOG.warning("agent %s: action event at %d rejected: %s", self.name, event.stamp_ns, exc)
 
     def answer(self, task: Task) -> PlannerAnswer:
         if self.memory is None:
@@ -258,97 +313,109 @@ class MemoryAgent:
             return PlannerAnswer(QueryStatus.ERROR, AnswerKind.UNKNOWN, f"planner failed: {exc}")
 
 
-_ROOM_INTENTS = {
-    Intent.ROOM_NOT_VISITED,
-    Intent.ROOM_START,
-    Intent.ROOM_END,
-    Intent.ROOM_MOST_TIME,
-    Intent.ROOM_AT_TIME,
-    Intent.OBJECT_ROOM,
-}
-
-
 class NoMemoryAgent:
-    """No memory: a uniformly random room for room answers, "I don't know" for everything else."""
+    """No memory, no language: "I don't know" to everything, naming nothing (see the module docstring)."""
 
     name = "no_memory"
-
-    def __init__(self, seed: int = 0) -> None:
-        self.seed = int(seed)
-        self._regions: tuple[Region, ...] = ()
-        self._rng = np.random.default_rng(self.seed)
-        self._start_ns = 0
+    perception = NO_PERCEPTION
 
     def reset(self, episode_info: EpisodeInfo) -> None:
-        self._regions = tuple(episode_info.regions)
-        self._rng = np.random.default_rng([self.seed, int(episode_info.seed)])
-        self._start_ns = episode_info.start_ns
+        return None
 
     def observe(self, frame: Frame) -> None:
         return None
 
+    def observe_action(self, event: ActionEvent) -> None:
+        return None
+
     def answer(self, task: Task) -> PlannerAnswer:
-        try:
-            plan = parse_task(task.text, self._start_ns or task.now_ns, task.now_ns)
-        except ValueError:
-            plan = None
-        if plan is not None and plan.intent in _ROOM_INTENTS and self._regions:
-            r = self._regions[int(self._rng.integers(len(self._regions)))]
-            c = r.box.center
-            goals = (Goal((c[0], c[1], 0.0), label=r.name),) if plan.navigate else ()
-            return PlannerAnswer(
-                QueryStatus.OK,
-                AnswerKind.ROOM,
-                f"no memory: a random room ({r.name})",
-                value=r.name,
-                goals=goals,
-                plan=("random_room()",),
-            )
         return PlannerAnswer(QueryStatus.NOT_FOUND, AnswerKind.UNKNOWN, "I don't know: I have no memory")
 
 
-def create_agent(name: str, config: Optional[AgentsConfig] = None) -> Agent:
-    """Build agent ``name`` (one of :data:`AGENT_NAMES`). Raises SimError for an unknown name and
-    PlannerError when a planner backend cannot be built."""
+class RandomGuessAgent:
+    """The chance baseline: a random answer of the task's answer type (see the module docstring)."""
+
+    name = "random_guess"
+    perception = NO_PERCEPTION
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = int(seed)
+        self._info: Optional[EpisodeInfo] = None
+
+    def reset(self, episode_info: EpisodeInfo) -> None:
+        self._info = episode_info
+
+    def observe(self, frame: Frame) -> None:
+        return None
+
+    def observe_action(self, event: ActionEvent) -> None:
+        return None
+
+    def answer(self, task: Task) -> PlannerAnswer:
+        from robomem_sim.chance import chance_answer, guess_rng
+
+        if self._info is None:
+            raise SimError("agent 'random_guess': call reset(episode_info) before answer()")
+        rng = guess_rng(self.seed, self._info.seed, task.task_id)
+        return chance_answer(task, self._info.regions, self._info.start_ns, self._info.now_ns, rng)
+
+
+def _planner(cfg: AgentsConfig, name: str) -> Planner:
+    """The planner of agent ``name``, told the simulator's time zone."""
+    from robomem.planner.config import PlannerConfig, load_planner_config
+
+    if name == "robomem_vlm":
+        pcfg = load_planner_config(cfg.planner_config) if cfg.planner_config else PlannerConfig()
+        pcfg = dataclasses.replace(pcfg, backend=cfg.vlm_planner, timezone=cfg.timezone)
+        pcfg.validate()
+        return create_planner(cfg.vlm_planner, config=pcfg)
+    if cfg.planner == "rule_based":
+        return create_planner("rule_based", timezone=cfg.timezone)
+    pcfg = dataclasses.replace(PlannerConfig(), backend=cfg.planner, timezone=cfg.timezone)
+    pcfg.validate()
+    return create_planner(cfg.planner, config=pcfg)
+
+
+def create_agent(
+    name: str, config: Optional[AgentsConfig] = None, perception: PerceptionMode = PerceptionMode.GT_IDS
+) -> Agent:
+    """Build agent ``name`` (one of :data:`AGENT_NAMES`) for ``perception`` (ignored by ``no_memory``).
+    Raises SimError for an unknown name and PlannerError when a planner backend cannot be built."""
     cfg = config or AgentsConfig()
     cfg.validate()
     if name == "no_memory":
-        return NoMemoryAgent(cfg.seed)
+        return NoMemoryAgent()
+    if name == "random_guess":
+        return RandomGuessAgent(cfg.seed)
     if name not in AGENT_NAMES:
         raise SimError(f"unknown agent {name!r}; choose from {', '.join(AGENT_NAMES)}")
     encoder = get_encoder(cfg.encoder)
-    if name == "robomem_vlm":
-        from robomem.planner.config import PlannerConfig, load_planner_config
-
-        pcfg = load_planner_config(cfg.planner_config) if cfg.planner_config else PlannerConfig()
-        pcfg = dataclasses.replace(pcfg, backend=cfg.vlm_planner)
-        pcfg.validate()
-        planner = create_planner(cfg.vlm_planner, config=pcfg)
-    elif cfg.planner == "rule_based":
-        planner = create_planner(
-            "rule_based", shape_lexicon=sim_shape_lexicon(), receptacle_prior=sim_receptacle_prior()
-        )
-    else:
-        planner = create_planner(cfg.planner)
-    static = name == "static_map"
+    planner = _planner(cfg, name)
     selector: FrameSelector = select_all
     if name == "last_n_frames":
         selector = select_last(cfg.last_n)
     elif name == "uniform_keyframes":
         selector = select_uniform(cfg.uniform_k)
-    memory_config = eval_memory_config(cfg, static=static, per_frame_ids=name == "robomem_reid")
-    return MemoryAgent(name, memory_config, encoder, planner, selector)
+    memory_config = eval_memory_config(cfg, static=name == "static_map", perception=perception)
+    return MemoryAgent(name, memory_config, encoder, planner, selector, perception.value)
 
 
-def create_agents(names: Sequence[str], config: Optional[AgentsConfig] = None) -> list[Agent]:
-    """Build several agents (validated names, no duplicates)."""
+def create_agents(
+    names: Sequence[str],
+    config: Optional[AgentsConfig] = None,
+    perceptions: Sequence[PerceptionMode] = (PerceptionMode.GT_IDS,),
+) -> list[Agent]:
+    """Build every memory agent once per perception mode (modes outer, agents inner) and every other agent
+    once (validated names, no duplicates)."""
     seen: set[str] = set()
-    out: list[Agent] = []
     for n in names:
         if n in seen:
             raise SimError(f"agent {n!r} is listed twice")
         seen.add(n)
-        out.append(create_agent(n, config))
+    out: list[Agent] = []
+    for mode in perceptions:
+        out.extend(create_agent(n, config, mode) for n in names if n in MEMORY_AGENTS)
+    out.extend(create_agent(n, config) for n in names if n not in MEMORY_AGENTS)
     return out
 
 

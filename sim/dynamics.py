@@ -4,11 +4,11 @@
 ``steps_per_day`` clock steps; stamps are ns from a fixed epoch (``DynamicsConfig.epoch_ns``, UTC), so the same
 seed gives the same stamps everywhere.
 
-Unseen dynamics: :func:`unseen_moves` moves ``move_rate`` x n_objects objects (stochastic rounding), chosen
-without replacement with probability proportional to their category's move frequency (apple 0.4 ...
-alarm clock 0.01), each to a free slot of a receptacle drawn from the house's noisy receptacle <- object prior,
-never a full receptacle and never one in an excluded room (the robot's room: these moves happen while the
-robot is elsewhere).
+Household dynamics: :func:`household_moves` moves ``move_rate`` x n_objects objects (stochastic rounding; or
+exactly ``n_moves``), chosen without replacement with probability proportional to their category's move
+frequency (apple 0.4 ... alarm clock 0.01), each to a free slot of a receptacle drawn from the house's noisy
+receptacle <- object prior, never a full receptacle, never an excluded room or slot. ``only_rooms`` restricts
+the moved objects to some rooms (a person tidying the room the robot is in, in its view).
 """
 
 from __future__ import annotations
@@ -113,15 +113,16 @@ def sample_destination(
     rng: np.random.Generator,
     exclude_receptacles: Iterable[int] = (),
     exclude_rooms: Iterable[str] = (),
+    exclude_slots: Iterable[SlotRef] = (),
 ) -> Optional[SlotRef]:
     """A free slot for ``object_id`` on a receptacle drawn from the house prior P(receptacle | category),
-    never a full one nor an excluded one. Falls back to any receptacle with a fitting free slot when the
-    prior allows none; None when no slot anywhere fits."""
+    never a full one nor an excluded one (nor an excluded slot). Falls back to any receptacle with a fitting
+    free slot when the prior allows none; None when no slot anywhere fits."""
     obj = house.object(object_id)
-    ex_r, ex_rooms = set(exclude_receptacles), set(exclude_rooms)
+    ex_r, ex_rooms, ex_slots = set(exclude_receptacles), set(exclude_rooms), set(exclude_slots)
 
     def fitting(rid: int) -> list[SlotRef]:
-        return [s for s in state.free_slots(rid) if state.fits(object_id, s)]
+        return [s for s in state.free_slots(rid) if state.fits(object_id, s) and s not in ex_slots]
 
     def ok(rid: int) -> bool:
         return rid not in ex_r and house.receptacles[rid].room not in ex_rooms and bool(fitting(rid))
@@ -138,34 +139,45 @@ def sample_destination(
     return options[int(rng.integers(len(options)))]
 
 
-def unseen_moves(
+def household_moves(
     house: House,
     state: WorldState,
     move_rate: float,
     rng: np.random.Generator,
     exclude_rooms: Iterable[str] = (),
     exclude_objects: Iterable[int] = (),
+    only_rooms: Optional[Iterable[str]] = None,
+    exclude_slots: Iterable[SlotRef] = (),
+    n_moves: Optional[int] = None,
 ) -> list[Move]:
-    """Plan and apply (to ``state``) one unseen-dynamics event; returns the moves made.
+    """Plan and apply (to ``state``) one household event (people moving things); returns the moves made.
 
-    Objects in an excluded room, carried objects and ``exclude_objects`` are never moved.
+    Objects in an excluded room (or outside ``only_rooms`` when given), carried objects and
+    ``exclude_objects`` are never moved; destinations avoid excluded rooms and ``exclude_slots`` (a slot the
+    robot is about to use). ``n_moves`` (when given) replaces the ``move_rate`` draw.
     """
     ex_rooms, ex_obj = set(exclude_rooms), set(exclude_objects)
+    only = None if only_rooms is None else set(only_rooms)
     candidates = [o for o in sorted(house.objects)
-                  if o not in ex_obj and state.slot_of(o) is not None and state.room_of(o) not in ex_rooms]
-    expected = move_rate * len(house.objects)
-    n = int(np.floor(expected)) + int(rng.random() < expected - np.floor(expected))
+                  if o not in ex_obj and state.slot_of(o) is not None and state.room_of(o) not in ex_rooms
+                  and (only is None or state.room_of(o) in only)]
+    if n_moves is None:
+        expected = move_rate * len(house.objects)
+        n = int(np.floor(expected)) + int(rng.random() < expected - np.floor(expected))
+    else:
+        n = int(n_moves)
     n = min(n, len(candidates))
     if n == 0:
         return []
     freq = np.array([house.objects[o].move_frequency for o in candidates], dtype=float)
     chosen = rng.choice(len(candidates), size=n, replace=False, p=freq / freq.sum())
+    reserved = set(exclude_slots)
     moves = []
     for i in sorted(int(c) for c in chosen):
         obj = candidates[i]
         current = state.receptacle_of(obj)
         dest = sample_destination(house, state, obj, rng, exclude_receptacles=[current] if current else [],
-                                  exclude_rooms=ex_rooms)
+                                  exclude_rooms=ex_rooms, exclude_slots=reserved)
         if dest is None:
             continue
         state.move(obj, dest)

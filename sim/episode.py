@@ -9,13 +9,17 @@ API (stable; the agents, the runner and the planner build on it)::
     renderer = episode.renderer()                            # world at episode.now_ns, for scoring
 
 Ground truth lives in :class:`EpisodeLog`: every pick and place (time, from/to receptacle and room), the
-robot's room visits, the objects the household moved while the robot was elsewhere, and every sighting of
-every object/receptacle in the frames (covering >= 0.1 % of the pixels, see :func:`sighting_min_pixels`).
-``episode.frames[i]`` holds the pose and stamp of frame ``i`` (FindingDory answers can be frame indices).
+robot's room visits, the objects people moved (while the robot was elsewhere or idle, and in the room the robot
+was working in), every sighting of every object/receptacle in the frames (covering >= 0.1 % of the pixels, see
+:func:`sighting_min_pixels`) and, for every household move, when the robot first saw the object's old place
+empty (``EpisodeLog.vacancy_seen_ns``). ``episode.frames[i]`` holds the pose and stamp of frame ``i``
+(FindingDory answers can be frame indices). :func:`robot_actions` lists the robot's own picks and places as a
+manipulation stack reports them (time, gripper pose, the frames showing the grasped object).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 import math
@@ -25,16 +29,17 @@ from typing import Iterator, Mapping, Optional
 import numpy as np
 from robomem_sim.agent_script import Activity, RobotPose, ScriptedAgent, Waypoint, start_pose
 from robomem_sim.config import SimConfig
-from robomem_sim.dynamics import SimClock, sample_destination, unseen_moves
+from robomem_sim.dynamics import Move, SimClock, household_moves, sample_destination
 from robomem_sim.render import Renderer, camera_pose
 from robomem_sim.world import House, SlotRef, WorldState, generate_house
 
-from robomem.core.types import NO_INSTANCE, CameraIntrinsics, Frame
+from robomem.core.types import NO_INSTANCE, ActionKind, CameraIntrinsics, Frame
 from robomem.errors import SimError
 
 __all__ = [
-    "Activity", "Episode", "EpisodeLog", "EventKind", "FrameMeta", "Interaction", "RobotPose", "Sighting",
-    "UnseenMove", "Visit", "WorldEvent", "frame_at", "generate_episode", "iter_frames", "sighting_min_pixels",
+    "Activity", "Episode", "EpisodeLog", "EventKind", "FrameMeta", "HouseholdMove", "Interaction", "RobotAction",
+    "RobotPose", "Sighting", "Visit", "WorldEvent", "frame_at", "generate_episode", "iter_frames", "robot_actions",
+    "sighting_min_pixels",
 ]
 
 _LOG = logging.getLogger(__name__)
@@ -103,8 +108,9 @@ class Visit:
 
 
 @dataclass(frozen=True)
-class UnseenMove:
-    """The household moved an object while the robot was in another room."""
+class HouseholdMove:
+    """A person moved an object. ``robot_room``: the room the robot was in then; ``robot_active``: the robot
+    was working (recording frames) then, so the move may have happened in its view."""
 
     object_id: int
     t_ns: int
@@ -114,6 +120,8 @@ class UnseenMove:
     to_room: str
     from_position: Vec3
     to_position: Vec3
+    robot_room: str = ""
+    robot_active: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,7 +136,7 @@ class Sighting:
 class EventKind(enum.Enum):
     PICK = "pick"
     PLACE = "place"
-    UNSEEN_MOVE = "unseen_move"
+    HOUSEHOLD_MOVE = "household_move"
 
 
 @dataclass(frozen=True)
@@ -147,9 +155,12 @@ class EpisodeLog:
 
     interactions: tuple[Interaction, ...]
     visits: tuple[Visit, ...]
-    unseen_moves: tuple[UnseenMove, ...]
+    household_moves: tuple[HouseholdMove, ...]
     events: tuple[WorldEvent, ...]
     sightings: Mapping[int, tuple[Sighting, ...]] = field(default_factory=dict)
+    vacancy_seen_ns: Mapping[tuple[int, int], int] = field(default_factory=dict)
+    """(object id, household move stamp) -> stamp of the first frame after the move that showed the object's
+    old place without it (not occluded); absent when the robot never looked there again."""
 
     def seen_ids(self) -> frozenset[int]:
         """Every sim id (object or receptacle) seen in at least one frame."""
@@ -240,8 +251,8 @@ def sighting_min_pixels(intrinsics: CameraIntrinsics, min_coverage: float = 0.00
 def generate_episode(config: Optional[SimConfig] = None, seed: int = 0) -> Episode:
     """Generate the house, the oracle's days and the ground-truth log, deterministically from ``seed``.
 
-    Renders an id-only pass over all frames to record sightings (~3-5 ms per 160x120 frame on one core).
-    Raises :class:`~robomem.errors.SimError` when the config cannot produce an episode.
+    Renders an id-only pass over all frames to record sightings and vacated places (~3-5 ms per 160x120
+    frame on one core). Raises :class:`~robomem.errors.SimError` when the config cannot produce an episode.
     """
     cfg = config or SimConfig()
     cfg.validate()
@@ -255,30 +266,25 @@ def generate_episode(config: Optional[SimConfig] = None, seed: int = 0) -> Episo
     pose0 = pose
     dyn = cfg.dynamics
     spd = clock.steps_per_day
+    gen = _Generation(house, clock, state, initial, rng, dyn.move_rate)
 
     active: list[tuple[int, Waypoint, Optional[int]]] = []  # (global step, waypoint, interaction index)
-    events: list[WorldEvent] = []
     interactions: list[Interaction] = []
-    unseen: list[UnseenMove] = []
-    picked: set[int] = set()
+    picked: list[int] = []
 
     for day in range(dyn.days):
         day0, day_end = day * spd, (day + 1) * spd
         scanned: set[str] = set()
         n = int(rng.integers(dyn.min_interactions_per_day, dyn.max_interactions_per_day + 1))
         window = spd // n
-        pending = sorted(day0 + int(x) for x in rng.integers(0, spd, size=dyn.unseen_events_per_day))
+        pending = sorted(day0 + int(x) for x in rng.integers(0, spd, size=dyn.household_events_per_day))
         cursor = day0
 
         for i in range(n):
             planned = day0 + i * window + int(rng.integers(0, max(1, window // 2)))
             start = max(planned, cursor)
-            _fire_unseen(house, clock, state, initial, rng, dyn.move_rate, pending, start, cursor,
-                         _room_of(house, pose), events, unseen)
-            candidates = [o for o in sorted(house.objects) if o not in picked and state.slot_of(o) is not None]
-            if not candidates:
-                candidates = [o for o in sorted(house.objects) if state.slot_of(o) is not None]
-            obj = candidates[int(rng.integers(len(candidates)))]
+            gen.fire_idle(pending, start, cursor, _room_of(house, pose))
+            obj = _choose_object(house, state, picked, dyn.repick_prob, rng)
             from_slot = state.slot_of(obj)
             assert from_slot is not None
             to_slot = sample_destination(house, state, obj, rng, exclude_receptacles=[from_slot.receptacle_id])
@@ -295,26 +301,35 @@ def generate_episode(config: Optional[SimConfig] = None, seed: int = 0) -> Episo
             idx = len(interactions)
             for k, wp in enumerate(plan.waypoints):
                 active.append((start + k, wp, idx))
+            watched: Optional[int] = None  # step (in the plan) of a person's move in the robot's room
+            if rng.random() < dyn.watched_move_prob:
+                watched = int(rng.integers(0, len(plan.waypoints)))
             pick_ns = clock.stamp_ns(start + plan.pick_step)
             place_ns = clock.stamp_ns(start + plan.place_step)
             end = start + len(plan.waypoints)
+            if watched is not None and watched < plan.pick_step:
+                gen.fire_watched(start, watched, plan.waypoints[watched], obj, to_slot)
             state.pick(obj)
+            gen.events.append(WorldEvent(pick_ns, EventKind.PICK, obj, None))
+            if watched is not None and plan.pick_step <= watched < plan.place_step:
+                gen.fire_watched(start, watched, plan.waypoints[watched], obj, to_slot)
             state.place(obj, to_slot)
-            events.append(WorldEvent(pick_ns, EventKind.PICK, obj, None))
-            events.append(WorldEvent(place_ns, EventKind.PLACE, obj, to_slot))
+            gen.events.append(WorldEvent(place_ns, EventKind.PLACE, obj, to_slot))
+            if watched is not None and watched >= plan.place_step:
+                gen.fire_watched(start, watched, plan.waypoints[watched], obj, None)
             interactions.append(Interaction(
                 idx, obj, clock.stamp_ns(start), pick_ns, place_ns, clock.stamp_ns(end),
                 from_slot.receptacle_id, house.receptacle(from_slot.receptacle_id).room,
                 to_slot.receptacle_id, house.receptacle(to_slot.receptacle_id).room,
                 house.object_box(obj, from_slot).center, house.object_box(obj, to_slot).center,
             ))
-            picked.add(obj)
+            if obj not in picked:
+                picked.append(obj)
             pose = plan.waypoints[-1].pose
             cursor = end
-        _fire_unseen(house, clock, state, initial, rng, dyn.move_rate, pending, day_end, cursor,
-                     _room_of(house, pose), events, unseen)
+        gen.fire_idle(pending, day_end, cursor, _room_of(house, pose))
 
-    events.sort(key=lambda e: e.t_ns)  # stable: pick before place at equal stamps
+    events = sorted(gen.events, key=lambda e: e.t_ns)  # stable: pick before place at equal stamps
     visits = _visits(house, clock, active, initial_pose=pose0)
     frames: list[FrameMeta] = []
     for step, wp, it_idx in active:
@@ -324,40 +339,118 @@ def generate_episode(config: Optional[SimConfig] = None, seed: int = 0) -> Episo
         t_ns = clock.stamp_ns(step)
         in_room = next((v.room for v in visits if v.enter_ns <= t_ns < v.exit_ns), visits[-1].room)
         frames.append(FrameMeta(len(frames), t_ns, T, wp.pose, in_room, wp.activity, it_idx))
-    log = EpisodeLog(tuple(interactions), tuple(visits), tuple(unseen), tuple(events), {})
+    moves = tuple(sorted(gen.moves, key=lambda m: m.t_ns))
+    log = EpisodeLog(tuple(interactions), tuple(visits), moves, tuple(events), {})
     episode = Episode(int(seed), cfg, house, clock, tuple(frames), log, clock.day_end_ns(dyn.days - 1), pose,
                       initial)
-    sightings: dict[int, list[Sighting]] = {}
-    min_px = sighting_min_pixels(cfg.camera.intrinsics(), cfg.scoring.min_coverage)
-    for meta, renderer in _replay(episode, 0, len(frames)):
-        for sid, px in renderer.pixel_counts(meta.world_T_camera).items():
-            if px >= min_px:
-                sightings.setdefault(sid, []).append(Sighting(meta.index, meta.stamp_ns, px))
-    object.__setattr__(episode, "log", EpisodeLog(log.interactions, log.visits, log.unseen_moves, log.events,
-                                                  {k: tuple(v) for k, v in sorted(sightings.items())}))
-    _LOG.info("episode seed=%d: %d interactions, %d unseen moves, %d frames", seed, len(interactions),
-              len(unseen), len(frames))
+    sightings, vacancies = _observe(episode)
+    object.__setattr__(episode, "log", dataclasses.replace(log, sightings=sightings, vacancy_seen_ns=vacancies))
+    _LOG.info("episode seed=%d: %d interactions, %d household moves, %d frames", seed, len(interactions),
+              len(moves), len(frames))
     return episode
 
 
-def _fire_unseen(house: House, clock: SimClock, state: WorldState, initial: WorldState, rng: np.random.Generator,
-                 move_rate: float, pending: list[int], until: int, cursor: int, robot_room: str,
-                 events: list[WorldEvent], unseen: list[UnseenMove]) -> None:
-    """Fire the pending unseen-dynamics events scheduled before step ``until``; an event that fell inside
-    an interaction (before ``cursor``) is postponed to ``cursor``, when the robot is idle again."""
-    while pending and pending[0] < until:
-        step = max(pending.pop(0), cursor)
-        ev_ns = clock.stamp_ns(step)
-        for mv in unseen_moves(house, state, move_rate, rng, exclude_rooms=[robot_room]):
-            prev = next((e.to_slot for e in reversed(events) if e.object_id == mv.object_id),
-                        initial.slot_of(mv.object_id))
-            assert prev is not None
-            unseen.append(UnseenMove(
-                mv.object_id, ev_ns, prev.receptacle_id, house.receptacle(prev.receptacle_id).room,
-                mv.to_slot.receptacle_id, house.receptacle(mv.to_slot.receptacle_id).room,
-                house.object_box(mv.object_id, prev).center, house.object_box(mv.object_id, mv.to_slot).center,
+def _choose_object(house: House, state: WorldState, picked: list[int], repick_prob: float,
+                   rng: np.random.Generator) -> int:
+    """The next object the robot moves: with ``repick_prob`` one it moved before (not the last one), else
+    one it never moved (any object when none is left)."""
+    on_slots = [o for o in sorted(house.objects) if state.slot_of(o) is not None]
+    again = [o for o in picked if o in on_slots and o != (picked[-1] if picked else None)]
+    fresh = [o for o in on_slots if o not in picked]
+    u = rng.random()
+    pool = again if (again and (u < repick_prob or not fresh)) else (fresh or on_slots)
+    return pool[int(rng.integers(len(pool)))]
+
+
+class _Generation:
+    """World events of one episode while it is generated: household moves with their bookkeeping."""
+
+    def __init__(self, house: House, clock: SimClock, state: WorldState, initial: WorldState,
+                 rng: np.random.Generator, move_rate: float) -> None:
+        self.house = house
+        self.clock = clock
+        self.state = state
+        self.initial = initial
+        self.rng = rng
+        self.move_rate = move_rate
+        self.events: list[WorldEvent] = []
+        self.moves: list[HouseholdMove] = []
+
+    def _record(self, moves: list[Move], t_ns: int, robot_room: str, active: bool, prev: dict[int, SlotRef]) -> None:
+        for mv in moves:
+            before = prev[mv.object_id]
+            self.moves.append(HouseholdMove(
+                mv.object_id, t_ns, before.receptacle_id, self.house.receptacle(before.receptacle_id).room,
+                mv.to_slot.receptacle_id, self.house.receptacle(mv.to_slot.receptacle_id).room,
+                self.house.object_box(mv.object_id, before).center,
+                self.house.object_box(mv.object_id, mv.to_slot).center, robot_room, active,
             ))
-            events.append(WorldEvent(ev_ns, EventKind.UNSEEN_MOVE, mv.object_id, mv.to_slot))
+            self.events.append(WorldEvent(t_ns, EventKind.HOUSEHOLD_MOVE, mv.object_id, mv.to_slot))
+
+    def _slots(self) -> dict[int, SlotRef]:
+        return {o: s for o, s in self.state.slots().items() if s is not None}
+
+    def fire_idle(self, pending: list[int], until: int, cursor: int, robot_room: str) -> None:
+        """Fire the pending household events scheduled before step ``until``, anywhere in the house; an event
+        that fell inside an interaction (before ``cursor``) is postponed to ``cursor``, when the robot is
+        idle again (it records nothing while idle)."""
+        while pending and pending[0] < until:
+            step = max(pending.pop(0), cursor)
+            prev = self._slots()
+            moves = household_moves(self.house, self.state, self.move_rate, self.rng)
+            self._record(moves, self.clock.stamp_ns(step), robot_room, False, prev)
+
+    def fire_watched(self, start: int, k: int, wp: Waypoint, robot_obj: int, reserved: Optional[SlotRef]) -> None:
+        """A person moves one object of the room the robot is in at step ``start + k`` of an interaction (not
+        the object the robot handles, never into the slot it is about to use)."""
+        room = self.house.room_at(wp.pose.x, wp.pose.y) or _room_of(self.house, wp.pose)
+        prev = self._slots()
+        moves = household_moves(self.house, self.state, self.move_rate, self.rng, exclude_objects=[robot_obj],
+                                 only_rooms=[room], exclude_slots=[reserved] if reserved else [], n_moves=1)
+        self._record(moves, self.clock.stamp_ns(start + k), room, True, prev)
+
+
+def _observe(episode: Episode) -> tuple[dict[int, tuple[Sighting, ...]], dict[tuple[int, int], int]]:
+    """Id-only pass over the frames: sightings of every entity and, for each household move, the first frame
+    after it that shows the object's old place without the object (projected centre in view, not occluded)."""
+    cfg = episode.config
+    K = cfg.camera.intrinsics()
+    min_px = sighting_min_pixels(K, cfg.scoring.min_coverage)
+    sightings: dict[int, list[Sighting]] = {}
+    pending: list[tuple[int, int, Vec3]] = [(m.object_id, m.t_ns, m.from_position) for m in episode.log.household_moves]
+    vacancies: dict[tuple[int, int], int] = {}
+    for meta, renderer in _replay(episode, 0, len(episode.frames)):
+        depth, ids = renderer.render_ids(meta.world_T_camera)
+        vals, counts = np.unique(ids[ids != NO_INSTANCE], return_counts=True)
+        for sid, px in zip(vals.tolist(), counts.tolist()):
+            if px >= min_px:
+                sightings.setdefault(int(sid), []).append(Sighting(meta.index, meta.stamp_ns, int(px)))
+        if not pending:
+            continue
+        keep = []
+        for obj, t_ns, pos in pending:
+            if meta.stamp_ns <= t_ns:
+                keep.append((obj, t_ns, pos))
+            elif _shows_empty(meta.world_T_camera, K, depth, ids, pos, obj):
+                vacancies[(obj, t_ns)] = meta.stamp_ns
+            else:
+                keep.append((obj, t_ns, pos))
+        pending = keep
+    return {k: tuple(v) for k, v in sorted(sightings.items())}, vacancies
+
+
+def _shows_empty(world_T_camera: np.ndarray, K: CameraIntrinsics, depth: np.ndarray, ids: np.ndarray, pos: Vec3,
+                 obj: int) -> bool:
+    """Whether the view shows the point ``pos`` (an object's old centre) unoccluded and without ``obj``."""
+    p = np.linalg.inv(world_T_camera) @ np.array([pos[0], pos[1], pos[2], 1.0])
+    z = p[2]
+    if z <= 0.2 or z > 6.0:
+        return False
+    u = int(round(K.fx * p[0] / z + K.cx))
+    v = int(round(K.fy * p[1] / z + K.cy))
+    if not (0 <= u < K.width and 0 <= v < K.height):
+        return False
+    return int(ids[v, u]) != obj and float(depth[v, u]) >= z - 0.12
 
 
 def _room_of(house: House, pose: RobotPose) -> str:
@@ -436,3 +529,51 @@ def iter_frames(episode: Episode, start: int = 0, stop: Optional[int] = None) ->
 def frame_at(episode: Episode, index: int) -> Frame:
     """Frame ``index`` alone (replays the world up to its stamp)."""
     return next(iter_frames(episode, index, index + 1))
+
+
+@dataclass(frozen=True, eq=False)
+class RobotAction:
+    """One of the robot's own picks/places as its manipulation stack would report it.
+
+    ``world_T_gripper``: true 4x4 gripper pose (a top-down grasp at the object's centre, x along the robot's
+    heading); ``frames``: indices of the frames that show the grasped (PICK: before the object left its place)
+    or released (PLACE: after it was put down) object, in order of preference (nearest to the event first).
+    """
+
+    kind: ActionKind
+    stamp_ns: int
+    object_id: int
+    interaction: int
+    world_T_gripper: np.ndarray
+    frames: tuple[int, ...]
+
+
+def gripper_pose(position: Vec3, yaw: float) -> np.ndarray:
+    """4x4 pose of a top-down grasp at ``position``: z down, x along ``yaw``."""
+    c, s = math.cos(yaw), math.sin(yaw)
+    T = np.eye(4)
+    T[:3, 0] = (c, s, 0.0)
+    T[:3, 1] = (s, -c, 0.0)
+    T[:3, 2] = (0.0, 0.0, -1.0)
+    T[:3, 3] = position
+    return T
+
+
+def robot_actions(episode: Episode) -> list[RobotAction]:
+    """The robot's picks and places in time order (see :class:`RobotAction`)."""
+    by_interaction: dict[int, list[FrameMeta]] = {}
+    for f in episode.frames:
+        if f.interaction is not None:
+            by_interaction.setdefault(f.interaction, []).append(f)
+    out: list[RobotAction] = []
+    for it in episode.log.interactions:
+        frames = by_interaction.get(it.index, [])
+        before = [f for f in frames if f.stamp_ns < it.pick_ns and f.activity in (Activity.LOOK, Activity.PICK)]
+        after = [f for f in frames if f.stamp_ns >= it.place_ns and f.activity is Activity.PLACE]
+        yaw_pick = before[-1].robot.yaw if before else 0.0
+        yaw_place = after[0].robot.yaw if after else 0.0
+        out.append(RobotAction(ActionKind.PICK, it.pick_ns, it.object_id, it.index,
+                               gripper_pose(it.from_position, yaw_pick), tuple(f.index for f in reversed(before))))
+        out.append(RobotAction(ActionKind.PLACE, it.place_ns, it.object_id, it.index,
+                               gripper_pose(it.to_position, yaw_place), tuple(f.index for f in after)))
+    return sorted(out, key=lambda a: a.stamp_ns)

@@ -34,11 +34,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
 
-from robomem_sim.agents import AGENT_NAMES, DEFAULT_AGENTS, AgentsConfig, EpisodeInfo, create_agents
+from robomem_sim.agents import AGENT_NAMES, DEFAULT_AGENTS, Agent, AgentsConfig, EpisodeInfo, create_agents
 from robomem_sim.config import SimConfig
+from robomem_sim.perception import PERCEPTION_MODES, PerceptionMode, parse_modes
+from robomem_sim.phrasings import DEFAULT_PHRASINGS, TEMPLATE_PHRASING, PhrasingSet, load_phrasings, variants
 from robomem_sim.types import TaskFamily
 
 from robomem.errors import RobomemError, SimError
+from robomem.planner.base import PlannerAnswer
 
 __all__ = [
     "EpisodeResult",
@@ -63,24 +66,35 @@ class RunConfig:
     episodes: number of episodes, seeds ``seed .. seed + episodes - 1``; days / min_interactions /
     max_interactions (per day) / objects / width x height / frame_every: simulator overrides (see
     :class:`~robomem_sim.config.SimConfig`); per_family / task_seed: task sampling; agents / families: what is
-    evaluated (families empty: all); encoder / vlm_planner / planner_config / last_n / uniform_k: agent
-    settings (see :class:`~robomem_sim.agents.AgentsConfig`); sim_config: optional ``config/sim.yaml``-style file the
-    overrides apply to.
+    evaluated (families empty: all); perception: the perception modes every memory agent runs in
+    (:mod:`robomem_sim.perception`); noise_seed: seeds the ``noisy`` / ``unlabelled`` draws; phrasings: a
+    phrasing file (:mod:`robomem_sim.phrasings`; "" = templates only) whose phrasings are asked to the
+    ``phrasing_agents`` (in every perception mode; the baselines share robomem's planner, so their language
+    side is the same and they get the template texts only, which keeps the run short); action_events: feed
+    the robot's own
+    pick/place events to the memories (False: video only, FindingDory's setting); encoder / vlm_planner /
+    planner_config / last_n / uniform_k: agent settings (see :class:`~robomem_sim.agents.AgentsConfig`);
+    sim_config: optional ``config/sim.yaml``-style file the overrides apply to.
     """
 
-    episodes: int = 8
+    episodes: int = 3
     seed: int = 0
-    days: int = 1
+    days: int = 3
     min_interactions: int = 2
-    max_interactions: int = 11
+    max_interactions: int = 8
     objects: int = 20
-    width: int = 160
-    height: int = 120
-    frame_every: int = 1
+    width: int = 128
+    height: int = 96
+    frame_every: int = 3
     per_family: int = 3
     task_seed: int = 0
     agents: tuple[str, ...] = DEFAULT_AGENTS
     families: tuple[str, ...] = ()
+    perception: tuple[str, ...] = PERCEPTION_MODES
+    noise_seed: int = 0
+    phrasings: str = DEFAULT_PHRASINGS
+    phrasing_agents: tuple[str, ...] = ("robomem", "robomem_vlm")
+    action_events: bool = True
     encoder: str = "gt_text"
     vlm_planner: str = "openai"
     planner_config: str = ""
@@ -96,6 +110,9 @@ class RunConfig:
             raise SimError(f"--per-family must be >= 1, got {self.per_family}")
         if self.torch_threads <= 0:
             raise SimError(f"--torch-threads must be >= 1, got {self.torch_threads}")
+        bad_ph = [a for a in self.phrasing_agents if a not in AGENT_NAMES]
+        if bad_ph:
+            raise SimError(f"unknown phrasing agent(s) {bad_ph}; choose from {', '.join(AGENT_NAMES)}")
         unknown = [a for a in self.agents if a not in AGENT_NAMES]
         if unknown or not self.agents:
             raise SimError(f"unknown agent(s) {unknown or '(none given)'}; choose from {', '.join(AGENT_NAMES)}")
@@ -105,12 +122,18 @@ class RunConfig:
         bad = [f for f in self.families if f not in names]
         if bad:
             raise SimError(f"unknown task famil(ies) {bad}; choose from {', '.join(names)}")
+        parse_modes(self.perception)
+        if self.phrasings:
+            ps = load_phrasings(self.phrasings)
+            if ps.name == TEMPLATE_PHRASING:
+                raise SimError(f"a phrasing file may not be named {TEMPLATE_PHRASING!r}.json (that name is the "
+                               "template texts' row); rename it")
         self.sim().validate()
         self.agents_config().validate()
 
     def sim(self) -> SimConfig:
         """The simulator config: ``sim_config`` (or defaults) with this run's overrides, validated."""
-        base = SimConfig.load(self.sim_config) if self.sim_config else SimConfig()
+        base = SimConfig.load(self.sim_config, section="sim") if self.sim_config else SimConfig()
         cfg = dataclasses.replace(
             base,
             house=dataclasses.replace(base.house, n_objects=self.objects),
@@ -142,13 +165,19 @@ class RunConfig:
     def family_list(self) -> list[TaskFamily]:
         return [TaskFamily(f) for f in self.families] if self.families else list(TaskFamily)
 
+    def modes(self) -> tuple[PerceptionMode, ...]:
+        return parse_modes(self.perception)
+
+    def phrasing_set(self) -> Optional[PhrasingSet]:
+        return load_phrasings(self.phrasings) if self.phrasings else None
+
     def episode_seeds(self) -> list[int]:
         return [self.seed + i for i in range(self.episodes)]
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        d["agents"] = list(self.agents)
-        d["families"] = list(self.families)
+        for k in ("agents", "families", "perception", "phrasing_agents"):
+            d[k] = list(getattr(self, k))
         return d
 
     @classmethod
@@ -158,23 +187,27 @@ class RunConfig:
         if bad:
             raise SimError(f"run config has unknown key(s) {bad}")
         d = dict(data)
-        for k in ("agents", "families"):
+        for k in ("agents", "families", "perception", "phrasing_agents"):
             if k in d:
                 d[k] = tuple(d[k])
         return cls(**d)
 
     def result_fields(self) -> dict[str, Any]:
-        """The fields that change per-episode results (a resumed run must keep them; ``episodes`` may grow)."""
+        """The fields that change per-episode results (a resumed run must keep them; ``episodes`` may grow).
+        The phrasing file counts by its content (name + sha256), not by its path."""
         d = self.to_dict()
         d.pop("torch_threads")
         d.pop("episodes")
+        if self.phrasings:
+            ps = load_phrasings(self.phrasings)
+            d["phrasings"] = f"{ps.name}:{ps.sha256}"
         return d
 
 
 @dataclass(frozen=True)
 class EpisodeResult:
-    """What one episode produced: task records (one per task per agent, in agent then task order) and a meta
-    line (frames, tasks, per-agent seconds)."""
+    """What one episode produced: task records (one per task variant per agent, agents in creation order) and
+    a meta line (frames, tasks, exclusions, per-agent seconds)."""
 
     seed: int
     records: tuple[dict[str, Any], ...]
@@ -193,18 +226,38 @@ def _set_torch_threads(n: int) -> None:
         pass
 
 
+def _agent_key(a: Agent) -> str:
+    return f"{a.name}@{a.perception}"
+
+
+def _answer_key(task_id: str, ans: PlannerAnswer) -> tuple[Any, ...]:
+    goals = tuple((round(g.position[0], 4), round(g.position[1], 4), None if g.yaw is None else round(g.yaw, 4))
+                  for g in ans.goals)
+    return (task_id, ans.status.name, ans.kind.value, repr(ans.value), goals, ans.may_have_moved, ans.target,
+            ans.text if ans.value is None else "")
+
+
 def run_episode(cfg: RunConfig, episode_seed: int) -> EpisodeResult:
-    """Run one episode with every agent. Deterministic in (cfg, episode_seed); safe to call in a Ray worker."""
-    from robomem_sim.episode import generate_episode, iter_frames
+    """Run one episode with every agent in every perception mode. Deterministic in (cfg, episode_seed); safe
+    to call in a Ray worker."""
+    from robomem_sim.actions import ActionFeed
+    from robomem_sim.chance import chance_level
+    from robomem_sim.episode import generate_episode, iter_frames, robot_actions
+    from robomem_sim.perception import Perceiver
     from robomem_sim.scoring import format_answer, score_task
-    from robomem_sim.tasks import generate_tasks
+    from robomem_sim.tasks import generate_task_set
+    from robomem_sim.world import OBJECT_CATEGORIES
 
     _set_torch_threads(cfg.torch_threads)
     t_start = time.perf_counter()
-    episode = generate_episode(cfg.sim(), seed=episode_seed)
-    tasks = generate_tasks(episode, families=cfg.family_list(), per_family=cfg.per_family, seed=cfg.task_seed)
+    sim = cfg.sim()
+    episode = generate_episode(sim, seed=episode_seed)
+    taskset = generate_task_set(episode, families=cfg.family_list(), per_family=cfg.per_family, seed=cfg.task_seed)
+    tasks = taskset.tasks
+    phrasings = cfg.phrasing_set()
     t_gen = time.perf_counter() - t_start
-    agents = create_agents(cfg.agents, cfg.agents_config())
+    modes = cfg.modes()
+    agents = create_agents(cfg.agents, cfg.agents_config(), modes)
     info = EpisodeInfo(
         episode_id=f"ep{episode_seed}",
         seed=episode_seed,
@@ -213,71 +266,126 @@ def run_episode(cfg: RunConfig, episode_seed: int) -> EpisodeResult:
         start_ns=episode.frames[0].stamp_ns if episode.frames else episode.now_ns,
         now_ns=episode.now_ns,
     )
-    observe_s = {a.name: 0.0 for a in agents}
-    answer_s = {a.name: 0.0 for a in agents}
+    observe_s = {_agent_key(a): 0.0 for a in agents}
+    answer_s = {_agent_key(a): 0.0 for a in agents}
     for a in agents:
         a.reset(info)
+    stamps = [f.stamp_ns for f in episode.frames]
+    house = episode.house
+    perceivers: dict[PerceptionMode, Perceiver] = {}
+    feeds: dict[PerceptionMode, ActionFeed] = {}
+    actions = robot_actions(episode) if cfg.action_events else []
+    by_mode = {m: [a for a in agents if a.perception == m.value] for m in modes}
+    for m in modes:
+        if by_mode[m]:
+            perceivers[m] = Perceiver(m, episode_seed, house.labels(), frozenset(house.receptacles), stamps,
+                                      sim.noise, seed=cfg.noise_seed, category_names=sorted(OBJECT_CATEGORIES))
+            feeds[m] = ActionFeed(actions, perceivers[m], stamps)
     t0 = time.perf_counter()
     render_s = 0.0
+    perceive_s = 0.0
+    n_actions = 0
     frames = iter_frames(episode)
+    index = 0
     while True:
         tr = time.perf_counter()
         frame = next(frames, None)
         render_s += time.perf_counter() - tr
         if frame is None:
             break
-        for a in agents:
-            ta = time.perf_counter()
-            a.observe(frame)
-            observe_s[a.name] += time.perf_counter() - ta
+        for m, perceiver in perceivers.items():
+            tp = time.perf_counter()
+            pf = perceiver.convert(index, frame)
+            events = feeds[m].after_frame(index, pf)
+            perceive_s += time.perf_counter() - tp
+            for a in by_mode[m]:
+                ta = time.perf_counter()
+                a.observe(pf.frame)
+                for ev in events:
+                    a.observe_action(ev)
+                observe_s[_agent_key(a)] += time.perf_counter() - ta
+            n_actions += len(events)
+        index += 1
+    for m, feed in feeds.items():
+        for ev in feed.finish():
+            for a in by_mode[m]:
+                a.observe_action(ev)
     t_frames = time.perf_counter() - t0
     renderer = episode.renderer()
+    ts = time.perf_counter()
+    chance = {t.task_id: chance_level(t, episode, renderer, seed=cfg.seed) for t in tasks}
+    chance_s = time.perf_counter() - ts
+    task_variants = [(t, variants(t, phrasings)) for t in tasks]
+    templates_only = [(t, variants(t, None)) for t in tasks]
     records: list[dict[str, Any]] = []
     score_s = 0.0
+    cache: dict[tuple[Any, ...], Any] = {}
     for a in agents:
-        for task in tasks:
-            ta = time.perf_counter()
-            ans = a.answer(task)
-            answer_s[a.name] += time.perf_counter() - ta
-            ts = time.perf_counter()
-            score = score_task(task, ans, episode, renderer)
-            score_s += time.perf_counter() - ts
-            records.append(
-                {
-                    "episode": episode_seed,
-                    "agent": a.name,
-                    "task_id": task.task_id,
-                    "family": task.family.value,
-                    "template": task.meta.get("template"),
-                    "meta": {str(k): str(v) for k, v in task.meta.items()},
-                    "text": task.text,
-                    "about_moved_object": bool(task.about_moved_object),
-                    "multi_goal": task.family.value in MULTI_GOAL_FAMILIES,
-                    "expected_kind": task.expected.kind.value,
-                    "expected_not_found": bool(task.expected.not_found),
-                    "success": bool(score.success),
-                    "distance_success": bool(score.distance_success),
-                    "coverage_success": bool(score.coverage_success),
-                    "spl": round(float(score.spl), 6),
-                    "failure_mode": score.failure_mode.value,
-                    "error": score.error,
-                    "answer_status": ans.status.name,
-                    "answer_kind": ans.kind.value,
-                    "answer": format_answer(ans),
-                    "answer_text": ans.text,
-                    "plan": list(ans.plan),
-                }
-            )
+        key = _agent_key(a)
+        for task, vs in (task_variants if a.name in cfg.phrasing_agents else templates_only):
+            for phrasing, p_index, asked in vs:
+                ta = time.perf_counter()
+                ans = a.answer(asked)
+                answer_s[key] += time.perf_counter() - ta
+                tsc = time.perf_counter()
+                ck = _answer_key(task.task_id, ans) + (asked.asked,)
+                score = cache.get(ck)
+                if score is None:
+                    score = score_task(asked, ans, episode, renderer)
+                    cache[ck] = score
+                score_s += time.perf_counter() - tsc
+                records.append(
+                    {
+                        "episode": episode_seed,
+                        "agent": a.name,
+                        "perception": a.perception,
+                        "phrasing": phrasing,
+                        "phrasing_index": p_index,
+                        "task_id": task.task_id,
+                        "family": task.family.value,
+                        "template": task.meta.get("template"),
+                        "meta": {str(k): str(v) for k, v in task.meta.items()},
+                        "text": asked.text,
+                        "asked": asked.asked,
+                        "about_moved_object": bool(task.about_moved_object),
+                        "multi_goal": task.family.value in MULTI_GOAL_FAMILIES,
+                        "expected_kind": task.expected.kind.value,
+                        "expected_not_found": bool(task.expected.not_found),
+                        "stale": bool(task.expected.requires_may_have_moved),
+                        "chance": round(chance[task.task_id], 6),
+                        "success": bool(score.success),
+                        "distance_success": bool(score.distance_success),
+                        "coverage_success": bool(score.coverage_success),
+                        "strict_success": bool(score.strict_success),
+                        "spl": round(float(score.spl), 6),
+                        "failure_mode": score.failure_mode.value,
+                        "error": score.error,
+                        "answer_status": ans.status.name,
+                        "answer_kind": ans.kind.value,
+                        "answer": format_answer(ans),
+                        "answer_text": ans.text,
+                        "answer_target": ans.target,
+                        "may_have_moved": bool(ans.may_have_moved),
+                        "plan": list(ans.plan),
+                    }
+                )
     meta = {
         "episode": episode_seed,
         "frames": len(episode.frames),
         "tasks": len(tasks),
+        "task_variants": sum(len(vs) for _, vs in task_variants),
+        "days": episode.clock.days,
         "interactions": len(episode.log.interactions),
-        "unseen_moves": len(episode.log.unseen_moves),
+        "household_moves": len(episode.log.household_moves),
+        "household_moves_while_robot_active": sum(1 for m in episode.log.household_moves if m.robot_active),
+        "action_events": n_actions,
+        "exclusions": dict(taskset.exclusions),
         "seconds": {
             "generate": round(t_gen, 3),
             "render": round(render_s, 3),
+            "perceive": round(perceive_s, 3),
             "frames_total": round(t_frames, 3),
+            "chance": round(chance_s, 3),
             "score": round(score_s, 3),
             "total": round(time.perf_counter() - t_start, 3),
         },
@@ -363,6 +471,7 @@ def run(
     """Run (or resume) the evaluation into ``out_dir``; returns the summary (also written to summary.json)."""
     from robomem_sim.report import summarize_run, write_report
 
+    t0 = time.perf_counter()
     cfg.validate()
     out_dir = Path(out_dir)
     run_json = out_dir / "run.json"
@@ -388,7 +497,6 @@ def run(
     todo = [s for s in cfg.episode_seeds() if s not in done]
     if done & set(cfg.episode_seeds()):
         _LOG.info("resuming: %d episode(s) done, %d to run", len(done & set(cfg.episode_seeds())), len(todo))
-    t0 = time.perf_counter()
     from tqdm import tqdm
 
     bar = tqdm(
@@ -454,7 +562,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="robomem-eval",
         description="Evaluate robomem and baselines on FindingDory-style long-horizon memory tasks "
-        "(built-in simulator, ground-truth perception).",
+        "(built-in simulator; perception modes gt_ids, gt_segments, noisy, unlabelled; template texts and "
+        "people's phrasings).",
     )
     # defaults are None so that a resumed run takes its saved settings unless a flag is given explicitly
     p.add_argument("--episodes", type=int, help=f"number of seeded episodes (default {d.episodes})")
@@ -482,6 +591,37 @@ def build_parser() -> argparse.ArgumentParser:
         type=_csv,
         help=f"comma-separated task families (default: all of {','.join(f.value for f in TaskFamily)})",
     )
+    p.add_argument(
+        "--perception",
+        type=_csv,
+        help=f"comma-separated perception modes every memory agent runs in (default {','.join(d.perception)})",
+    )
+    p.add_argument(
+        "--noise-seed", type=int, help=f"seed of the noisy/unlabelled perception draws (default {d.noise_seed})"
+    )
+    p.add_argument(
+        "--phrasings",
+        help="phrasing file (JSON, see robomem_sim.phrasings): every task is also asked in its phrasings; "
+        "'none' = template texts only (default: the shipped sim/phrasings/dev.json)",
+    )
+    p.add_argument(
+        "--phrasing-agents",
+        type=_csv,
+        help=f"agents asked the phrasings too (default {','.join(d.phrasing_agents)}; the others: template "
+        "texts only)",
+    )
+    p.add_argument(
+        "--no-action-events",
+        action="store_true",
+        default=None,
+        help="do not feed the robot's own pick/place events to the memories (video only, FindingDory's setting)",
+    )
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="a named set of defaults the other flags override: findingdory = FindingDory-scale days "
+        "(400-3,500 frames a day, several days) on Ray",
+    )
     p.add_argument("--encoder", help=f"memory encoder: gt_text or hash (default {d.encoder})")
     p.add_argument("--vlm-planner", help=f"planner backend of robomem_vlm (default {d.vlm_planner})")
     p.add_argument("--planner-config", help="planner.yaml with the robomem_vlm endpoint/model (default: built-in)")
@@ -499,9 +639,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+PRESETS: dict[str, dict[str, Any]] = {
+    "findingdory": {"episodes": 8, "days": 3, "min_interactions": 2, "max_interactions": 11, "width": 160,
+                    "height": 120, "frame_every": 1},
+}
+"""Named defaults (``--preset``). findingdory: FindingDory-scale days (one frame per second while the robot
+works: 400-3,500 frames a day for 2-11 pick-and-places), three days, eight episodes; run with Ray."""
+
+
 def config_from_args(args: argparse.Namespace, base: Optional[RunConfig] = None) -> RunConfig:
-    """``base`` (defaults, or a resumed run's settings) with the flags that were given applied."""
+    """``base`` (defaults, a preset, or a resumed run's settings) with the flags that were given applied."""
     cfg = base or RunConfig()
+    if getattr(args, "preset", None):
+        cfg = dataclasses.replace(cfg, **PRESETS[args.preset])
     over: dict[str, Any] = {}
     simple = {
         "episodes": "episodes",
@@ -520,11 +670,18 @@ def config_from_args(args: argparse.Namespace, base: Optional[RunConfig] = None)
         "uniform_k": "uniform_k",
         "sim_config": "sim_config",
         "torch_threads": "torch_threads",
+        "perception": "perception",
+        "noise_seed": "noise_seed",
+        "phrasing_agents": "phrasing_agents",
     }
     for arg, fld in simple.items():
         v = getattr(args, arg, None)
         if v is not None:
             over[fld] = v
+    if getattr(args, "phrasings", None) is not None:
+        over["phrasings"] = "" if args.phrasings.strip().lower() in ("", "none") else args.phrasings
+    if getattr(args, "no_action_events", None):
+        over["action_events"] = False
     if args.interactions is not None:
         over["min_interactions"], over["max_interactions"] = args.interactions
     if args.resolution is not None:
@@ -555,7 +712,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         summary = run(
             cfg,
             out,
-            use_ray=bool(args.ray or args.address),
+            use_ray=bool(args.ray or args.address or getattr(args, "preset", None) == "findingdory"),
             num_cpus=args.num_cpus,
             address=args.address,
             resume=args.resume is not None,
@@ -571,6 +728,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     print(format_console(summary))
     print(f"\nwrote {out}/log.jsonl, summary.json, report.md, success.png")
+    wall = summary.get("timings", {}).get("wall_seconds")
+    if wall is not None:
+        print(f"wall time: {wall:.1f} s ({wall / 60:.1f} min)")
     return 0
 
 

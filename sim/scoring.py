@@ -11,6 +11,8 @@ Navigation answers (``PlannerAnswer.goals``; one goal per expected goal, in orde
 * RECEPTACLE target: xy distance from the goal to the receptacle's footprint (its nearest face) <= 1.0 m
   (FindingDory: <= 0.1 m from a precomputed viewpoint; our scripted viewpoints are 0.7 m from the front face),
   heading to the receptacle's centre within pi/2, and >= 0.1 % coverage as above.
+* LAST_KNOWN target (a stale belief): the object rule's distance and heading to where the object was last
+  seen, and that spot of the receptacle it stood on covers >= 0.1 % of the render (the object is gone).
 * ROOM target: the goal position is inside the room's floor rectangle. A ROOM answer without goals is
   scored by its ``value`` (the room name, case/underscore-insensitive).
 * Every goal must be navigable: inside the house, not inside a wall or a piece of furniture.
@@ -28,13 +30,22 @@ given order for ordered tasks), p = the straight-line path through the answer's 
 goal only for single-target tasks). SPL = success when both are 0.
 
 Typed answers: ROOM/TEXT exact (case-insensitive), NUMBER and BOOLEAN exact, TIME within
-``TaskConfig.time_tolerance_s`` and DURATION within ``duration_tolerance_s`` (``ExpectedAnswer.tolerance``).
-``not_found`` tasks succeed iff the answer's status is NOT_FOUND or its kind UNKNOWN. For typed answers
-``distance_success`` and ``coverage_success`` equal ``success`` and ``spl`` is ``float(success)``.
+``TaskConfig.time_tolerance_s`` and DURATION within ``duration_tolerance_s`` (``ExpectedAnswer.tolerance``);
+any of ``ExpectedAnswer.alternatives`` is as good as ``value``. For typed answers ``distance_success`` and
+``coverage_success`` equal ``success`` and ``spl`` is ``float(success)``.
+
+"I don't know": a ``not_found`` (absence) task succeeds iff the answer is NOT_FOUND / UNKNOWN **and** its
+``target`` names the asked thing (:func:`names_asked`: every word of ``Task.asked`` is among the target's
+words, case, punctuation and plural -s ignored), so a question that was not understood never scores. On any
+other task such an answer fails (GAVE_UP).
+
+Stale beliefs: when ``ExpectedAnswer.requires_may_have_moved`` the answer must also say
+``may_have_moved`` (else STALE_NOT_FLAGGED); when ``forbids_may_have_moved`` it must not (WRONGLY_FLAGGED).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import itertools
 import math
@@ -46,6 +57,7 @@ from robomem_sim.agent_script import wrap_angle
 from robomem_sim.config import ScoringConfig
 from robomem_sim.episode import Episode
 from robomem_sim.render import Renderer, look_at
+from robomem_sim.strict import STRICT_DURATION_TOLERANCE_S, VIEWPOINT_RADIUS_M, StrictRules, strict_rules
 from robomem_sim.types import NavTarget, TargetKind, Task, TaskFamily
 from robomem_sim.world import WorldState
 
@@ -72,6 +84,9 @@ class FailureMode(enum.Enum):
     WRONG_ORDER = "wrong_order"  # ordered multi-goal: all goals reached, but not in order
     WRONG_VALUE = "wrong_value"  # typed answer differs
     OUT_OF_TOLERANCE = "out_of_tolerance"  # time / duration answer outside the tolerance
+    UNKNOWN_WITHOUT_TARGET = "unknown_without_target"  # "not found" on an absence task, not naming what was asked
+    STALE_NOT_FLAGGED = "stale_not_flagged"  # right last-known place, but not said that it may have moved
+    WRONGLY_FLAGGED = "wrongly_flagged"  # "may have moved" about an object seen at its new place
 
 
 @dataclass(frozen=True)
@@ -85,10 +100,16 @@ class GoalCheck:
     distance_m: float
     heading_error_rad: float
     coverage: float
+    strict_distance_ok: bool = False
 
     @property
     def success(self) -> bool:
         return self.navigable and self.distance_ok and self.heading_ok and self.coverage_ok
+
+    @property
+    def strict_success(self) -> bool:
+        """Success under FindingDory's strict distance rules (:mod:`robomem_sim.strict`)."""
+        return self.navigable and self.strict_distance_ok and self.heading_ok and self.coverage_ok
 
 
 @dataclass(frozen=True)
@@ -110,37 +131,100 @@ class TaskScore:
     error: str
     answer_summary: str
     about_moved_object: bool = False
+    strict_success: bool = False
+    """Success under FindingDory's stricter rules (geodesic object distance, receptacle viewpoints within
+    0.1 m, times in the same minute, durations within 1 s; :mod:`robomem_sim.strict`)."""
 
 
 _NAV_KINDS = (AnswerKind.INSTANCE, AnswerKind.RECEPTACLE, AnswerKind.LIST)
 
 
-def score_task(task: Task, answer: PlannerAnswer, episode: Episode, renderer: Renderer) -> TaskScore:
+def score_task(task: Task, answer: PlannerAnswer, episode: Episode, renderer: Renderer,
+               full: bool = True) -> TaskScore:
     """Score ``answer`` to ``task``. ``renderer`` is synced to the world at ``task.now_ns`` here (cheap when
-    it already is), so one renderer can score all tasks of an episode."""
+    it already is), so one renderer can score all tasks of an episode. ``full=False`` skips the coverage
+    render of goals that already fail the distance or heading rule (``success`` and ``spl`` are unchanged;
+    ``coverage_success`` is then a lower bound): for Monte-Carlo chance levels."""
     exp = task.expected
     summary = format_answer(answer)
     gave_up = answer.status is QueryStatus.NOT_FOUND or answer.kind is AnswerKind.UNKNOWN
 
     def result(success: bool, mode: FailureMode, error: str, dist: Optional[bool] = None,
-               cov: Optional[bool] = None, spl: Optional[float] = None) -> TaskScore:
+               cov: Optional[bool] = None, spl: Optional[float] = None, strict: Optional[bool] = None) -> TaskScore:
         return TaskScore(task.task_id, task.family, success, success if dist is None else dist,
                          success if cov is None else cov, float(success) if spl is None else spl,
                          FailureMode.NONE if success else mode, "" if success else error, summary,
-                         task.about_moved_object)
+                         task.about_moved_object, success if strict is None else strict)
 
     if exp.not_found:
-        return result(gave_up, FailureMode.FALSE_POSITIVE,
-                      "the target does not exist / was never seen, but the answer claims it was found")
+        if not gave_up:
+            return result(False, FailureMode.FALSE_POSITIVE,
+                          "the target does not exist / was never seen, but the answer claims it was found")
+        if not names_asked(answer.target, task.asked):
+            return result(False, FailureMode.UNKNOWN_WITHOUT_TARGET,
+                          f"answered 'not found' for {answer.target!r}, which does not name the asked "
+                          f"{task.asked!r} (a question that was not understood does not score)")
+        return result(True, FailureMode.NONE, "")
     if gave_up:
         return result(False, FailureMode.GAVE_UP, f"answered {answer.status.name}/{answer.kind.value} but the "
                                                   "target exists")
-    if exp.kind in _NAV_KINDS or (exp.kind is AnswerKind.ROOM and answer.goals):
+    if exp.kind in _NAV_KINDS or (exp.kind is AnswerKind.ROOM and answer.goals and exp.targets):
         if not exp.targets:
             raise SimError(f"task {task.task_id}: a navigation answer needs expected targets")
         renderer.sync(episode.state_at(task.now_ns))
-        return _score_nav(task, answer, episode, renderer, result)
-    return _score_typed(task, answer, result)
+        score = _score_nav(task, answer, episode, renderer, result, full)
+        for alt in exp.alternative_targets:  # another valid reading (e.g. another order)
+            if score.success:
+                break
+            other = dataclasses.replace(task, expected=dataclasses.replace(exp, targets=alt, alternative_targets=()))
+            alt_score = _score_nav(other, answer, episode, renderer, result, full)
+            if alt_score.success:
+                score = dataclasses.replace(alt_score, strict_success=alt_score.strict_success or score.strict_success)
+    else:
+        score = _score_typed(task, answer, result)
+    return _check_stale_flag(task, answer, score)
+
+
+def _check_stale_flag(task: Task, answer: PlannerAnswer, score: TaskScore) -> TaskScore:
+    exp = task.expected
+    if not score.success:
+        return score
+    if exp.requires_may_have_moved and not answer.may_have_moved:
+        return dataclasses.replace(
+            score, success=False, spl=0.0, strict_success=False, failure_mode=FailureMode.STALE_NOT_FLAGGED,
+            error="the last known place is right, but the object was seen gone from it since: the answer must "
+                  "say that it may have moved (PlannerAnswer.may_have_moved)")
+    if exp.forbids_may_have_moved and answer.may_have_moved:
+        return dataclasses.replace(
+            score, success=False, spl=0.0, strict_success=False, failure_mode=FailureMode.WRONGLY_FLAGGED,
+            error="the object was seen at its new place after it was moved; 'may have moved' is wrong")
+    return score
+
+
+_PLURAL_ES = re.compile(r"(?:s|x|z|ch|sh)es$")
+
+
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and _PLURAL_ES.search(word):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def _words(text: str) -> list[str]:
+    return [_singular(w) for w in re.findall(r"[a-z0-9]+", (text or "").lower())]
+
+
+def names_asked(target: str, asked: str) -> bool:
+    """Whether an answer's ``target`` names the ``asked`` thing: every word of ``asked`` occurs among the
+    target's words (case, punctuation and a plural -s ignored; extra target words are fine). An empty
+    ``asked`` or ``target`` never matches."""
+    want = _words(asked)
+    have = set(_words(target))
+    return bool(want) and all(w in have for w in want)
 
 
 _Result = Callable[..., TaskScore]
@@ -149,43 +233,49 @@ _Result = Callable[..., TaskScore]
 def _score_typed(task: Task, answer: PlannerAnswer, result: _Result) -> TaskScore:
     exp = task.expected
     v = answer.value
+    accepted = [x for x in (exp.value, *exp.alternatives) if x is not None]
     if exp.kind is AnswerKind.ROOM:
         names = {_norm(t.room) for g in exp.targets for t in g if t.room is not None}
-        if exp.value is not None:
-            names.add(_norm(str(exp.value)))
+        names.update(_norm(str(x)) for x in accepted)
         got = v if isinstance(v, str) else answer.text
         ok = _norm(got) in names
         return result(ok, FailureMode.WRONG_ROOM, f"room {got!r} is not {sorted(names)}")
     if exp.kind is AnswerKind.TEXT:
-        want = _norm(str(exp.value))
+        wants = [_norm(str(x)) for x in accepted]
         if isinstance(v, str):
-            ok = _norm(v) == want
+            ok = _norm(v) in wants
         else:
-            ok = re.search(rf"\b{re.escape(want)}\b", _norm(answer.text)) is not None
+            ok = any(re.search(rf"\b{re.escape(w)}\b", _norm(answer.text)) is not None for w in wants)
         got_t = v if v is not None else answer.text
-        return result(ok, FailureMode.WRONG_VALUE, f"expected {exp.value!r}, got {got_t!r}")
+        shown = exp.value if len(wants) == 1 else sorted(wants)
+        return result(ok, FailureMode.WRONG_VALUE, f"expected {shown!r}, got {got_t!r}")
     if exp.kind is AnswerKind.BOOLEAN:
         got_b = _as_bool(v)
         if got_b is None:
             return result(False, FailureMode.WRONG_ANSWER_KIND, f"expected a boolean, got {v!r}")
-        return result(got_b == exp.value, FailureMode.WRONG_VALUE, f"expected {exp.value}, got {got_b}")
+        return result(got_b in accepted, FailureMode.WRONG_VALUE, f"expected {exp.value}, got {got_b}")
     if not _is_number(v):
         return result(False, FailureMode.WRONG_ANSWER_KIND, f"expected a {exp.kind.value} value, got {v!r}")
-    assert isinstance(v, (int, float)) and isinstance(exp.value, (int, float))
+    assert isinstance(v, (int, float))
+    nums = [x for x in accepted if _is_number(x)]
     if exp.kind is AnswerKind.NUMBER:
-        return result(float(v) == float(exp.value), FailureMode.WRONG_VALUE, f"expected {exp.value}, got {v}")
+        return result(any(float(v) == float(x) for x in nums), FailureMode.WRONG_VALUE,
+                      f"expected {exp.value if len(nums) == 1 else sorted(nums)}, got {v}")
     if exp.kind is AnswerKind.TIME:
-        err_s = abs(int(v) - int(exp.value)) / 1e9
+        err_s = min(abs(int(v) - int(x)) for x in nums) / 1e9
+        strict = any(int(v) // (60 * 10**9) == int(x) // (60 * 10**9) for x in nums)
     elif exp.kind is AnswerKind.DURATION:
-        err_s = abs(float(v) - float(exp.value))
+        err_s = min(abs(float(v) - float(x)) for x in nums)
+        strict = err_s <= STRICT_DURATION_TOLERANCE_S + 1e-9
     else:
         raise SimError(f"task {task.task_id}: cannot score expected kind {exp.kind.value}")
-    return result(err_s <= exp.tolerance + 1e-9, FailureMode.OUT_OF_TOLERANCE,
-                  f"off by {err_s:.1f} s (tolerance {exp.tolerance:.0f} s)")
+    ok = err_s <= exp.tolerance + 1e-9
+    return result(ok, FailureMode.OUT_OF_TOLERANCE, f"off by {err_s:.1f} s (tolerance {exp.tolerance:.0f} s)",
+                  strict=ok and strict)
 
 
 def _score_nav(task: Task, answer: PlannerAnswer, episode: Episode, renderer: Renderer,
-               result: _Result) -> TaskScore:
+               result: _Result, full: bool = True) -> TaskScore:
     exp = task.expected
     cfg = episode.config.scoring
     goals = list(answer.goals)
@@ -197,7 +287,8 @@ def _score_nav(task: Task, answer: PlannerAnswer, episode: Episode, renderer: Re
         goals = goals[:1]  # single-target tasks: the robot goes to the first goal
     start = episode.final_pose.xy
     sets = exp.targets
-    checks = [[_best_check(g, s, episode, renderer) for s in sets] for g in goals]  # [goal][expected]
+    checks = [[_best_check(g, s, episode, renderer, full, strict_rules(episode)) for s in sets]
+              for g in goals]  # [goal][expected]
     spl_path = _path_len([start] + [(g.position[0], g.position[1]) for g in goals])
     shortest = _shortest(start, sets, episode, renderer, exp.ordered)
 
@@ -211,10 +302,11 @@ def _score_nav(task: Task, answer: PlannerAnswer, episode: Episode, renderer: Re
     success = satisfied(lambda c: c.success)
     dist_ok = satisfied(lambda c: c.distance_ok)
     cov_ok = satisfied(lambda c: c.coverage_ok)
+    strict = success and satisfied(lambda c: c.strict_success)
     denom = max(spl_path, shortest)
     spl = float(success) if denom < 1e-9 else float(success) * shortest / denom
     if success:
-        return result(True, FailureMode.NONE, "", dist_ok, cov_ok, spl)
+        return result(True, FailureMode.NONE, "", dist_ok, cov_ok, spl, strict)
     bad = [k for k, g in enumerate(goals) if not episode.house.is_navigable(g.position[0], g.position[1])]
     if bad:
         g = goals[bad[0]]
@@ -248,7 +340,7 @@ def _classify(c: GoalCheck, kind: TargetKind, cfg: ScoringConfig) -> tuple[Failu
         return FailureMode.NOT_NAVIGABLE, "goal is not navigable"
     if kind is TargetKind.ROOM:
         return FailureMode.WRONG_ROOM, f"goal is {c.distance_m:.2f} m outside the room"
-    limit = cfg.object_distance_m if kind is TargetKind.OBJECT else cfg.receptacle_distance_m
+    limit = cfg.receptacle_distance_m if kind is TargetKind.RECEPTACLE else cfg.object_distance_m
     if not c.distance_ok:
         mode = FailureMode.TOO_FAR if c.distance_m <= 2 * limit else FailureMode.WRONG_TARGET
         return mode, f"goal is {c.distance_m:.2f} m from the nearest valid target (limit {limit} m)"
@@ -257,9 +349,12 @@ def _classify(c: GoalCheck, kind: TargetKind, cfg: ScoringConfig) -> tuple[Failu
     return FailureMode.NOT_VISIBLE, f"target covers {100 * c.coverage:.3f} % of the view (< {100 * cfg.min_coverage} %)"
 
 
-def check_goal(goal: Goal, target: NavTarget, episode: Episode, renderer: Renderer) -> GoalCheck:
+def check_goal(goal: Goal, target: NavTarget, episode: Episode, renderer: Renderer, full: bool = True,
+               strict: Optional[StrictRules] = None) -> GoalCheck:
     """Check one goal against one target with the rules in the module docstring. ``renderer`` must show the
-    world at the question time (``score_task`` syncs it)."""
+    world at the question time (``score_task`` syncs it). ``full=False``: no coverage render when the
+    distance or heading rule already fails (coverage then reads 0). With ``strict``, also FindingDory's strict
+    distance rule (``GoalCheck.strict_distance_ok``)."""
     cfg = episode.config.scoring
     house = episode.house
     gx, gy = float(goal.position[0]), float(goal.position[1])
@@ -271,9 +366,10 @@ def check_goal(goal: Goal, target: NavTarget, episode: Episode, renderer: Render
         inside = room.contains_xy(gx, gy)
         (x0, y0, _), (x1, y1, _) = room.box
         d = math.hypot(max(x0 - gx, 0.0, gx - x1), max(y0 - gy, 0.0, gy - y1))
-        return GoalCheck(inside, inside, inside, navigable, d, 0.0, 1.0 if inside else 0.0)
+        return GoalCheck(inside, inside, inside, navigable, d, 0.0, 1.0 if inside else 0.0, inside)
     if target.sim_id is None:
         raise SimError(f"a {target.kind.value} target needs a sim id")
+    visible_id = target.sim_id
     if target.kind is TargetKind.OBJECT:
         pos = renderer.object_center(target.sim_id)
         if pos is None:
@@ -281,21 +377,41 @@ def check_goal(goal: Goal, target: NavTarget, episode: Episode, renderer: Render
         d = math.hypot(pos[0] - gx, pos[1] - gy)
         dist_limit, head_limit = cfg.object_distance_m, cfg.object_heading_rad
         aim = pos
+    elif target.kind is TargetKind.LAST_KNOWN:
+        if target.position is None or target.support_id is None:
+            raise SimError("a LAST_KNOWN target needs the last known position and its receptacle")
+        aim = target.position
+        d = math.hypot(aim[0] - gx, aim[1] - gy)
+        dist_limit, head_limit = cfg.object_distance_m, cfg.object_heading_rad
+        visible_id = target.support_id
     else:
         rec = house.receptacle(target.sim_id)
         d = rec.footprint_distance(gx, gy)
         dist_limit, head_limit = cfg.receptacle_distance_m, cfg.receptacle_heading_rad
         aim = rec.center
     heading_err = 0.0 if goal.yaw is None else abs(wrap_angle(goal.yaw - math.atan2(aim[1] - gy, aim[0] - gx)))
+    dist_ok = d <= dist_limit + 1e-9
+    head_ok = heading_err <= head_limit + 1e-9
+    strict_ok = False
+    if strict is not None and dist_ok:  # the strict rules are never looser than the relaxed ones
+        if target.kind is TargetKind.RECEPTACLE:
+            strict_ok = strict.viewpoint_distance(target.sim_id, (gx, gy)) <= VIEWPOINT_RADIUS_M + 1e-9
+        else:
+            strict_ok = strict.geodesic((gx, gy), (aim[0], aim[1])) <= dist_limit + 1e-9
+    if not full and not (dist_ok and head_ok and navigable):
+        return GoalCheck(dist_ok, head_ok, False, navigable, d, heading_err, 0.0, strict_ok)
     eye = (gx, gy, episode.config.camera.height_m)
-    coverage = renderer.visible_fraction(look_at(eye, aim), target.sim_id, episode.config.camera.intrinsics())
-    return GoalCheck(d <= dist_limit + 1e-9, heading_err <= head_limit + 1e-9, coverage >= cfg.min_coverage,
-                     navigable, d, heading_err, coverage)
+    coverage = renderer.visible_fraction(look_at(eye, aim), visible_id, episode.config.camera.intrinsics())
+    return GoalCheck(dist_ok, head_ok, coverage >= cfg.min_coverage, navigable, d, heading_err, coverage, strict_ok)
 
 
-def _best_check(goal: Goal, targets: frozenset[NavTarget], episode: Episode, renderer: Renderer) -> GoalCheck:
-    checks = [check_goal(goal, t, episode, renderer) for t in sorted(targets, key=_target_key)]
-    return min(checks, key=lambda c: (not c.success, not c.distance_ok, not c.heading_ok, c.distance_m))
+def _best_check(goal: Goal, targets: frozenset[NavTarget], episode: Episode, renderer: Renderer,
+                full: bool = True, strict: Optional[StrictRules] = None) -> GoalCheck:
+    checks = [check_goal(goal, t, episode, renderer, full, strict) for t in sorted(targets, key=_target_key)]
+    best = min(checks, key=lambda c: (not c.success, not c.distance_ok, not c.heading_ok, c.distance_m))
+    if not best.strict_success and any(c.strict_success for c in checks):  # another target passes strictly
+        best = dataclasses.replace(best, strict_distance_ok=True) if best.success else best
+    return best
 
 
 def _target_key(t: NavTarget) -> tuple[str, int, str]:
@@ -331,6 +447,9 @@ def _target_point(t: NavTarget, episode: Episode, renderer: Renderer,
     if t.kind is TargetKind.ROOM:
         assert t.room is not None
         (x0, y0, _), (x1, y1, _) = episode.house.room(t.room).box
+    elif t.kind is TargetKind.LAST_KNOWN:
+        assert t.position is not None
+        return (t.position[0], t.position[1])
     elif t.kind is TargetKind.RECEPTACLE:
         assert t.sim_id is not None
         (x0, y0, _), (x1, y1, _) = episode.house.receptacle(t.sim_id).box
@@ -437,48 +556,69 @@ def _as_bool(v: object) -> Optional[bool]:
     return None
 
 
-def oracle_answer(task: Task, episode: Episode) -> PlannerAnswer:
+def oracle_answer(task: Task, episode: Episode, renderer: Optional[Renderer] = None) -> PlannerAnswer:
     """The answer of an oracle that knows the ground truth (the upper bound; FindingDory's oracle: 95.9 %).
 
-    Goals stand ``AgentConfig.viewpoint_distance`` in front of the target's receptacle (in line with the
-    object), facing the target; rooms: their centre. Typed answers are the expected values.
+    Goals stand in front of the target's receptacle (``AgentConfig.viewpoint_distance``, in line with the
+    object; other standoffs when that view is blocked), facing the target; rooms: their centre; last known
+    places: in front of the receptacle the object was on. Typed answers are the expected values; "not found"
+    names the asked thing; a stale belief says that the object may have moved.
     """
     exp = task.expected
     if exp.not_found:
-        return PlannerAnswer(QueryStatus.NOT_FOUND, AnswerKind.UNKNOWN, "oracle: never seen")
+        return PlannerAnswer(QueryStatus.NOT_FOUND, AnswerKind.UNKNOWN, "oracle: never seen", target=task.asked)
+    flag = exp.requires_may_have_moved
     if exp.kind in _NAV_KINDS or (exp.kind is AnswerKind.ROOM and exp.value is None):
         state = episode.state_at(task.now_ns)
-        goals = tuple(_oracle_goal(min(s, key=_target_key), episode, state) for s in exp.targets)
-        return PlannerAnswer(QueryStatus.OK, exp.kind, "oracle", goals=goals)
+        r = renderer or episode.renderer(task.now_ns)
+        r.sync(state)
+        goals = tuple(_oracle_goal(min(s, key=_target_key), episode, state, r) for s in exp.targets)
+        return PlannerAnswer(QueryStatus.OK, exp.kind, "oracle", goals=goals, may_have_moved=flag)
     value = exp.value
     if isinstance(value, tuple):
         value = ", ".join(value)
-    return PlannerAnswer(QueryStatus.OK, exp.kind, f"oracle: {value}", value=value)
+    return PlannerAnswer(QueryStatus.OK, exp.kind, f"oracle: {value}", value=value, may_have_moved=flag)
 
 
-def _oracle_goal(t: NavTarget, episode: Episode, state: WorldState) -> Goal:
+def _oracle_goal(t: NavTarget, episode: Episode, state: WorldState, renderer: Renderer) -> Goal:
     house = episode.house
     if t.kind is TargetKind.ROOM:
         assert t.room is not None
         cx, cy = house.room(t.room).center_xy
         return Goal((cx, cy, 0.0), None, label=t.room)
     assert t.sim_id is not None
+    visible = t.sim_id
     if t.kind is TargetKind.OBJECT:
         ref = state.slot_of(t.sim_id)
         if ref is None:
             raise SimError(f"object {t.sim_id} is carried at question time")
         rec = house.receptacle(ref.receptacle_id)
         aim = house.object_box(t.sim_id, ref).center
+    elif t.kind is TargetKind.LAST_KNOWN:
+        assert t.support_id is not None and t.position is not None
+        rec = house.receptacle(t.support_id)
+        aim = t.position
+        visible = t.support_id
     else:
         rec = house.receptacle(t.sim_id)
         aim = rec.center
     (x0, y0, _), (x1, y1, _) = rec.box
     nx, ny = rec.normal
     front = (x1 if nx > 0 else x0) if nx else (y1 if ny > 0 else y0)
-    for dist in (episode.config.agent.viewpoint_distance, 0.5, 0.9, 0.3):
-        gx = front + nx * dist if nx else aim[0]
-        gy = front + ny * dist if ny else aim[1]
-        if house.is_navigable(gx, gy):
-            break
-    yaw = math.atan2(aim[1] - gy, aim[0] - gx)
-    return Goal((gx, gy, 0.0), yaw, label=house.label(t.sim_id))
+    cfg = episode.config
+    first: Optional[Goal] = None
+    for dist in (cfg.agent.viewpoint_distance, 0.5, 0.9, 0.3, 1.2):
+        for side in (0.0, 0.3, -0.3, 0.6, -0.6):
+            gx = front + nx * dist if nx else aim[0] + side
+            gy = front + ny * dist if ny else aim[1] + side
+            if not house.is_navigable(gx, gy):
+                continue
+            goal = Goal((gx, gy, 0.0), math.atan2(aim[1] - gy, aim[0] - gx), label=house.label(t.sim_id))
+            first = first or goal
+            eye = (gx, gy, cfg.camera.height_m)
+            if renderer.visible_fraction(look_at(eye, aim), visible, cfg.camera.intrinsics()) >= \
+                    cfg.scoring.min_coverage:
+                return goal
+    if first is None:
+        raise SimError(f"no navigable standoff in front of receptacle {rec.sim_id}")
+    return first

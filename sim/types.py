@@ -30,10 +30,10 @@ class TaskFamily(enum.Enum):
     DURATION = "duration"
     MULTI_GOAL_UNORDERED = "multi_goal_unordered"
     MULTI_GOAL_ORDERED = "multi_goal_ordered"
-    WHERE_NOW = "where_now"  # object moved while unseen: predict from priors and history
+    WHERE_NOW = "where_now"  # object moved by someone else: where is it now (or where was it last seen)
     CHANGES = "changes"  # what changed in room R since T
     COUNTING = "counting"
-    ABSENCE = "absence"  # never-seen object: the right answer is "not found"
+    ABSENCE = "absence"  # never-seen object: the right answer is "not found", naming the asked thing
 
 
 class TargetKind(enum.Enum):
@@ -42,25 +42,43 @@ class TargetKind(enum.Enum):
     OBJECT = "object"  # <= 2.0 m, heading within pi/4, >= 0.1 % of pixels
     RECEPTACLE = "receptacle"  # near a viewpoint, heading within pi/2, >= 0.1 % of pixels
     ROOM = "room"  # robot inside the room
+    LAST_KNOWN = "last_known"  # a stale belief: where the object was last seen (it is no longer there)
 
 
 @dataclass(frozen=True)
 class NavTarget:
-    """One acceptable place to go: a simulator object/receptacle id or a room name."""
+    """One acceptable place to go: a simulator object/receptacle id or a room name.
+
+    LAST_KNOWN targets: ``sim_id`` is the object, ``position`` its centre when last seen (world, m) and
+    ``support_id`` the receptacle it stood on then; success: within the object rule's distance of
+    ``position``, facing it, and that spot of the receptacle visible (the object itself is gone).
+    """
 
     kind: TargetKind
     sim_id: Optional[int] = None
     room: Optional[str] = None
+    position: Optional[Vec3] = None
+    support_id: Optional[int] = None
 
 
 @dataclass(frozen=True)
 class ExpectedAnswer:
     """Ground truth for one task.
 
-    ``kind`` is the answer type. For navigation answers, ``targets`` holds, per goal, the set of acceptable
-    targets (any one of a set satisfies that goal); ``ordered`` says whether goals must be visited in order.
-    ``value`` holds room names, numbers, booleans, times (ns) or durations (s); ``tolerance`` is the absolute
-    tolerance for times (s) and durations (s). ``not_found`` means the right answer is "I don't know / not seen".
+    ``kind`` is the answer type (:class:`AnswerKind`). For navigation answers, ``targets`` holds, per goal,
+    the set of acceptable targets (any one of a set satisfies that goal); ``ordered`` says whether goals must
+    be visited in order.
+    ``value`` holds room names, numbers, booleans, times (ns) or durations (s); ``alternatives`` further values
+    that are equally right (an ambiguous question: every valid answer is accepted), ``alternative_targets``
+    other goal sequences that are equally right (e.g. an order read another way); ``tolerance`` is the
+    absolute tolerance for times (s) and durations (s). ``not_found`` means the right answer is "I don't know /
+    not seen" naming the asked thing (``Task.asked``).
+
+    Stale beliefs: ``requires_may_have_moved`` - the object was moved by someone else, the robot then saw its
+    old place empty and has not seen the object since: the right answer is its last known place (LAST_KNOWN
+    targets / the last known room as ``value``) AND ``PlannerAnswer.may_have_moved``.
+    ``forbids_may_have_moved`` - the robot saw the object at its new place after the move: saying it may have
+    moved is wrong (only set on where-is-it-now tasks).
     """
 
     kind: AnswerKind
@@ -69,6 +87,10 @@ class ExpectedAnswer:
     value: Union[int, float, str, bool, tuple[str, ...], None] = None
     tolerance: float = 0.0
     not_found: bool = False
+    alternatives: tuple[Union[int, float, str, bool], ...] = ()
+    alternative_targets: tuple[tuple[frozenset[NavTarget], ...], ...] = ()
+    requires_may_have_moved: bool = False
+    forbids_may_have_moved: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,3 +104,6 @@ class Task:
     now_ns: int
     about_moved_object: bool = False  # counts towards the "moved objects" comparison with the static-map baseline
     meta: dict[str, object] = field(default_factory=dict, compare=False)
+    asked: str = ""
+    """The words naming the thing the task asks about, as this task's text names it (absence tasks: an
+    UNKNOWN / NOT_FOUND answer scores only when ``PlannerAnswer.target`` names it)."""

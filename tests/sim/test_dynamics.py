@@ -1,4 +1,4 @@
-"""Simulated clock and unseen household dynamics (move frequencies, priors, no overfilling)."""
+"""Simulated clock and household dynamics (move frequencies, priors, no overfilling, in-room moves)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 from robomem_sim.config import EPOCH_NS, HouseConfig, SimConfig
-from robomem_sim.dynamics import NS, SimClock, sample_destination, unseen_moves
+from robomem_sim.dynamics import NS, SimClock, household_moves, sample_destination
 from robomem_sim.world import House, WorldState, generate_house, receptacle_weights
 
 from robomem.errors import SimError
@@ -56,7 +56,7 @@ def test_move_choice_is_proportional_to_move_frequency(house: House) -> None:
     counts = {o: 0 for o in house.objects}
     n = 3000
     for _ in range(n):
-        moves = unseen_moves(house, base.copy(), 1.0 / n_obj, rng)
+        moves = household_moves(house, base.copy(), 1.0 / n_obj, rng)
         assert len(moves) <= 1
         for m in moves:
             counts[m.object_id] += 1
@@ -75,14 +75,14 @@ def test_move_choice_is_proportional_to_move_frequency(house: House) -> None:
         assert np.mean([counts[o] for o in frequent]) > 5 * np.mean([counts[o] for o in rare])
 
 
-def test_unseen_moves_never_overfill_and_follow_the_prior(house: House) -> None:
+def test_household_moves_never_overfill_and_follow_the_prior(house: House) -> None:
     rng = np.random.default_rng(1)
     state = WorldState(house)
     excluded = house.rooms[0].name
     in_prior = total = 0
     for _ in range(200):
         before = state.copy()
-        moves = unseen_moves(house, state, 0.3, rng, exclude_rooms=[excluded])
+        moves = household_moves(house, state, 0.3, rng, exclude_rooms=[excluded])
         # WorldState's own invariant: no slot holds two objects (its constructor re-checks)
         WorldState(house, state.slots())
         for rid, rec in house.receptacles.items():
@@ -117,10 +117,26 @@ def test_carried_and_excluded_objects_stay_put(house: House) -> None:
     state.pick(carried)
     keep = sorted(house.objects)[1]
     for _ in range(50):
-        for m in unseen_moves(house, state, 0.5, rng, exclude_objects=[keep]):
+        for m in household_moves(house, state, 0.5, rng, exclude_objects=[keep]):
             assert m.object_id not in (carried, keep)
     assert state.slot_of(carried) is None
     assert state.slot_of(keep) == house.initial_slots[keep]
+
+
+def test_in_room_moves_take_objects_of_that_room_and_avoid_reserved_slots(house: House) -> None:
+    rng = np.random.default_rng(4)
+    state = WorldState(house)
+    room = next(r.name for r in house.rooms if any(state.room_of(o) == r.name for o in house.objects))
+    reserved = [s for rid in house.receptacles for s in state.free_slots(rid)][:5]
+    for _ in range(40):
+        before = state.copy()
+        moves = household_moves(house, state, 0.0, rng, only_rooms=[room], exclude_slots=reserved, n_moves=1)
+        assert len(moves) <= 1
+        for m in moves:
+            assert before.room_of(m.object_id) == room
+            assert m.to_slot not in reserved
+        if not any(state.room_of(o) == room for o in house.objects):
+            break
 
 
 def test_sample_destination_none_when_everything_is_full(house: House) -> None:

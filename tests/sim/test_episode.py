@@ -61,7 +61,7 @@ def test_interactions_are_consistent(episode: Episode) -> None:
         assert episode.state_at(it.pick_ns).slot_of(it.object_id) is None  # carried
         assert after.receptacle_of(it.object_id) == it.to_receptacle
         assert after.position(it.object_id) == pytest.approx(it.to_position)
-    kinds = [e.kind for e in log.events if e.kind is not EventKind.UNSEEN_MOVE]
+    kinds = [e.kind for e in log.events if e.kind is not EventKind.HOUSEHOLD_MOVE]
     assert kinds == [EventKind.PICK, EventKind.PLACE] * 3
     assert [e.t_ns for e in log.events] == sorted(e.t_ns for e in log.events)
 
@@ -80,15 +80,40 @@ def test_visits_cover_the_day_and_match_frames(episode: Episode) -> None:
     assert interaction_rooms <= {v.room for v in visits}
 
 
-def test_unseen_moves_happen_out_of_sight(episode: Episode) -> None:
+def test_household_moves_are_logged_where_and_when_they_happen(episode: Episode) -> None:
     log = episode.log
-    assert log.unseen_moves, "SimConfig.small() moves ~15 % of the objects 3 times a day"
-    for mv in log.unseen_moves:
-        robot_room = episode.room_at(mv.t_ns)
-        assert robot_room not in (mv.from_room, mv.to_room)
-        assert not any(it.start_ns <= mv.t_ns < it.end_ns for it in log.interactions), "robot was busy"
+    assert log.household_moves, "SimConfig.small() moves ~15 % of the objects 3 times a day"
+    for mv in log.household_moves:
         assert episode.state_at(mv.t_ns).receptacle_of(mv.object_id) == mv.to_receptacle
         assert episode.state_at(mv.t_ns - 1).receptacle_of(mv.object_id) == mv.from_receptacle
+        busy = any(it.start_ns <= mv.t_ns < it.end_ns for it in log.interactions)
+        assert mv.robot_active == busy
+        if mv.robot_active:  # a person tidied up the room the robot was working in
+            assert mv.from_room == mv.robot_room
+            handled = next(it for it in log.interactions if it.start_ns <= mv.t_ns < it.end_ns)
+            assert mv.object_id != handled.object_id
+
+
+def test_long_episodes_have_repeated_picks_moves_in_view_and_observed_vacancies() -> None:
+    cfg = SimConfig.small(days=3)
+    cfg = dataclasses.replace(cfg, dynamics=dataclasses.replace(cfg.dynamics, watched_move_prob=0.8,
+                                                                repick_prob=0.6))
+    ep = generate_episode(cfg, seed=5)
+    log = ep.log
+    days = {ep.clock.day_of(it.pick_ns) for it in log.interactions}
+    assert days == {0, 1, 2}
+    picks = [it.object_id for it in log.interactions]
+    assert len(set(picks)) < len(picks), "some object is picked more than once"
+    assert any(m.robot_active for m in log.household_moves), "people also move things while the robot works"
+    assert log.vacancy_seen_ns, "the robot saw some moved object's old place empty"
+    moves = {(m.object_id, m.t_ns): m for m in log.household_moves}
+    for (obj, t_move), t_seen in log.vacancy_seen_ns.items():
+        assert (obj, t_move) in moves and t_seen > t_move
+        assert episode_frame(ep, t_seen) is not None
+
+
+def episode_frame(ep: Episode, t_ns: int):
+    return next((f for f in ep.frames if f.stamp_ns == t_ns), None)
 
 
 def test_robot_stays_in_free_space_at_camera_height(episode: Episode) -> None:
@@ -165,7 +190,7 @@ def test_frame_every_and_multiple_days() -> None:
 
 
 def test_short_days_drop_interactions_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    cfg = dataclasses.replace(CFG, dynamics=DynamicsConfig(steps_per_day=960, min_interactions_per_day=11,
+    cfg = dataclasses.replace(CFG, dynamics=DynamicsConfig(days=1, steps_per_day=960, min_interactions_per_day=11,
                                                            max_interactions_per_day=11))
     with caplog.at_level("WARNING"):
         ep = generate_episode(cfg, seed=2)

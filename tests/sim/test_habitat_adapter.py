@@ -188,7 +188,7 @@ def test_findingdory_agent_answers_with_frame_indices_and_stored_states():
     c = dataclasses.replace(
         c,
         house=dataclasses.replace(c.house, n_rooms=2, n_objects=6, n_distractors=0),
-        dynamics=dataclasses.replace(c.dynamics, min_interactions_per_day=2, max_interactions_per_day=2),
+        dynamics=dataclasses.replace(c.dynamics, days=1, min_interactions_per_day=2, max_interactions_per_day=2),
         agent=dataclasses.replace(c.agent, frame_every=2),
     )
     ep = generate_episode(c, seed=2)

@@ -13,6 +13,10 @@ ray = pytest.importorskip("ray")
 CFG = RunConfig(
     episodes=2,
     seed=5,
+    days=1,
+    width=64,
+    height=48,
+    perception=("gt_ids", "noisy"),
     per_family=1,
     objects=8,
     min_interactions=2,
@@ -25,7 +29,7 @@ CFG = RunConfig(
 
 
 def _key(r):
-    return (r["episode"], r["agent"], r["task_id"])
+    return (r["episode"], r["agent"], r["perception"], r["task_id"], r["phrasing"], r["phrasing_index"])
 
 
 def test_ray_matches_serial(tmp_path):
@@ -40,7 +44,9 @@ def test_ray_matches_serial(tmp_path):
     assert len(a) == len(b) > 0
     assert a == b  # answers, plans and scores identical
     assert {r["episode"] for r in b} == {5, 6}
-    assert serial["table"] == parallel["table"]
+    assert serial["table"] == parallel["table"] and serial["results"] == parallel["results"]
+    assert {r["perception"] for r in b} == {"gt_ids", "noisy", "none"} and {r["phrasing"] for r in b} == {
+        "templates", "dev"}
 
 
 def test_bad_cluster_settings_are_reported():

@@ -1,4 +1,5 @@
-"""``robomem-eval`` end to end with tiny settings: outputs, resume, and clear errors."""
+"""``robomem-eval`` end to end with tiny settings: outputs, results rows over perception modes and phrasings,
+resume with the new dimensions, and clear errors."""
 
 from __future__ import annotations
 
@@ -7,10 +8,24 @@ import json
 import pytest
 from robomem_sim import runner
 from robomem_sim.runner import RunConfig, append_jsonl_atomic, main, read_jsonl
+from robomem_sim.tasks import TEMPLATES
+from robomem_sim.types import TaskFamily
 
 from robomem.errors import SimError
 
+FAMILIES = ("object_recall", "room_visitation", "absence", "multi_goal_ordered")
+PHRASINGS = [  # a polite prefix for every template of the families run below
+    {"family": f, "template": t, "phrasings": ["hey robot, " + t[0].lower() + t[1:]]}
+    for f in FAMILIES for t in TEMPLATES[TaskFamily(f)]
+]
+
 TINY = [
+    "--days",
+    "1",
+    "--resolution",
+    "64x48",
+    "--perception",
+    "gt_ids,noisy",
     "--per-family",
     "1",
     "--objects",
@@ -22,15 +37,22 @@ TINY = [
     "--agents",
     "robomem,no_memory",
     "--families",
-    "object_recall,room_visitation,absence,multi_goal_ordered",
+    ",".join(FAMILIES),
     "--no-progress",
 ]
 
 
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory):
+def phrasing_file(tmp_path_factory):
+    p = tmp_path_factory.mktemp("ph") / "people.json"
+    p.write_text(json.dumps(PHRASINGS))
+    return p
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory, phrasing_file):
     out = tmp_path_factory.mktemp("eval") / "run"
-    rc = main(["--episodes", "1", "--out", str(out), *TINY])
+    rc = main(["--episodes", "1", "--out", str(out), "--phrasings", str(phrasing_file), *TINY])
     assert rc == 0
     return out
 
@@ -42,27 +64,41 @@ def test_outputs(first_run, capsys):
     rows = read_jsonl(out / "log.jsonl")
     metas = read_jsonl(out / "episodes.jsonl")
     assert len(metas) == 1 and metas[0]["episode"] == 0
-    # one line per task per agent
-    assert len(rows) == 2 * metas[0]["tasks"] and metas[0]["tasks"] >= 3
-    assert {r["agent"] for r in rows} == {"robomem", "no_memory"}
+    n_tasks = metas[0]["tasks"]
+    assert n_tasks >= 3
+    # robomem answers every task once per phrasing in each mode; no_memory once (template texts)
+    columns = {(r["agent"], r["perception"]) for r in rows}
+    assert columns == {("robomem", "gt_ids"), ("robomem", "noisy"), ("no_memory", "none")}
+    for mode in ("gt_ids", "noisy"):
+        mine = [r for r in rows if r["agent"] == "robomem" and r["perception"] == mode]
+        assert len([r for r in mine if r["phrasing"] == "templates"]) == n_tasks
+        assert len(mine) == metas[0]["task_variants"]
+        phrased = [r for r in mine if r["phrasing"] == "people"]
+        assert len(phrased) == n_tasks and all(r["text"].startswith("hey robot, ") for r in phrased)
+    assert len([r for r in rows if r["agent"] == "no_memory"]) == n_tasks
     assert {r["family"] for r in rows} <= {"object_recall", "room_visitation", "absence", "multi_goal_ordered"}
     for r in rows:
-        assert isinstance(r["success"], bool) and 0.0 <= r["spl"] <= 1.0
+        assert isinstance(r["success"], bool) and 0.0 <= r["spl"] <= 1.0 and 0.0 <= r["chance"] <= 1.0
         assert r["answer"] and r["failure_mode"]
-    assert all(r["plan"] for r in rows if r["agent"] == "robomem")
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["agents"] == ["robomem", "no_memory"]
-    assert summary["categories"][-3:] == ["multi-goal", "moved objects", "overall"]
-    overall = summary["table"]["robomem"]["overall"]
-    assert overall["n"] == metas[0]["tasks"]
-    assert overall["success_rate"] > summary["table"]["no_memory"]["overall"]["success_rate"]
+    assert summary["perception"] == ["gt_ids", "noisy"] and summary["headline_perception"] == "noisy"
+    assert summary["phrasings"] == ["templates", "people"]
+    res = summary["results"]
+    keys = {(r["agent"], r["perception"], r["phrasing"], r["category"]) for r in res}
+    assert ("robomem", "noisy", "people", "overall") in keys and ("no_memory", "none", "templates", "overall") in keys
+    overall = next(r for r in res if r["agent"] == "robomem" and r["perception"] == "gt_ids"
+                   and r["phrasing"] == "templates" and r["category"] == "overall")
+    assert overall["n"] == n_tasks
+    assert overall["success_rate"] > 0
+    assert summary["timings"]["wall_seconds"] > 0 and "exclusions" in summary
     report = (out / "report.md").read_text()
-    assert "| overall |" in report and "robomem" in report
+    assert "| overall |" in report and "perception `noisy`" in report and "people" in report
     assert (out / "success.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((out / "run.json").read_text())["config"]["agents"] == ["robomem", "no_memory"]
 
 
 def test_resume_skips_finished_episodes(first_run, monkeypatch, tmp_path):
+    """Resuming keeps the saved perception modes and phrasing file and only runs the missing episodes."""
     out = tmp_path / "copy"
     out.mkdir()
     for name in ("run.json", "log.jsonl", "episodes.jsonl"):
@@ -83,19 +119,37 @@ def test_resume_skips_finished_episodes(first_run, monkeypatch, tmp_path):
     assert {r["episode"] for r in read_jsonl(out / "log.jsonl")} == {0, 1}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["timings"]["episodes"] == 2
+    assert summary["perception"] == ["gt_ids", "noisy"] and summary["phrasings"] == ["templates", "people"]
+    assert {r["perception"] for r in read_jsonl(out / "log.jsonl") if r["episode"] == 1} == {"gt_ids", "noisy", "none"}
     # resuming again has nothing left to do
     ran.clear()
     assert main(["--resume", str(out), "--episodes", "2", "--no-progress"]) == 0
     assert ran == []
 
 
-def test_resume_with_different_settings_is_refused(first_run, capsys):
+@pytest.mark.parametrize("flag", [["--objects", "9"], ["--perception", "gt_ids"], ["--phrasings", "none"],
+                                  ["--no-action-events"]])
+def test_resume_with_different_settings_is_refused(first_run, capsys, flag):
     before = (first_run / "log.jsonl").read_bytes()
-    rc = main(["--resume", str(first_run), "--objects", "9", "--no-progress"])
+    rc = main(["--resume", str(first_run), *flag, "--no-progress"])
     assert rc == 2
     err = capsys.readouterr().err
-    assert "settings differ" in err and "objects" in err and "new --out" in err
+    assert "settings differ" in err and "new --out" in err
     assert (first_run / "log.jsonl").read_bytes() == before
+
+
+def test_resume_notices_an_edited_phrasing_file(first_run, phrasing_file, capsys, tmp_path):
+    out = tmp_path / "copy"
+    out.mkdir()
+    for name in ("run.json", "log.jsonl", "episodes.jsonl"):
+        (out / name).write_bytes((first_run / name).read_bytes())
+    edited = tmp_path / "people.json"
+    edited.write_text(json.dumps(PHRASINGS[1:]))
+    saved = json.loads((out / "run.json").read_text())
+    saved["config"]["phrasings"] = str(edited)
+    (out / "run.json").write_text(json.dumps(saved))
+    rc = main(["--resume", str(out), "--phrasings", str(phrasing_file), "--no-progress"])
+    assert rc == 2 and "phrasings" in capsys.readouterr().err
 
 
 def test_existing_output_without_resume_is_refused(first_run, capsys):
@@ -111,6 +165,8 @@ def test_existing_output_without_resume_is_refused(first_run, capsys):
         (["--episodes", "0"], "--episodes must be >= 1"),
         (["--resolution", "2000x2000"], "camera.width"),
         (["--resume", "/nonexistent/dir"], "no run.json"),
+        (["--perception", "gt_ids,xray"], "unknown perception mode 'xray'"),
+        (["--phrasings", "/nonexistent/p.json"], "cannot read phrasing file"),
     ],
 )
 def test_bad_flags_give_clear_errors(argv, match, capsys, tmp_path):
@@ -132,8 +188,16 @@ def test_jsonl_helpers_refuse_corrupt_files(tmp_path):
         read_jsonl(p)
 
 
+def test_defaults_are_a_long_horizon_over_every_perception_mode_with_phrasings():
+    d = RunConfig()
+    assert d.days >= 3 and set(d.perception) == {"gt_ids", "gt_segments", "noisy", "unlabelled"}
+    assert d.phrasings.endswith("dev.json") and d.action_events
+    d.validate()
+
+
 def test_run_config_roundtrip_and_sim_overrides():
-    cfg = RunConfig(days=2, min_interactions=3, max_interactions=4, objects=9, width=64, height=48, frame_every=2)
+    cfg = RunConfig(days=2, min_interactions=3, max_interactions=4, objects=9, width=64, height=48, frame_every=2,
+                    perception=("noisy",), phrasings="")
     assert RunConfig.from_dict(cfg.to_dict()) == cfg
     sim = cfg.sim()
     assert (sim.dynamics.days, sim.house.n_objects, sim.camera.width, sim.agent.frame_every) == (2, 9, 64, 2)

@@ -16,6 +16,7 @@ from robomem_sim.scoring import (
     TaskScore,
     check_goal,
     failure_mode_counts,
+    names_asked,
     oracle_answer,
     score_task,
     summarize,
@@ -38,9 +39,9 @@ def _episode(base: Episode, state: WorldState, pose: RobotPose | None = None) ->
 
 
 def _task(kind: AnswerKind, *goals: frozenset[NavTarget], ordered: bool = False, value: object = None,
-          tolerance: float = 0.0, not_found: bool = False, now_ns: int = 0) -> Task:
-    exp = ExpectedAnswer(kind, tuple(goals), ordered, value, tolerance, not_found)  # type: ignore[arg-type]
-    return Task("t", TaskFamily.OBJECT_RECALL, "hand-made", exp, now_ns)
+          tolerance: float = 0.0, not_found: bool = False, now_ns: int = 0, asked: str = "", **kw: object) -> Task:
+    exp = ExpectedAnswer(kind, tuple(goals), ordered, value, tolerance, not_found, **kw)  # type: ignore[arg-type]
+    return Task("t", TaskFamily.OBJECT_RECALL, "hand-made", exp, now_ns, asked=asked)
 
 
 def _nav(*goals: Goal, kind: AnswerKind = AnswerKind.INSTANCE) -> PlannerAnswer:
@@ -226,17 +227,72 @@ def test_typed_answers_and_tolerances(setup: Setup) -> None:
     assert not score_task(colour, _typed("greenish", AnswerKind.TEXT), ep, r).success
 
 
-def test_not_found_and_gave_up(setup: Setup) -> None:
+def test_not_found_scores_only_when_the_answer_names_what_was_asked(setup: Setup) -> None:
     ep, r = setup.ep, setup.renderer
-    unknown = PlannerAnswer(QueryStatus.NOT_FOUND, AnswerKind.UNKNOWN, "never seen")
-    absent = _task(AnswerKind.INSTANCE, not_found=True)
-    assert score_task(absent, unknown, ep, r).success
+    absent = _task(AnswerKind.INSTANCE, not_found=True, asked="blue ceramic mug")
+
+    def unknown(target: str) -> PlannerAnswer:
+        return PlannerAnswer(QueryStatus.NOT_FOUND, AnswerKind.UNKNOWN, "never seen", target=target)
+
+    assert score_task(absent, unknown("blue ceramic mug"), ep, r).success
+    assert score_task(absent, unknown("the Blue ceramic mugs."), ep, r).success  # case, punctuation, plural
+    for wrong in ("", "mug", "red ceramic mug", "blue mug"):  # not understood / another thing
+        s = score_task(absent, unknown(wrong), ep, r)
+        assert s.failure_mode is FailureMode.UNKNOWN_WITHOUT_TARGET, wrong
+    assert names_asked("boxes", "box") and names_asked("alarm clocks", "alarm clock")
+    assert not names_asked("", "") and not names_asked("mug", "")
     claimed = score_task(absent, _nav(_facing(*_at(setup, 1.0), setup.center)), ep, r)
     assert claimed.failure_mode is FailureMode.FALSE_POSITIVE
     present = _task(AnswerKind.INSTANCE, frozenset({NavTarget(OBJ, sim_id=setup.obj)}), now_ns=ep.now_ns)
-    assert score_task(present, unknown, ep, r).failure_mode is FailureMode.GAVE_UP
+    assert score_task(present, unknown("red mug"), ep, r).failure_mode is FailureMode.GAVE_UP
     no_goal = score_task(present, _typed(3, AnswerKind.NUMBER), ep, r)
     assert no_goal.failure_mode is FailureMode.WRONG_ANSWER_KIND
+
+
+def test_every_valid_typed_answer_is_accepted(setup: Setup) -> None:
+    ep, r = setup.ep, setup.renderer
+    t1, t2 = 1_767_600_000 * 10**9, 1_767_700_000 * 10**9
+    either = _task(AnswerKind.TIME, value=t2, tolerance=60.0, alternatives=(t1,))
+    assert score_task(either, _typed(t1 + 30 * 10**9, AnswerKind.TIME), ep, r).success
+    assert score_task(either, _typed(t2 - 30 * 10**9, AnswerKind.TIME), ep, r).success
+    assert not score_task(either, _typed((t1 + t2) // 2, AnswerKind.TIME), ep, r).success
+    colours = _task(AnswerKind.TEXT, value="red", alternatives=("blue",))
+    assert score_task(colours, _typed("blue", AnswerKind.TEXT), ep, r).success
+    assert not score_task(colours, _typed("green", AnswerKind.TEXT), ep, r).success
+
+
+def test_strict_rules_are_stricter(setup: Setup) -> None:
+    ep, r = setup.ep, setup.renderer
+    t_ns = 1_767_600_000 * 10**9  # on a minute boundary
+    time_task = _task(AnswerKind.TIME, value=t_ns + 10 * 10**9, tolerance=60.0)
+    same_minute = score_task(time_task, _typed(t_ns + 50 * 10**9, AnswerKind.TIME), ep, r)
+    next_minute = score_task(time_task, _typed(t_ns + 61 * 10**9, AnswerKind.TIME), ep, r)
+    assert same_minute.success and same_minute.strict_success
+    assert next_minute.success and not next_minute.strict_success
+    dur = _task(AnswerKind.DURATION, value=30.0, tolerance=10.0)
+    assert score_task(dur, _typed(30.5, AnswerKind.DURATION), ep, r).strict_success
+    assert not score_task(dur, _typed(35.0, AnswerKind.DURATION), ep, r).strict_success
+    obj_task = _task(AnswerKind.INSTANCE, frozenset({NavTarget(OBJ, sim_id=setup.obj)}), now_ns=ep.now_ns)
+    near = score_task(obj_task, _nav(_facing(*_at(setup, 1.0), setup.center)), ep, r)
+    assert near.success and near.strict_success  # in the open, the path is the straight line
+    for sc in (near,):
+        assert not sc.strict_success or sc.success  # strict never passes what relaxed fails
+
+
+def test_stale_flag_rules(setup: Setup) -> None:
+    ep, r = setup.ep, setup.renderer
+    goal = _nav(_facing(*_at(setup, 1.0), setup.center))
+    flagged = dataclasses.replace(goal, may_have_moved=True)
+    stale = _task(AnswerKind.INSTANCE, frozenset({NavTarget(OBJ, sim_id=setup.obj)}), now_ns=ep.now_ns,
+                  requires_may_have_moved=True)
+    assert score_task(stale, flagged, ep, r).success
+    assert score_task(stale, goal, ep, r).failure_mode is FailureMode.STALE_NOT_FLAGGED
+    fresh = _task(AnswerKind.INSTANCE, frozenset({NavTarget(OBJ, sim_id=setup.obj)}), now_ns=ep.now_ns,
+                  forbids_may_have_moved=True)
+    assert score_task(fresh, goal, ep, r).success
+    assert score_task(fresh, flagged, ep, r).failure_mode is FailureMode.WRONGLY_FLAGGED
+    plain = _task(AnswerKind.INSTANCE, frozenset({NavTarget(OBJ, sim_id=setup.obj)}), now_ns=ep.now_ns)
+    assert score_task(plain, flagged, ep, r).success and score_task(plain, goal, ep, r).success
 
 
 @pytest.fixture(scope="module")
@@ -247,7 +303,7 @@ def two(setup: Setup) -> tuple[Setup, int, Goal, Goal]:
                  math.dist(ep.initial_state.position(o)[:2], setup.center[:2]) > 4.5)  # type: ignore[index]
     task = _task(AnswerKind.LIST, frozenset({NavTarget(OBJ, sim_id=setup.obj)}),
                  frozenset({NavTarget(OBJ, sim_id=other)}), now_ns=ep.now_ns)
-    ga, gb = oracle_answer(task, ep).goals
+    ga, gb = oracle_answer(task, ep, setup.renderer).goals
     return setup, other, ga, gb
 
 

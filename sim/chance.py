@@ -1,0 +1,167 @@
+"""The chance baseline: a random answer of the task's answer type, and the chance level it implies.
+
+``random_guess`` answers with :func:`chance_answer`: it reads no text and has no memory; it knows only the
+task's answer type (``task.expected.kind``), the house's rooms (the regions every agent gets) and the episode's
+time span, and draws:
+
+=====================  ======================================================================================
+ROOM                   a uniformly random room (its centre as the goal)
+NUMBER                 a uniform integer in 0..10
+BOOLEAN                yes / no with p = 1/2
+TIME                   a uniform stamp between the first frame and the question time
+DURATION               a uniform duration in 0..600 s
+TEXT                   a uniformly random word of :data:`GUESS_COLOURS` (the only TEXT answers are colours)
+INSTANCE / RECEPTACLE  a uniform point in a uniformly random room (0.3 m from its walls), no heading
+LIST                   1..4 such points (uniform count)
+=====================  ======================================================================================
+
+It never answers "I don't know" (so absence tasks, whose right answer is an honest "not found" naming the
+asked thing, are never free). The *chance level* of a task is the probability that this guess succeeds:
+exact for typed answers, a seeded Monte-Carlo estimate (:data:`MC_DRAWS` draws, scored by the real scorer)
+for places; the chance level of a category is its tasks' mean. The report prints it beside every category;
+``no_memory`` (which says "I don't know" without naming anything) must not score above it anywhere, and
+``random_guess`` (one draw per task) scatters around it within the binomial error.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+from robomem_sim.types import Task
+
+from robomem.core.query_types import QueryStatus
+from robomem.core.types import Region
+from robomem.planner.base import AnswerKind, Goal, PlannerAnswer
+
+if TYPE_CHECKING:
+    from robomem_sim.episode import Episode
+    from robomem_sim.render import Renderer
+
+__all__ = ["GUESS_COLOURS", "MC_DRAWS", "chance_answer", "chance_level", "guess_rng"]
+
+GUESS_COLOURS = ("red", "green", "blue", "yellow", "orange", "purple", "pink", "white", "black", "grey",
+                 "brown", "silver")
+"""Common colour words the chance baseline guesses from (everyday vocabulary, not the simulator's table)."""
+
+NUMBER_RANGE = (0, 10)
+DURATION_RANGE_S = 600.0
+MAX_LIST = 4
+WALL_MARGIN_M = 0.3
+MC_DRAWS = 24
+"""Monte-Carlo draws per navigation task for its chance level."""
+
+
+def guess_rng(seed: int, episode_seed: int, task_id: str, stream: int = 0) -> np.random.Generator:
+    """The generator of one task's guess (independent of the phrasing, the agent order and the other tasks)."""
+    return np.random.default_rng([int(seed), int(episode_seed), zlib.crc32(task_id.encode()), int(stream)])
+
+
+def _random_point(regions: Sequence[Region], rng: np.random.Generator) -> Goal:
+    r = regions[int(rng.integers(len(regions)))]
+    (x0, y0, _), (x1, y1, _) = r.box
+    m = min(WALL_MARGIN_M, (x1 - x0) / 4, (y1 - y0) / 4)
+    x = float(rng.uniform(x0 + m, x1 - m))
+    y = float(rng.uniform(y0 + m, y1 - m))
+    return Goal((x, y, 0.0), None, label=r.name)
+
+
+def chance_answer(task: Task, regions: Sequence[Region], start_ns: int, now_ns: int,
+                  rng: np.random.Generator) -> PlannerAnswer:
+    """One random answer of ``task``'s answer type (see the module docstring)."""
+    kind = task.expected.kind
+    text = "no memory: a random guess"
+    if not regions:
+        return PlannerAnswer(QueryStatus.OK, AnswerKind.NUMBER, text, value=0)
+    if kind is AnswerKind.ROOM:
+        r = regions[int(rng.integers(len(regions)))]
+        c = r.box.center
+        return PlannerAnswer(QueryStatus.OK, kind, text, value=r.name, goals=(Goal((c[0], c[1], 0.0), None,
+                                                                                      label=r.name),))
+    if kind is AnswerKind.NUMBER:
+        return PlannerAnswer(QueryStatus.OK, kind, text, value=int(rng.integers(NUMBER_RANGE[0],
+                                                                                NUMBER_RANGE[1] + 1)))
+    if kind is AnswerKind.BOOLEAN:
+        return PlannerAnswer(QueryStatus.OK, kind, text, value=bool(rng.random() < 0.5))
+    if kind is AnswerKind.TIME:
+        return PlannerAnswer(QueryStatus.OK, kind, text, value=int(rng.integers(start_ns, max(start_ns + 1, now_ns))))
+    if kind is AnswerKind.DURATION:
+        return PlannerAnswer(QueryStatus.OK, kind, text, value=float(rng.uniform(0.0, DURATION_RANGE_S)))
+    if kind is AnswerKind.TEXT:
+        return PlannerAnswer(QueryStatus.OK, kind, text, value=GUESS_COLOURS[int(rng.integers(len(GUESS_COLOURS)))])
+    n = int(rng.integers(1, MAX_LIST + 1)) if kind is AnswerKind.LIST else 1
+    goals = tuple(_random_point(regions, rng) for _ in range(n))
+    return PlannerAnswer(QueryStatus.OK, kind if kind is not AnswerKind.UNKNOWN else AnswerKind.INSTANCE, text,
+                         goals=goals)
+
+
+def _typed_chance(task: Task, n_rooms: int, start_ns: int, now_ns: int) -> float:
+    """Exact success probability of the typed guess (before the scorer's extra conditions)."""
+    exp = task.expected
+    kind = exp.kind
+    if kind is AnswerKind.BOOLEAN:
+        return 0.5
+    if kind is AnswerKind.NUMBER:
+        values = {exp.value, *exp.alternatives}
+        lo, hi = NUMBER_RANGE
+        return sum(1 for v in values if isinstance(v, (int, float)) and float(v).is_integer() and lo <= v <= hi) / (
+            hi - lo + 1)
+    if kind is AnswerKind.TEXT:
+        values = {str(v).lower() for v in (exp.value, *exp.alternatives) if v is not None}
+        return sum(1 for c in GUESS_COLOURS if c in values) / len(GUESS_COLOURS)
+    if kind is AnswerKind.TIME:
+        span = max(1, now_ns - start_ns) / 1e9
+        centres = sorted({int(v) for v in (exp.value, *exp.alternatives) if isinstance(v, (int, float))})
+        covered = _union_length([(c / 1e9 - exp.tolerance, c / 1e9 + exp.tolerance) for c in centres],
+                                start_ns / 1e9, now_ns / 1e9)
+        return min(1.0, covered / span)
+    if kind is AnswerKind.DURATION:
+        durs = sorted({float(v) for v in (exp.value, *exp.alternatives) if isinstance(v, (int, float))})
+        covered = _union_length([(c - exp.tolerance, c + exp.tolerance) for c in durs], 0.0, DURATION_RANGE_S)
+        return min(1.0, covered / DURATION_RANGE_S)
+    raise ValueError(kind)
+
+
+def _union_length(intervals: list[tuple[float, float]], lo: float, hi: float) -> float:
+    total = 0.0
+    cur_a, cur_b = None, None
+    for a, b in sorted((max(lo, a), min(hi, b)) for a, b in intervals):
+        if b <= a:
+            continue
+        if cur_b is None or a > cur_b:
+            if cur_a is not None and cur_b is not None:
+                total += cur_b - cur_a
+            cur_a, cur_b = a, b
+        else:
+            cur_b = max(cur_b, b)
+    if cur_a is not None and cur_b is not None:
+        total += cur_b - cur_a
+    return total
+
+
+def chance_level(task: Task, episode: Episode, renderer: Renderer, seed: int = 0, draws: int = MC_DRAWS) -> float:
+    """Probability that :func:`chance_answer` succeeds on ``task`` (see the module docstring)."""
+    from robomem_sim.scoring import score_task
+
+    regions = tuple(episode.house.regions())
+    start_ns = episode.frames[0].stamp_ns if episode.frames else episode.now_ns
+    exp = task.expected
+    if exp.not_found:
+        return 0.0  # a guess always claims something: a false positive
+    typed = exp.kind in (AnswerKind.BOOLEAN, AnswerKind.NUMBER, AnswerKind.TEXT, AnswerKind.TIME,
+                         AnswerKind.DURATION)
+    if typed and not exp.requires_may_have_moved:
+        return _typed_chance(task, len(regions), start_ns, task.now_ns)
+    if exp.requires_may_have_moved:
+        return 0.0  # the guess never states that the object may have moved
+    if exp.kind is AnswerKind.ROOM and not exp.targets:
+        values = {str(exp.value).lower(), *(str(v).lower() for v in exp.alternatives)}
+        return sum(1 for r in regions if r.name.lower() in values) / max(1, len(regions))
+    hits = 0
+    for k in range(draws):
+        rng = guess_rng(seed, episode.seed, task.task_id, stream=1000 + k)
+        ans = chance_answer(task, regions, start_ns, task.now_ns, rng)
+        hits += int(score_task(task, ans, episode, renderer, full=False).success)
+    return hits / draws if draws else math.nan

@@ -1,0 +1,622 @@
+"""The task generators of each family (see :mod:`robomem_sim.tasks` for the templates and the rules).
+
+Every generator returns candidates (template index, placeholder values, expected answer) computed from the
+episode's ground-truth log, and records every case it drops in ``Ctx.excluded`` with the reason. A case is
+dropped only when no observation could answer it (an object never seen, a spatial relation to an object whose
+current place was never observed, an unobserved change) or when it exceeds a configured size
+(``tasks.max_goals``, the ordinal words). Hard cases are kept: an object picked several times (every pick is a
+valid reading of an ambiguous question; the n-th / the latest pick are asked explicitly), near-simultaneous
+events (every event in the named minute is accepted), non-unique attributes (every matching object is
+accepted), stale beliefs (an object moved by someone else and not seen since: its last known place, plus "may
+have moved" when the robot saw its old place empty).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable, Iterable, Optional
+
+import numpy as np
+from robomem_sim.dynamics import NS
+from robomem_sim.episode import Episode, EventKind, Interaction
+from robomem_sim.types import ExpectedAnswer, NavTarget, TargetKind, TaskFamily
+from robomem_sim.world import COLOURS, OBJECT_CATEGORIES
+
+from robomem.planner.base import AnswerKind
+
+__all__ = ["GENERATORS", "ORDINALS", "TIE_MARGIN_M", "TIE_MARGIN_S", "Candidate", "Ctx"]
+
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+            "eleventh", "twelfth")
+
+TIE_MARGIN_M = 0.25
+"""Spatial tasks: every receptacle/object within this distance (m) of the best one is also accepted."""
+TIE_MARGIN_S = 2.0
+"""Duration/time-spent tasks: every candidate within this many seconds of the best one is also accepted."""
+
+Goals = frozenset[NavTarget]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    template: int
+    fill: dict[str, str]
+    expected: ExpectedAnswer
+    about_moved: bool = False
+    asked: str = ""
+
+
+class Ctx:
+    """Everything the family generators need, computed once per episode."""
+
+    def __init__(self, episode: Episode, rng: np.random.Generator) -> None:
+        self.ep = episode
+        self.rng = rng
+        self.house = episode.house
+        self.log = episode.log
+        self.clock = episode.clock
+        self.now = episode.now_ns
+        self.state = episode.state_at(episode.now_ns)
+        self.seen = self.log.seen_ids()
+        self.its = self.log.interactions
+        self.interacted = list(self.log.interacted_ids())
+        self.max_goals = episode.config.tasks.max_goals
+        self.excluded: Counter[str] = Counter()
+        self.last_event: dict[int, int] = {}
+        self.last_kind: dict[int, EventKind] = {}
+        for ev in self.log.events:
+            self.last_event[ev.object_id] = ev.t_ns
+            self.last_kind[ev.object_id] = ev.kind
+        self.picks: dict[int, list[Interaction]] = {}
+        for it in self.its:
+            self.picks.setdefault(it.object_id, []).append(it)
+        self._last_known: dict[int, tuple[tuple[float, float, float], int, str]] = {}
+
+    def exclude(self, reason: str, n: int = 1) -> None:
+        if n > 0:
+            self.excluded[reason] += n
+
+    # -- facts
+    def known_now(self, obj: int) -> bool:
+        """The object's current place was observed: seen at or after its last move."""
+        last = self.log.last_seen_ns(obj)
+        return last is not None and last >= self.last_event.get(obj, -1)
+
+    def moved(self, obj: int) -> bool:
+        return obj in self.last_event
+
+    def pos(self, obj: int) -> tuple[float, float]:
+        p = self.state.position(obj)
+        assert p is not None, "no object is carried at the end of an episode"
+        return (p[0], p[1])
+
+    def last_known(self, obj: int) -> Optional[tuple[tuple[float, float, float], int, str]]:
+        """(centre, receptacle id, room) of the object at its last sighting; None if never seen."""
+        if obj in self._last_known:
+            return self._last_known[obj]
+        t = self.log.last_seen_ns(obj)
+        if t is None:
+            return None
+        state = self.ep.state_at(t)
+        ref = state.slot_of(obj)
+        assert ref is not None, "a carried object is never rendered"
+        out = (self.house.object_box(obj, ref).center, ref.receptacle_id, self.house.receptacle(ref.receptacle_id).room)
+        self._last_known[obj] = out
+        return out
+
+    def believed_pos(self, obj: int) -> Optional[tuple[float, float]]:
+        """Where the observations put the object now: its current place when observed, else where it was last
+        seen (None if never seen)."""
+        if self.known_now(obj):
+            return self.pos(obj)
+        lk = self.last_known(obj)
+        return None if lk is None else (lk[0][0], lk[0][1])
+
+    def flag_needed(self, obj: int) -> bool:
+        """Stale belief with evidence: not seen since someone moved it, and its old place was seen empty."""
+        last = self.log.last_seen_ns(obj)
+        if last is None or self.known_now(obj):
+            return False
+        first_move = next((m for m in self.log.household_moves if m.object_id == obj and m.t_ns > last), None)
+        return first_move is not None and (obj, first_move.t_ns) in self.log.vacancy_seen_ns
+
+    def target(self, obj: int) -> Optional[NavTarget]:
+        """Where to go for ``obj`` according to what was observed: the object (its current place was seen), its
+        last known place (a stale belief), or None (never seen)."""
+        if self.known_now(obj):
+            return NavTarget(TargetKind.OBJECT, sim_id=obj)
+        lk = self.last_known(obj)
+        if lk is None:
+            return None
+        return NavTarget(TargetKind.LAST_KNOWN, sim_id=obj, position=lk[0], support_id=lk[1])
+
+    def label(self, sid: int) -> str:
+        return self.house.label(sid)
+
+    def rec_ref(self, rid: int) -> dict[str, str]:
+        r = self.house.receptacle(rid)
+        return {"receptacle": r.category, "room": r.room}
+
+    def time_fill(self, t_ns: int) -> dict[str, str]:
+        """{time} placeholder value (minute floor) plus the hidden exact minute for derived wordings."""
+        minute_ns = (t_ns // (60 * NS)) * 60 * NS
+        return {"time": self.clock.format_time(t_ns), "_time_ns": str(minute_ns)}
+
+    # -- answers
+    def goals(self, ids: Iterable[int]) -> tuple[Goals, bool]:
+        """One goal set accepting any of ``ids`` (unseen ones dropped) and whether it needs "may have moved"
+        (every accepted target is a stale belief with evidence)."""
+        targets = []
+        flags = []
+        for o in ids:
+            t = self.target(o)
+            if t is not None:
+                targets.append(t)
+                flags.append(self.flag_needed(o))
+        return frozenset(targets), bool(flags) and all(flags)
+
+    def nav(self, template: int, fill: dict[str, str], ids: Iterable[int], reason: str) -> Optional[Candidate]:
+        ids = list(ids)
+        g, flag = self.goals(ids)
+        if not g:
+            self.exclude(reason)
+            return None
+        return Candidate(template, fill, ExpectedAnswer(AnswerKind.INSTANCE, (g,), requires_may_have_moved=flag),
+                         any(self.moved(i) for i in ids))
+
+    def nav_list(self, template: int, fill: dict[str, str], seq: list[int], ordered: bool, reason: str,
+                 alternative: Optional[list[int]] = None) -> Optional[Candidate]:
+        if len(seq) > self.max_goals:
+            self.exclude("more goals than tasks.max_goals")
+            return None
+        sets = [self.goals([o]) for o in seq]
+        if any(not g for g, _ in sets):
+            self.exclude(reason)
+            return None
+        alts: tuple[tuple[Goals, ...], ...] = ()
+        if alternative is not None and alternative != seq:
+            alts = (tuple(self.goals([o])[0] for o in alternative),)
+        exp = ExpectedAnswer(AnswerKind.LIST, tuple(g for g, _ in sets), ordered=ordered,
+                             requires_may_have_moved=any(f for _, f in sets), alternative_targets=alts)
+        return Candidate(template, fill, exp, any(self.moved(o) for o in seq))
+
+    @staticmethod
+    def rec(*ids: int) -> Goals:
+        return frozenset(NavTarget(TargetKind.RECEPTACLE, sim_id=i) for i in ids)
+
+    @staticmethod
+    def rooms(*names: str) -> Goals:
+        return frozenset(NavTarget(TargetKind.ROOM, room=n) for n in names)
+
+
+def objects_text(labels: list[str]) -> str:
+    items = [f"the {x}" for x in labels]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _minute(t_ns: int) -> int:
+    return t_ns // (60 * NS)
+
+
+def _typed(kind: AnswerKind, values: list, tolerance: float = 0.0, **kw: object) -> ExpectedAnswer:
+    uniq = list(dict.fromkeys(values))
+    return ExpectedAnswer(kind, value=uniq[0], alternatives=tuple(uniq[1:]), tolerance=tolerance, **kw)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------------------ family generators
+
+
+def _object_recall(c: Ctx) -> list[Candidate]:
+    out: list[Optional[Candidate]] = []
+    for o in c.interacted:
+        fill = {"object": c.label(o)}
+        out.append(c.nav(0, fill, [o], "object never seen"))
+        for rid in dict.fromkeys(it.to_receptacle for it in c.picks[o]):
+            out.append(c.nav(1, {**fill, **c.rec_ref(rid)}, [o], "object never seen"))
+    for o in sorted(c.house.objects):
+        if o in c.interacted:
+            continue
+        lk = c.last_known(o)
+        if lk is None:
+            c.exclude("object never seen")
+            continue
+        out.append(c.nav(2, {"object": c.label(o), **c.rec_ref(lk[1])}, [o], "object never seen"))
+    return [x for x in out if x is not None]
+
+
+def _object_attribute(c: Ctx) -> list[Candidate]:
+    out: list[Optional[Candidate]] = []
+    objs = [c.house.object(o) for o in c.interacted]
+    for t, attr in ((0, "colour"), (1, "material"), (2, "shape")):
+        values: dict[str, list[int]] = {}
+        for o in objs:
+            values.setdefault(getattr(o, attr), []).append(o.sim_id)
+        for v, ids in sorted(values.items()):
+            out.append(c.nav(t, {attr: v}, ids, "object never seen"))
+    keys: dict[tuple[str, int], list[int]] = {}
+    for it in c.its:
+        keys.setdefault((c.house.object(it.object_id).category, it.from_receptacle), []).append(it.object_id)
+    for (cat, rid), ids in sorted(keys.items()):
+        colours = [c.house.object(o).colour for o in ids]
+        out.append(Candidate(3, {"category": cat, **c.rec_ref(rid)}, _typed(AnswerKind.TEXT, colours)))
+    return [x for x in out if x is not None]
+
+
+def _interaction(c: Ctx) -> list[Candidate]:
+    out: list[Optional[Candidate]] = []
+    if c.interacted:
+        out.append(c.nav(0, {}, c.interacted, "object never seen"))
+    by_cat: dict[str, list[int]] = {}
+    for o in sorted(c.house.objects):
+        by_cat.setdefault(c.house.object(o).category, []).append(o)
+    for cat, ids in sorted(by_cat.items()):
+        others = [o for o in ids if o not in c.interacted]
+        if len(others) < len(ids) and others:
+            seen = [o for o in others if o in c.seen]
+            out.append(c.nav(1, {"category": cat}, seen, "no object of the category seen except the picked ones"))
+    for o in sorted(c.house.objects):
+        out.append(Candidate(2, {"object": c.label(o)}, _typed(AnswerKind.BOOLEAN, [o in c.interacted])))
+    return [x for x in out if x is not None]
+
+
+def _conditional(c: Ctx) -> list[Candidate]:
+    out: list[Optional[Candidate]] = []
+    for o in c.interacted:
+        picks = c.picks[o]
+        fill = {"object": c.label(o)}
+        froms = c.rec(*{p.from_receptacle for p in picks})
+        tos = c.rec(*{p.to_receptacle for p in picks})
+        out.append(Candidate(0, fill, ExpectedAnswer(AnswerKind.RECEPTACLE, (froms,)), True))
+        out.append(Candidate(1, fill, ExpectedAnswer(AnswerKind.RECEPTACLE, (tos,)), True))
+        out.append(Candidate(5, fill, ExpectedAnswer(AnswerKind.RECEPTACLE, (c.rec(picks[-1].to_receptacle),)), True))
+        if len(picks) >= 2:
+            for k, p in enumerate(picks):
+                if k >= len(ORDINALS):
+                    c.exclude("more picks of one object than ordinal words", 2)
+                    continue
+                f = {**fill, "ordinal": ORDINALS[k]}
+                out.append(Candidate(3, f, ExpectedAnswer(AnswerKind.RECEPTACLE, (c.rec(p.from_receptacle),)), True))
+                out.append(Candidate(4, f, ExpectedAnswer(AnswerKind.RECEPTACLE, (c.rec(p.to_receptacle),)), True))
+    placed: dict[int, list[int]] = {}
+    for it in c.its:
+        placed.setdefault(it.to_receptacle, []).append(it.object_id)
+    for rid, ids in sorted(placed.items()):
+        out.append(c.nav(2, c.rec_ref(rid), list(dict.fromkeys(ids)), "object never seen"))
+    return [x for x in out if x is not None]
+
+
+def _ties(dist: dict[int, float], best: float) -> list[int]:
+    return sorted(k for k, d in dist.items() if abs(d - best) <= TIE_MARGIN_M)
+
+
+def _spatial(c: Ctx) -> list[Candidate]:
+    out = []
+    recs = sorted(c.house.receptacles)
+    for o in sorted(c.house.objects):
+        if o not in c.seen:
+            c.exclude("object never seen", 2)
+            continue
+        if not c.known_now(o):
+            c.exclude("spatial relation to an object whose current place was not observed", 2)
+            continue
+        ox, oy = c.pos(o)
+        dist = {r: math.hypot(c.house.receptacle(r).center[0] - ox, c.house.receptacle(r).center[1] - oy)
+                for r in recs if r != c.state.receptacle_of(o)}
+        if len(dist) < 2:
+            continue
+        fill = {"object": c.label(o)}
+        for t, best in ((0, max(dist.values())), (1, min(dist.values()))):
+            winners = _ties(dist, best)
+            if not any(w in c.seen for w in winners):
+                c.exclude("spatial answer is a receptacle never seen")
+                continue
+            out.append(Candidate(t, fill, ExpectedAnswer(AnswerKind.RECEPTACLE, (c.rec(*winners),)), c.moved(o)))
+    for r in recs:
+        if r not in c.seen:
+            c.exclude("receptacle never seen")
+            continue
+        cx, cy, _ = c.house.receptacle(r).center
+        true = {o: math.hypot(c.pos(o)[0] - cx, c.pos(o)[1] - cy) for o in c.house.objects}
+        best = min(true.values())
+        winners = _ties(true, best)
+        believed = {o: p for o in c.house.objects if (p := c.believed_pos(o)) is not None}
+        nearer = [o for o, p in believed.items() if math.hypot(p[0] - cx, p[1] - cy) < best - TIE_MARGIN_M]
+        if not all(c.known_now(w) for w in winners) or nearer:
+            c.exclude("nearest object to a receptacle not observable (moved unseen)")
+            continue
+        out.append(Candidate(2, c.rec_ref(r), ExpectedAnswer(AnswerKind.INSTANCE, (c.goals(winners)[0],)),
+                             any(c.moved(w) for w in winners)))
+    return out
+
+
+def _room_visitation(c: Ctx) -> list[Candidate]:
+    out = []
+    visits = c.log.visits
+    visited = {v.room for v in visits}
+    unvisited = sorted(set(c.house.room_names()) - visited)
+    if unvisited:
+        out.append(Candidate(0, {}, ExpectedAnswer(AnswerKind.ROOM, (c.rooms(*unvisited),))))
+    last_day = c.clock.day_of(visits[-1].enter_ns)
+    starts = [visits[0].room] + [v.room for v in visits if v.enter_ns == c.clock.day_start_ns(last_day)]
+    out.append(Candidate(1, {}, _typed(AnswerKind.ROOM, starts, targets=(c.rooms(*set(starts)),))))
+    total: dict[str, float] = {}
+    for v in visits:
+        total[v.room] = total.get(v.room, 0.0) + v.duration_s
+    best = max(total.values())
+    most = sorted(r for r, d in total.items() if best - d <= TIE_MARGIN_S)
+    out.append(Candidate(2, {}, _typed(AnswerKind.ROOM, most, targets=(c.rooms(*most),))))
+    last = visits[-1].room
+    out.append(Candidate(3, {}, _typed(AnswerKind.ROOM, [last], targets=(c.rooms(last),))))
+    day_starts = {c.clock.day_start_ns(d) for d in range(c.clock.days)}
+    for room in sorted(visited):
+        n = sum(1 for v in visits if v.room == room and v.enter_ns not in day_starts)
+        if n:
+            out.append(Candidate(4, {"room": room}, _typed(AnswerKind.NUMBER, [n])))
+    return out
+
+
+def _interaction_order(c: Ctx) -> list[Candidate]:
+    out: list[Optional[Candidate]] = []
+    its = c.its
+    if not its:
+        return []
+    out.append(c.nav(0, {}, [its[0].object_id], "object never seen"))
+    if len(its) > 1:
+        out.append(c.nav(1, {}, [its[-1].object_id], "object never seen"))
+    for o in c.interacted:
+        after = [its[k + 1].object_id for k, it in enumerate(its[:-1]) if it.object_id == o]
+        if after:
+            out.append(c.nav(2, {"object": c.label(o)}, list(dict.fromkeys(after)), "object never seen"))
+    for k in range(1, len(its)):
+        if k >= len(ORDINALS):
+            c.exclude("more picks than ordinal words")
+            continue
+        out.append(c.nav(3, {"ordinal": ORDINALS[k]}, [its[k].object_id], "object never seen"))
+    return [x for x in out if x is not None]
+
+
+def _time_based(c: Ctx) -> list[Candidate]:
+    out: list[Optional[Candidate]] = []
+    its = c.its
+    tol = c.ep.config.tasks.time_tolerance_s
+    for it in its:
+        m = _minute(it.pick_ns)
+        same = [o.object_id for o in its if _minute(o.pick_ns) == m]
+        out.append(c.nav(0, c.time_fill(it.pick_ns), list(dict.fromkeys(same)), "object never seen"))
+        m = _minute(it.place_ns)
+        recs = {o.to_receptacle for o in its if _minute(o.place_ns) == m}
+        out.append(Candidate(1, c.time_fill(it.place_ns), ExpectedAnswer(AnswerKind.RECEPTACLE, (c.rec(*recs),))))
+    for o in c.interacted:
+        picks = c.picks[o]
+        fill = {"object": c.label(o)}
+        out.append(Candidate(2, fill, _typed(AnswerKind.TIME, [p.pick_ns for p in reversed(picks)], tol)))
+        out.append(Candidate(5, fill, _typed(AnswerKind.TIME, [picks[-1].pick_ns], tol)))
+        if len(picks) >= 2:
+            for k, p in enumerate(picks[: len(ORDINALS)]):
+                out.append(Candidate(4, {**fill, "ordinal": ORDINALS[k]}, _typed(AnswerKind.TIME, [p.pick_ns], tol)))
+    visits = c.log.visits
+    for v in visits:
+        lo, hi = _minute(v.enter_ns), _minute(v.exit_ns - 1)
+        minutes = {lo}  # the minute of the transition into this room (two rooms are right)
+        if hi > lo:
+            minutes.add(int(c.rng.integers(lo, hi + 1)))
+        for m in sorted(minutes):
+            t0, t1 = m * 60 * NS, (m + 1) * 60 * NS
+            rooms = [w.room for w in visits if w.enter_ns < t1 and w.exit_ns > t0]
+            if not rooms:
+                continue
+            out.append(Candidate(3, c.time_fill(t0), _typed(AnswerKind.ROOM, rooms, targets=(c.rooms(*rooms),))))
+    return [x for x in out if x is not None]
+
+
+def _duration(c: Ctx) -> list[Candidate]:
+    out: list[Optional[Candidate]] = []
+    its = c.its
+    if len(its) >= 2:
+        d = {it.index: it.duration_s for it in its}
+        for t, best in ((0, max(d.values())), (1, min(d.values()))):
+            ids = [its[k].object_id for k, v in d.items() if abs(v - best) <= TIE_MARGIN_S]
+            out.append(c.nav(t, {}, list(dict.fromkeys(ids)), "object never seen"))
+    tol = c.ep.config.tasks.duration_tolerance_s
+    for o in c.interacted:
+        durs = [p.duration_s for p in reversed(c.picks[o])]
+        out.append(Candidate(2, {"object": c.label(o)}, _typed(AnswerKind.DURATION, durs, tol)))
+    return [x for x in out if x is not None]
+
+
+def _since_windows(c: Ctx) -> list[tuple[int, dict[str, str]]]:
+    """Start indices ``i`` of interaction suffixes with 2..max_goals picks whose start minute separates them
+    from the pick before (so "since {time}" names exactly the suffix)."""
+    its = c.its
+    out = []
+    for i in range(1, len(its) - 1):
+        if not 2 <= len(its) - i <= c.max_goals:
+            continue
+        m = _minute(its[i].pick_ns)
+        if _minute(its[i - 1].pick_ns) < m:
+            out.append((i, c.time_fill(its[i].pick_ns)))
+    return out
+
+
+def _multi_goal(c: Ctx, ordered: bool) -> list[Candidate]:
+    out: list[Optional[Candidate]] = []
+    its = c.its
+    if len(c.interacted) >= 2:
+        last_order = list(reversed(list(dict.fromkeys(it.object_id for it in reversed(its)))))
+        out.append(c.nav_list(0, {}, list(c.interacted), ordered, "object never seen",
+                              alternative=last_order if ordered else None))
+    if ordered and len(its) >= 2:
+        recs = [it.to_receptacle for it in its]
+        if len(recs) > c.max_goals:
+            c.exclude("more goals than tasks.max_goals")
+        else:
+            out.append(Candidate(1, {}, ExpectedAnswer(AnswerKind.LIST, tuple(c.rec(r) for r in recs), ordered=True)))
+    for i, fill in _since_windows(c):
+        objs = list(dict.fromkeys(it.object_id for it in its[i:]))
+        if len(objs) >= 2:
+            last_order = list(reversed(list(dict.fromkeys(it.object_id for it in reversed(its[i:])))))
+            out.append(c.nav_list(3 if ordered else 2, fill, objs, ordered, "object never seen",
+                                  alternative=last_order if ordered else None))
+        if ordered:
+            recs = [it.to_receptacle for it in its[i:]]
+            out.append(Candidate(4, fill, ExpectedAnswer(AnswerKind.LIST, tuple(c.rec(r) for r in recs), ordered=True)))
+    seen = [o for o in sorted(c.house.objects) if o in c.seen]
+    template = 2 if ordered else 1
+    for _ in range(4 * c.ep.config.tasks.per_family):
+        if len(seen) < 2:
+            break
+        k = int(c.rng.integers(2, min(c.max_goals, len(seen)) + 1))
+        pick = [seen[int(i)] for i in c.rng.choice(len(seen), size=k, replace=False)]
+        out.append(c.nav_list(template, {"objects": objects_text([c.label(o) for o in pick])}, pick, ordered,
+                              "object never seen"))
+    return [x for x in out if x is not None]
+
+
+def _where_now(c: Ctx) -> list[Candidate]:
+    out: list[Candidate] = []
+    for o in sorted(c.house.objects):
+        if not c.moved(o):
+            continue
+        lk = c.last_known(o)
+        if c.last_kind.get(o) is EventKind.HOUSEHOLD_MOVE:
+            last_move = c.last_event[o]
+            if c.log.last_seen_ns(o, before_ns=last_move) is None and not c.known_now(o):
+                c.exclude("object never seen before someone moved it", 2)
+            else:
+                fill = {"object": c.label(o)}
+                known = c.known_now(o)
+                room = c.state.room_of(o) if known else (lk[2] if lk else None)
+                assert room is not None
+                flag = c.flag_needed(o)
+                g, _ = c.goals([o])
+                kw = {"requires_may_have_moved": flag, "forbids_may_have_moved": known}
+                out.append(Candidate(0, fill, ExpectedAnswer(AnswerKind.INSTANCE, (g,), **kw), True))  # type: ignore[arg-type]
+                out.append(Candidate(1, fill, _typed(AnswerKind.ROOM, [room], targets=(c.rooms(room),), **kw), True))
+        if lk is None:
+            c.exclude("object never seen")
+            continue
+        here = c.known_now(o)
+        t = NavTarget(TargetKind.OBJECT, sim_id=o) if here else NavTarget(
+            TargetKind.LAST_KNOWN, sim_id=o, position=lk[0], support_id=lk[1])
+        out.append(Candidate(2, {"object": c.label(o)}, ExpectedAnswer(AnswerKind.INSTANCE, (frozenset([t]),)), True))
+    return out
+
+
+def _changes(c: Ctx) -> list[Candidate]:
+    """What changed in a room since a time. A move is observable when the robot made it, or when someone else
+    made it and the robot had seen the object before and then saw it again, or saw its old place (in that room)
+    empty. A count is asked when every moved object has an observable move touching the room; the list of them
+    when, in addition, every one's current place was observed."""
+    out: list[Candidate] = []
+    moves: list[tuple[int, int, str, str, bool]] = []  # t, object, from room, to room, by the robot
+    for it in c.its:
+        moves.append((it.pick_ns, it.object_id, it.from_room, it.to_room, True))
+    for mv in c.log.household_moves:
+        moves.append((mv.t_ns, mv.object_id, mv.from_room, mv.to_room, False))
+
+    def observable(t: int, o: int, fr: str, room: str, robot: bool) -> bool:
+        if robot:
+            return True
+        if c.log.last_seen_ns(o, before_ns=t) is None:
+            return False
+        seen_after = (c.log.last_seen_ns(o) or -1) > t
+        return seen_after or (fr == room and (o, t) in c.log.vacancy_seen_ns)
+
+    seen_pairs: set[tuple[str, int]] = set()
+    for t, _o, from_room, to_room, _r in sorted(moves):
+        since = max(_minute(t - int(c.rng.integers(1, 31)) * 60 * NS),
+                    _minute(c.clock.day_start_ns(c.clock.day_of(t))))
+        since_ns = since * 60 * NS
+        for room in sorted({from_room, to_room}):
+            if (room, since) in seen_pairs:
+                continue
+            seen_pairs.add((room, since))
+            touching = [m for m in moves if m[0] >= since_ns and room in (m[2], m[3])]
+            objs = sorted({m[1] for m in touching})
+            if not objs:
+                continue
+            if not all(any(observable(m[0], o, m[2], room, m[4]) for m in touching if m[1] == o) for o in objs):
+                c.exclude("a change in the room was not observed", 2)
+                continue
+            fill = {"room": room, **c.time_fill(since_ns)}
+            out.append(Candidate(1, fill, _typed(AnswerKind.NUMBER, [len(objs)]), True))
+            if len(objs) > c.max_goals:
+                c.exclude("more goals than tasks.max_goals")
+            elif not all(c.known_now(o) for o in objs):
+                c.exclude("the current place of a moved object was not observed")
+            else:
+                out.append(Candidate(0, fill, ExpectedAnswer(AnswerKind.LIST, tuple(c.goals([o])[0] for o in objs)),
+                                     True))
+    return out
+
+
+def _counting(c: Ctx) -> list[Candidate]:
+    out = []
+    by_cat: dict[str, set[int]] = {}
+    for o in c.seen & set(c.house.objects):
+        by_cat.setdefault(c.house.object(o).category, set()).add(o)
+    for cat, ids in sorted(by_cat.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        out.append(Candidate(0, {"categories": OBJECT_CATEGORIES[cat].plural}, _typed(AnswerKind.NUMBER, [len(ids)])))
+    out.append(Candidate(1, {}, _typed(AnswerKind.NUMBER, [len(c.interacted)])))
+    out.append(Candidate(2, {}, _typed(AnswerKind.NUMBER, [len({v.room for v in c.log.visits})])))
+    for o in sorted(c.house.objects):
+        if o in c.interacted or o in c.seen:
+            out.append(Candidate(3, {"object": c.label(o)}, _typed(AnswerKind.NUMBER, [len(c.picks.get(o, []))])))
+    return out
+
+
+def _absence(c: Ctx) -> list[Candidate]:
+    """Never-seen things: absent categories, and present categories in an absent colour or material."""
+    out = []
+    not_found = ExpectedAnswer(AnswerKind.INSTANCE, not_found=True)
+    objs = list(c.house.objects.values())
+    present = {o.category for o in objs}
+    labels = {o.label for o in objs}
+    for cat in sorted(set(OBJECT_CATEGORIES) - present):
+        oc = OBJECT_CATEGORIES[cat]
+        colour = oc.colours[int(c.rng.integers(len(oc.colours)))]
+        material = oc.materials[int(c.rng.integers(len(oc.materials)))]
+        label = f"{colour} {material} {cat}"
+        out.append(Candidate(0, {"object": label}, not_found, asked=label))
+        out.append(Candidate(2, {"category": cat}, not_found, asked=cat))
+    for cat in sorted(present):
+        oc = OBJECT_CATEGORIES[cat]
+        mine = [o for o in objs if o.category == cat]
+        colours = {o.colour for o in mine}
+        free_colours = [x for x in oc.colours if x not in colours] or [x for x in COLOURS if x not in colours]
+        if free_colours:  # an absent colour of a present category (a material it does come in)
+            colour = free_colours[int(c.rng.integers(len(free_colours)))]
+            material = mine[int(c.rng.integers(len(mine)))].material
+            label = f"{colour} {material} {cat}"
+            out.append(Candidate(0, {"object": label}, not_found, asked=label))
+        ref = mine[int(c.rng.integers(len(mine)))]  # a present colour in an absent material
+        materials = [m for m in oc.materials if f"{ref.colour} {m} {cat}" not in labels]
+        if materials:
+            label = f"{ref.colour} {materials[int(c.rng.integers(len(materials)))]} {cat}"
+            out.append(Candidate(0, {"object": label}, not_found, asked=label))
+    seen_cats = {c.house.object(o).category for o in c.seen & set(c.house.objects)}
+    picked_cats = {c.house.object(o).category for o in c.interacted}
+    for cat in sorted(seen_cats - picked_cats):
+        out.append(Candidate(1, {"category": cat}, not_found, asked=cat))
+    return out
+
+
+GENERATORS: dict[TaskFamily, Callable[[Ctx], list[Candidate]]] = {
+    TaskFamily.OBJECT_RECALL: _object_recall,
+    TaskFamily.OBJECT_ATTRIBUTE: _object_attribute,
+    TaskFamily.INTERACTION: _interaction,
+    TaskFamily.CONDITIONAL_INTERACTION: _conditional,
+    TaskFamily.SPATIAL_RELATIONSHIP: _spatial,
+    TaskFamily.ROOM_VISITATION: _room_visitation,
+    TaskFamily.INTERACTION_ORDER: _interaction_order,
+    TaskFamily.TIME_BASED: _time_based,
+    TaskFamily.DURATION: _duration,
+    TaskFamily.MULTI_GOAL_UNORDERED: lambda c: _multi_goal(c, ordered=False),
+    TaskFamily.MULTI_GOAL_ORDERED: lambda c: _multi_goal(c, ordered=True),
+    TaskFamily.WHERE_NOW: _where_now,
+    TaskFamily.CHANGES: _changes,
+    TaskFamily.COUNTING: _counting,
+    TaskFamily.ABSENCE: _absence,
+}
