@@ -45,7 +45,7 @@ import numpy as np
 from robomem_sim.perception import PerceptionMode
 from robomem_sim.types import Task
 
-from robomem.config import EncoderConfig, MaskIdMode, MemoryConfig, ObjectConfig, VoxelConfig
+from robomem.config import EncoderConfig, IngestConfig, MaskIdMode, MemoryConfig, ObjectConfig, VoxelConfig
 from robomem.core.query_types import QueryStatus
 from robomem.core.types import ActionEvent, Frame, Region
 from robomem.encoders.base import Encoder, create_encoder
@@ -159,13 +159,16 @@ def eval_memory_config(
 
     Mask ids are persistent only in ``gt_ids`` (a perfect tracker); in every other mode they are per-frame
     segments and the memory re-identifies objects itself. ``static``: the static-map baseline (no removal).
+    The future-stamp check against the wall clock is off (``ingest.max_future_s = 0``): simulated time has
+    nothing to do with the machine's clock.
     """
     voxel = VoxelConfig(pixel_stride=config.pixel_stride, removal=not static)
     objects = ObjectConfig(
         mask_ids=MaskIdMode.PERSISTENT if perception.persistent_ids else MaskIdMode.PER_FRAME,
         min_points=config.min_points,
     )
-    cfg = MemoryConfig(voxel=voxel, objects=objects, encoder=EncoderConfig(backend=config.encoder))
+    cfg = MemoryConfig(voxel=voxel, objects=objects, encoder=EncoderConfig(backend=config.encoder),
+                       ingest=IngestConfig(max_future_s=0.0))
     cfg.validate()
     return cfg
 
