@@ -139,13 +139,17 @@ def _cmd_ingest_dir(args: argparse.Namespace) -> int:
 
         regions = load_regions(args.regions)
     encoder = create_encoder(cfg.encoder)
-    memory = SpatioSemanticMemory(cfg, encoder, regions)
     front_end = None
-    if args.perception != "none":
+    pipeline = None
+    if args.perception != "none" or args.perception_config:
         from robomem.perception.base import create_front_end, load_perception_config
 
-        pcfg = load_perception_config(args.perception_config, backend=args.perception)
-        front_end = create_front_end(pcfg, encoder)
+        pcfg = load_perception_config(args.perception_config,
+                                      backend=args.perception if args.perception != "none" else None)
+        if pcfg.backend != "none":
+            front_end = create_front_end(pcfg, encoder)
+            pipeline = front_end.pipeline()
+    memory = SpatioSemanticMemory(cfg, encoder, regions, pipeline=pipeline)
     report = ingest_sequence(seq, memory.ingest, front_end=front_end, every=args.every,
                              max_frames=args.max_frames, color_shift=args.color_shift,
                              progress=not args.no_progress)

@@ -13,7 +13,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Protocol, Union
+from typing import Sequence as Seq
 
 import numpy as np
 
@@ -32,7 +33,7 @@ from robomem.datasets.options import ReaderOptions
 from robomem.datasets.redwood import read_redwood
 from robomem.datasets.sevenscenes import read_7scenes
 from robomem.datasets.tum import read_tum
-from robomem.errors import DatasetError, FrameError, PersistenceError, RobomemError
+from robomem.errors import DatasetError, FrameError, PersistenceError
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +164,10 @@ def estimate_sequence_shift(seq: Sequence, samples: int = 8) -> tuple[float, flo
     return dx, dy, score / n
 
 
-FrontEnd = Callable[[Frame], Frame]
-"""A perception front end: fills a frame's segments and labels (see :mod:`robomem.perception`)."""
+class FrontEnd(Protocol):
+    """What ingest needs of a perception front end (:class:`robomem.perception.base.FrontEnd`)."""
+
+    def annotate(self, frames: Seq[Frame]) -> list[Frame]: ...
 
 
 def ingest_sequence(
@@ -181,8 +184,9 @@ def ingest_sequence(
 
     every: use every n-th frame; max_frames: stop after this many ingested (0 = all); color_shift: (dx, dy)
     pixels to move the colour image by, or "auto" (estimated from edges, see :func:`estimate_sequence_shift`),
-    or "report" (estimated and reported, not applied). Frames whose images cannot be read, or that the memory
-    rejects (:class:`FrameError`), are skipped and counted; other errors propagate."""
+    or "report" (estimated and reported, not applied); front_end: annotates the frames (segments, labels) in
+    batches of its ``config.batch_size`` before they are ingested. Frames whose images cannot be read, or that
+    the memory rejects (:class:`FrameError`), are skipped and counted; other errors propagate."""
     from tqdm import tqdm
 
     if every < 1 or max_frames < 0:
@@ -205,11 +209,33 @@ def ingest_sequence(
     report.color_shift_px = shift
     records = seq.records[::every]
     total = min(len(records), max_frames) if max_frames else len(records)
+    batch = max(1, int(getattr(getattr(front_end, "config", None), "batch_size", 1))) if front_end else 1
     t0 = time.perf_counter()
     bar = tqdm(total=total, desc=f"ingest {seq.name}", unit="frame", disable=not progress, leave=False)
+    pending: list[Frame] = []
+
+    def flush() -> None:
+        frames = pending[:]
+        pending.clear()
+        if front_end is not None and frames:
+            tp = time.perf_counter()
+            frames = front_end.annotate(frames)
+            report.perception_s += time.perf_counter() - tp
+        for frame in frames:
+            try:
+                ingest(frame)
+            except FrameError as exc:
+                report.frames_rejected += 1
+                reason = str(exc).split(";")[0][:80]
+                report.reject_reasons[reason] += 1
+                log.debug("frame at %d ns rejected: %s", frame.stamp_ns, exc)
+                continue
+            report.frames_ingested += 1
+            bar.update(1)
+
     try:
         for rec in records:
-            if max_frames and report.frames_ingested >= max_frames:
+            if max_frames and report.frames_ingested + len(pending) >= max_frames:
                 break
             try:
                 loaded = load_frame(seq, rec, report.artefacts, shift)
@@ -218,24 +244,12 @@ def ingest_sequence(
                 report.notes.append(str(exc))
                 log.warning("%s", exc)
                 continue
-            frame = Frame(rgb=loaded.rgb, depth=loaded.depth, intrinsics=seq.intrinsics,
-                          world_T_camera=loaded.world_T_camera, stamp_ns=rec.stamp_ns, depth_scale=seq.depth_scale)
-            if front_end is not None:
-                tp = time.perf_counter()
-                frame = front_end(frame)
-                report.perception_s += time.perf_counter() - tp
-            try:
-                ingest(frame)
-            except FrameError as exc:
-                report.frames_rejected += 1
-                reason = str(exc).split(";")[0][:80]
-                report.reject_reasons[reason] += 1
-                log.debug("frame %d rejected: %s", rec.index, exc)
-                continue
-            report.frames_ingested += 1
-            bar.update(1)
-    except RobomemError:
-        raise
+            pending.append(Frame(rgb=loaded.rgb, depth=loaded.depth, intrinsics=seq.intrinsics,
+                                 world_T_camera=loaded.world_T_camera, stamp_ns=rec.stamp_ns,
+                                 depth_scale=seq.depth_scale))
+            if len(pending) >= batch:
+                flush()
+        flush()
     finally:
         bar.close()
         report.elapsed_s = time.perf_counter() - t0

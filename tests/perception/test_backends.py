@@ -213,3 +213,17 @@ def test_ingest_dir_with_the_detector(tmp_path, tiny_owlv2_dir) -> None:
     assert rc == 0
     mem = SpatioSemanticMemory.load(tmp_path / "mem", HashEncoder())
     assert {i.label for i in mem.instances()} <= {"mug", "table"} and len(mem.instances()) > 0
+
+
+def test_ingest_dir_with_dense_features(tmp_path, tiny_clip_dir) -> None:
+    from robomem.cli import main
+    from tests.datasets.writers import record, write_redwood
+
+    recorded, intr, _ = record(3)
+    write_redwood(tmp_path / "seq", recorded, intr)
+    rc = main(["ingest-dir", str(tmp_path / "seq"), "--format", "redwood", "--out", str(tmp_path / "mem"),
+               "--encoder", "clip", "--model-path", str(tiny_clip_dir), "--perception", "dense", "--no-progress"])
+    assert rc == 0
+    enc = create_encoder(EncoderConfig(backend="clip", model_path=str(tiny_clip_dir)))
+    mem = SpatioSemanticMemory.load(tmp_path / "mem", enc)
+    assert int((mem.state.voxels.feature_counts > 0).sum()) == len(mem.state.voxels) > 0
