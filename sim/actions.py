@@ -6,9 +6,10 @@ possibly drifting, pose estimate) and which segment of a recent camera frame it 
 perception mode while the frames stream by:
 
 * the segment hint is the object's segment id in that mode's per-frame mask (its simulator id in ``gt_ids``)
-  in the frame nearest to the event that shows it: PICK - the latest frame before the object left its place
-  (the robot looks at it while picking), PLACE - the first frame after it was put down; no frame shows it
-  (missed detections in ``noisy`` / ``unlabelled``): no hint;
+  in the frame nearest to the event that shows it, never a frame after the event: PICK - the latest frame
+  before the object left its place (the robot looks at it while picking), PLACE - the frame taken at the
+  moment it was put down, when there is one (the memory also knows what the gripper holds); no such frame
+  shows it (e.g. missed detections in ``noisy`` / ``unlabelled``): no hint;
 * ``label`` is that segment's label in that frame ("" in ``unlabelled``), ``world_T_gripper`` carries the
   mode's pose drift;
 * an event is handed out right after the frame its hint refers to (or, without a hint, after the last frame

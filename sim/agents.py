@@ -45,7 +45,15 @@ import numpy as np
 from robomem_sim.perception import PerceptionMode
 from robomem_sim.types import Task
 
-from robomem.config import EncoderConfig, IngestConfig, MaskIdMode, MemoryConfig, ObjectConfig, VoxelConfig
+from robomem.config import (
+    ActionConfig,
+    EncoderConfig,
+    IngestConfig,
+    MaskIdMode,
+    MemoryConfig,
+    ObjectConfig,
+    VoxelConfig,
+)
 from robomem.core.query_types import QueryStatus
 from robomem.core.types import ActionEvent, Frame, Region
 from robomem.encoders.base import Encoder, create_encoder
@@ -79,6 +87,8 @@ MEMORY_AGENTS = frozenset(AGENT_NAMES) - {"no_memory", "random_guess"}
 """Agents that build a memory from the frames (they run once per perception mode)."""
 NO_PERCEPTION = "none"
 """The perception value of agents that see no frames (``no_memory``)."""
+ACTION_LEAD_S = 7 * 86400.0
+"""Sim memories accept an action event up to a week after their newest frame (frame-skipping baselines)."""
 SIM_TIMEZONE = "UTC"
 """The simulator clock's zone (``SimClock`` stamps are UTC): passed to every planner explicitly."""
 
@@ -160,7 +170,8 @@ def eval_memory_config(
     Mask ids are persistent only in ``gt_ids`` (a perfect tracker); in every other mode they are per-frame
     segments and the memory re-identifies objects itself. ``static``: the static-map baseline (no removal).
     The future-stamp check against the wall clock is off (``ingest.max_future_s = 0``): simulated time has
-    nothing to do with the machine's clock.
+    nothing to do with the machine's clock; the action-vs-newest-frame clock check allows a week
+    (``actions.max_lead_s``): the baselines skip frames on purpose, and the time base is one clock.
     """
     voxel = VoxelConfig(pixel_stride=config.pixel_stride, removal=not static)
     objects = ObjectConfig(
@@ -168,7 +179,7 @@ def eval_memory_config(
         min_points=config.min_points,
     )
     cfg = MemoryConfig(voxel=voxel, objects=objects, encoder=EncoderConfig(backend=config.encoder),
-                       ingest=IngestConfig(max_future_s=0.0))
+                       ingest=IngestConfig(max_future_s=0.0), actions=ActionConfig(max_lead_s=ACTION_LEAD_S))
     cfg.validate()
     return cfg
 

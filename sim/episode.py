@@ -536,8 +536,10 @@ class RobotAction:
     """One of the robot's own picks/places as its manipulation stack would report it.
 
     ``world_T_gripper``: true 4x4 gripper pose (a top-down grasp at the object's centre, x along the robot's
-    heading); ``frames``: indices of the frames that show the grasped (PICK: before the object left its place)
-    or released (PLACE: after it was put down) object, in order of preference (nearest to the event first).
+    heading); ``frames``: indices of the frames that may show the grasped object, in order of preference - PICK:
+    the frames of the look/pick phase before the object left its place, nearest first; PLACE: the frame taken at
+    the very moment it was put down, if there is one (a hint must refer to a frame at or before the event; the
+    memory knows what the gripper holds anyway).
     """
 
     kind: ActionKind
@@ -569,9 +571,10 @@ def robot_actions(episode: Episode) -> list[RobotAction]:
     for it in episode.log.interactions:
         frames = by_interaction.get(it.index, [])
         before = [f for f in frames if f.stamp_ns < it.pick_ns and f.activity in (Activity.LOOK, Activity.PICK)]
-        after = [f for f in frames if f.stamp_ns >= it.place_ns and f.activity is Activity.PLACE]
+        after = [f for f in frames if f.stamp_ns == it.place_ns and f.activity is Activity.PLACE]
         yaw_pick = before[-1].robot.yaw if before else 0.0
-        yaw_place = after[0].robot.yaw if after else 0.0
+        placing = [f for f in frames if f.activity is Activity.PLACE]
+        yaw_place = placing[0].robot.yaw if placing else 0.0
         out.append(RobotAction(ActionKind.PICK, it.pick_ns, it.object_id, it.index,
                                gripper_pose(it.from_position, yaw_pick), tuple(f.index for f in reversed(before))))
         out.append(RobotAction(ActionKind.PLACE, it.place_ns, it.object_id, it.index,
