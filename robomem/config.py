@@ -207,14 +207,34 @@ class EncoderConfig:
 @dataclasses.dataclass(frozen=True)
 class QueryConfig:
     """Query answering. not_found_threshold: cosine similarity under which locate says "not found".
-    max_text_chars: longer query texts are refused (BAD_REQUEST) before anything is encoded."""
+    max_text_chars: longer query texts are refused (BAD_REQUEST) before anything is encoded.
+
+    score_mode: how a text query scores an instance. "absolute": the cosine similarity, thresholded at
+    ``not_found_threshold`` (right for text-label embeddings, e.g. gt_text). "relative": CLIP/SigLIP image
+    features never reach a fixed cosine (a matching crop scores ~0.25-0.35, an unrelated one ~0.15-0.25), so
+    the score is the query's relevance against ``negative_prompts`` (LERF's canonical phrases): the smallest,
+    over the negatives, of sigmoid(``relative_temperature`` * (cos(query) - cos(negative))), thresholded at
+    ``relative_threshold`` (0.5 = the query beats every negative). "auto": relative when the encoder embeds
+    images, absolute otherwise."""
 
     not_found_threshold: float = 0.5
     default_k: int = 5
     max_text_chars: int = 1000
+    score_mode: str = "auto"
+    negative_prompts: tuple[str, ...] = ("object", "things", "stuff", "texture", "background", "a photo")
+    relative_threshold: float = 0.5
+    relative_temperature: float = 50.0
+
+    def __post_init__(self) -> None:  # YAML gives a list
+        object.__setattr__(self, "negative_prompts", tuple(self.negative_prompts))
 
     def validate(self) -> None:
-        _positive(self, "default_k", "max_text_chars")
+        _positive(self, "default_k", "max_text_chars", "relative_temperature")
+        check_unit(self, "relative_threshold", where="query")
+        if self.score_mode not in ("auto", "absolute", "relative"):
+            raise ConfigError(f"query.score_mode must be 'auto', 'absolute' or 'relative', got {self.score_mode!r}")
+        if not self.negative_prompts or not all(isinstance(p, str) and p.strip() for p in self.negative_prompts):
+            raise ConfigError("query.negative_prompts must be a non-empty list of non-empty strings")
 
 
 @dataclasses.dataclass(frozen=True)

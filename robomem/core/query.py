@@ -87,8 +87,32 @@ class QueryEngine:
 
     # ------------------------------------------------------------------------------------------ helpers
     @property
+    def _relative(self) -> bool:
+        """Relevance against negative prompts instead of raw cosine (``QueryConfig.score_mode``)."""
+        mode = self.state.config.query.score_mode
+        return mode == "relative" or (mode == "auto" and bool(self.text_feature.encoder.supports_images))
+
+    @property
     def _threshold(self) -> float:
-        return self.state.config.query.not_found_threshold
+        cfg = self.state.config.query
+        return cfg.relative_threshold if self._relative else cfg.not_found_threshold
+
+    @property
+    def _score_name(self) -> str:
+        return "relevance" if self._relative else "similarity"
+
+    def _relevance(self, q: np.ndarray, feats: np.ndarray) -> np.ndarray:
+        """(M,) relevance of the query feature ``q`` to (M, D) unit features: min over the negative prompts of
+        sigmoid(T * (cos(q, f) - cos(neg, f))). Negatives that mean the query itself (cosine > 0.95) are skipped."""
+        cfg = self.state.config.query
+        negs = np.stack([self.text_feature(p) for p in cfg.negative_prompts])
+        negs = negs[negs @ q < 0.95]
+        sq = feats @ q
+        if len(negs) == 0:
+            return np.asarray(1.0 / (1.0 + np.exp(-cfg.relative_temperature * sq)), dtype=np.float64)
+        margin = sq[:, None] - feats @ negs.T  # (M, N)
+        worst = margin.min(axis=1)
+        return np.asarray(1.0 / (1.0 + np.exp(-cfg.relative_temperature * worst)), dtype=np.float64)
 
     def _query_feature(self, text: Optional[str], feature: Optional[np.ndarray]) -> np.ndarray:
         if feature is not None:
@@ -127,8 +151,21 @@ class QueryEngine:
                 if include_vanished or inst.present:
                     out.append((inst, float(s)))
             if len(out) >= k or want >= len(index):
-                return out
+                return self._calibrated(q, out)
             want = min(len(index), want * 4)
+
+    def _calibrated(
+        self, q: np.ndarray, ranked: list[tuple[ObjectInstance, float]]
+    ) -> list[tuple[ObjectInstance, float]]:
+        """Relative mode: re-score (and re-rank) the candidates by relevance; absolute mode: as they are."""
+        if not self._relative or not ranked:
+            return ranked
+        feats = [i.feature for i, _ in ranked]
+        if any(f is None for f in feats):
+            return ranked
+        rel = self._relevance(q, np.stack([np.asarray(f, dtype=np.float32) for f in feats]))
+        order = np.argsort(-rel, kind="stable")
+        return [(ranked[j][0], float(rel[j])) for j in order.tolist()]
 
     def _summary(
         self, inst: ObjectInstance, score: float = 1.0, placement: Optional[Placement] = None
@@ -165,7 +202,7 @@ class QueryEngine:
         inst, score = ranked[0]
         if score < self._threshold:
             return None, score, (
-                f"nothing in memory matches {text!r} (best: {inst.label!r} at similarity {score:.2f} < "
+                f"nothing in memory matches {text!r} (best: {inst.label!r} at {self._score_name} {score:.2f} < "
                 f"threshold {self._threshold:.2f})"
             )
         return inst, score, ""
@@ -191,8 +228,8 @@ class QueryEngine:
             best, s = ranked[0]
             return LocateResult(
                 QueryStatus.NOT_FOUND,
-                f"nothing in memory matches {what} (best: {best.label!r} at similarity {s:.2f} < threshold "
-                f"{self._threshold:.2f})",
+                f"nothing in memory matches {what} (best: {best.label!r} at {self._score_name} {s:.2f} < "
+                f"threshold {self._threshold:.2f})",
             )
         matches = tuple(self._summary(i, s) for i, s in good)
         return LocateResult(QueryStatus.OK, f"{len(matches)} match(es) for {what}", matches)
