@@ -5,7 +5,8 @@ Three statuses, each ``(level, name suffix, message, values)``:
 * ``ingest``: frames received/ingested/rejected/dropped and the ingest rate; WARN when input was rejected or
   dropped (bad input is expected on a robot: counted, not a fault);
 * ``persistence``: the last periodic save and, while saves fail, ERROR with the reason and the next retry;
-* ``node``: ERROR while any callback fault is recent (the reason of the newest one), OK otherwise.
+* ``node``: ERROR while any callback fault is recent (the reason of the newest one), OK otherwise;
+* ``perception`` (when a front end runs): frames, rate, mean/last latency, segments, failures; WARN after a failure.
 """
 
 from __future__ import annotations
@@ -64,3 +65,16 @@ def node_status(faults: FaultLog) -> Status:
     newest = active[0]
     others = f" (+{len(active) - 1} other source(s))" if len(active) > 1 else ""
     return Status(ERROR, "node", f"{newest.source}: {newest.message}{others}", values)
+
+
+def perception_status(name: str, stats: Mapping[str, float], rate_hz: float, last_error: str) -> Status:
+    """The perception front end: rate (frames/s over the node's life), latency per frame, failures."""
+    failures = int(stats.get("failures", 0))
+    level = WARN if failures else OK
+    message = (f"{name}: {int(stats.get('frames', 0))} frames, {rate_hz:.1f} Hz, "
+               f"{1e3 * float(stats.get('mean_latency_s', 0.0)):.0f} ms/frame, {int(stats.get('segments', 0))} "
+               f"segments, {failures} failed" + (f" (last: {last_error})" if failures and last_error else ""))
+    values = {f"perception_{k}": str(v) for k, v in stats.items()}
+    values["perception_rate_hz"] = f"{rate_hz:.2f}"
+    values["perception_backend"] = name
+    return Status(level, "perception", message, values)

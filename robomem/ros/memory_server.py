@@ -42,7 +42,7 @@ from robomem.core.atomic_store import previous_of
 from robomem.core.query_types import QueryStatus
 from robomem.core.types import Frame, IngestStats
 from robomem.encoders.base import create_encoder
-from robomem.errors import ConfigError, RobomemError
+from robomem.errors import ConfigError, PerceptionError, RobomemError
 from robomem.ros import diagnostics, params, viz
 from robomem.ros import msg_convert as mc
 from robomem.ros.converters import set_stamp, stamp_to_ns
@@ -95,7 +95,9 @@ class MemoryServerNode:
 
         regions = params.load_regions(self.cfg.regions_file)
         encoder = create_encoder(self.mem_cfg.encoder)
-        self.host = MemoryHost(self.mem_cfg, encoder, regions, self.cfg.save_directory)
+        self.front_end = self._build_front_end(encoder)  # ConfigError/PerceptionError -> main exits 2
+        self.host = MemoryHost(self.mem_cfg, encoder, regions, self.cfg.save_directory,
+                               pipeline=self.front_end.pipeline() if self.front_end is not None else None)
         if self.cfg.load_on_start and _memory_has_save(self.cfg.save_directory):
             note = self.host.load()  # PersistenceError -> main exits 2: never overwrite what cannot be read
             (log.warning if "previous" in note else log.info)("load_on_start: %s", note)
@@ -104,6 +106,8 @@ class MemoryServerNode:
         self.pipeline = FramePipeline(pipe_cfg, clock=self.now_ns)
         self.frame_steps: list[Callable[[Frame], Frame]] = []
         """Run in order on each frame (worker thread) before ``memory.ingest``; a FrameError rejects it."""
+        if self.front_end is not None:
+            self.frame_steps.append(self._perceive)
         self.worker = IngestWorker(self._ingest_frame, queue_size=self.cfg.ingest_queue_size,
                                    throttle_s=self.cfg.log_throttle_s,
                                    on_error=lambda m: self.faults.record("ingest", m, quiet=True))
@@ -238,6 +242,26 @@ class MemoryServerNode:
         except RobomemError as exc:
             self._throttle.warning("actions", f"action event rejected: {exc}")
 
+    def _build_front_end(self, encoder: Any) -> Any:
+        """The perception front end of the ``perception.*`` parameters (None for backend "none")."""
+        from robomem.perception.base import create_front_end
+
+        pcfg = params.read_perception(self.node)
+        if pcfg.backend == "none":
+            return None
+        front_end = create_front_end(pcfg, encoder)
+        log.info("perception front end: %s", front_end.name)
+        return front_end
+
+    def _perceive(self, frame: Frame) -> Frame:
+        """Frame step: the front end's segments/labels; a failing model leaves the frame un-annotated (its
+        geometry is still ingested), logged (throttled) and counted in /diagnostics."""
+        try:
+            return self.front_end(frame)
+        except PerceptionError as exc:
+            self._throttle.warning("perception", f"perception failed, frame ingested without segments: {exc}")
+            return frame
+
     def _ingest_frame(self, frame: Frame) -> IngestStats:
         for step in self.frame_steps:
             frame = step(frame)
@@ -268,6 +292,11 @@ class MemoryServerNode:
             diagnostics.persistence_status(self.cfg.save_directory, self.saves, time.monotonic()),
             diagnostics.node_status(self.faults),
         ]
+        if self.front_end is not None:
+            st = self.front_end.stats
+            alive = max(time.monotonic() - st.started, 1e-9)
+            statuses.append(diagnostics.perception_status(self.front_end.name, st.as_dict(), st.frames / alive,
+                                                          st.last_error))
         arr = DiagnosticArray()
         set_stamp(arr.header.stamp, self.now_ns())
         for s in statuses:

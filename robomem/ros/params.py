@@ -112,6 +112,31 @@ def memory_defaults() -> dict[str, Any]:
     return flatten(MemoryConfig())
 
 
+def perception_defaults() -> dict[str, Any]:
+    """``perception.*`` parameters: the perception front end (robomem.perception.config.PerceptionConfig)."""
+    from robomem.perception.config import PerceptionConfig
+
+    return {f"perception.{k}": list(v) if isinstance(v, tuple) else v for k, v in flatten(PerceptionConfig()).items()}
+
+
+def perception_from_values(values: Mapping[str, Any]) -> Any:
+    """{param name: value} -> validated PerceptionConfig (``perception.*`` names; others ignored)."""
+    from robomem.perception.config import PerceptionConfig
+
+    data = {k[len("perception."):]: tuple(v) if isinstance(v, list) else v
+            for k, v in values.items() if k.startswith("perception.")}
+    try:
+        cfg = from_dict(PerceptionConfig, data)
+        cfg.validate()
+    except ConfigError as exc:
+        raise ConfigError(f"perception parameter: {exc}") from None
+    return cfg
+
+
+def read_perception(node: Any) -> Any:
+    return perception_from_values({name: node.get_parameter(name).value for name in perception_defaults()})
+
+
 def _describe(cls: type, name: str) -> str:
     doc = (cls.__doc__ or "").split()
     return f"{cls.__name__}.{name}: " + " ".join(doc)[:300]
@@ -122,15 +147,18 @@ def declare(node: Any, overrides: Mapping[str, Any] | None = None) -> None:
     ``1`` for a float parameter is accepted and then checked by the dataclasses)."""
     from rcl_interfaces.msg import ParameterDescriptor
 
-    defaults = {**node_defaults(), **memory_defaults(), **(overrides or {})}
+    from robomem.perception.config import PerceptionConfig
+
+    defaults = {**node_defaults(), **memory_defaults(), **perception_defaults(), **(overrides or {})}
     for name, value in defaults.items():
-        where = RosNodeConfig if name in node_defaults() else MemoryConfig
+        where = (RosNodeConfig if name in node_defaults() else PerceptionConfig if name.startswith("perception.")
+                 else MemoryConfig)
         desc = ParameterDescriptor(
             description=_describe(where, name.split(".")[0]),
             read_only=True,
             dynamic_typing=True,
         )
-        node.declare_parameter(name, value, desc)
+        node.declare_parameter(name, list(value) if isinstance(value, tuple) else value, desc)
 
 
 def read(node: Any) -> tuple[RosNodeConfig, MemoryConfig]:
@@ -142,7 +170,7 @@ def read(node: Any) -> tuple[RosNodeConfig, MemoryConfig]:
 def configs_from_values(values: Mapping[str, Any]) -> tuple[RosNodeConfig, MemoryConfig]:
     """The pure part of :func:`read`: {param name: value} -> (RosNodeConfig, MemoryConfig), validated."""
     node_keys = node_defaults()
-    unknown = sorted(set(values) - set(node_keys) - set(memory_defaults()))
+    unknown = sorted(set(values) - set(node_keys) - set(memory_defaults()) - set(perception_defaults()))
     if unknown:
         raise ConfigError(f"unknown parameter(s) {unknown}; see config/ros.yaml for the valid names")
     node_vals = {k: v for k, v in values.items() if k in node_keys}
@@ -156,7 +184,8 @@ def configs_from_values(values: Mapping[str, Any]) -> tuple[RosNodeConfig, Memor
         base = load_yaml(MemoryConfig, node_cfg.memory_config_file)
     defaults = flatten(MemoryConfig())
     # only parameters that differ from the built-in defaults override the YAML file
-    mem_over = {k: v for k, v in values.items() if k in defaults and v != defaults[k]}
+    mem_over = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()
+                if k in defaults and v != defaults[k] and not (isinstance(v, list) and tuple(v) == defaults[k])}
     try:
         mem_cfg = apply_overrides(base, mem_over)
     except ConfigError as exc:

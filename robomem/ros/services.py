@@ -39,13 +39,14 @@ class MemoryHost:
         encoder: Encoder,
         regions: tuple[Region, ...] = (),
         save_directory: str = "",
+        pipeline: Any = None,
     ) -> None:
         from robomem.core.memory import SpatioSemanticMemory
 
         self.config = config
         self.encoder = encoder
         self.save_directory = save_directory
-        self.memory = SpatioSemanticMemory(config, encoder, regions)
+        self.memory = SpatioSemanticMemory(config, encoder, regions, pipeline=pipeline)  # pipeline: perception steps
         self._save_lock = threading.Lock()
 
     def snapshot(self) -> ContextManager[Any]:

@@ -75,6 +75,7 @@ def server_args(tmp: Path, save_dir: Path, node_name: str = "robomem", extra: Op
         "publish_period_s": 0.5,
         "diagnostics_period_s": 0.5,
         "log_throttle_s": 0.0,
+        "perception.backend": "none",  # config/ros.yaml's real front end needs weights the tests do not have
         **(extra or {}),
     }
     test_yaml = tmp / f"{node_name}_params.yaml"
