@@ -157,10 +157,20 @@ def _cmd_ingest_dir(args: argparse.Namespace) -> int:
     if report.frames_ingested == 0:
         print(f"robomem ingest-dir: no frame could be ingested; nothing saved to {out}", file=sys.stderr)
         return 1
+    comparison = None
+    if args.compare_tsdf:
+        from robomem.datasets.ingest import compare_with_tsdf
+
+        surface, _ = memory.voxel_cloud()
+        comparison = compare_with_tsdf(seq, report, surface, cfg.voxel.voxel_size, cfg.voxel.max_depth, args.every,
+                                       args.max_frames, color_shift=report.color_shift_px)
+        print(comparison.summary(0.05))
     check_out_dir(out, args.force)  # again: the directory may have changed during a long ingest
     path = memory.save(out)
-    print(json.dumps({"saved": str(path), "stats": memory.stats(), "report": to_jsonable(report.to_dict())},
-                     indent=2))
+    out_json: dict[str, Any] = {"saved": str(path), "stats": memory.stats(), "report": to_jsonable(report.to_dict())}
+    if comparison is not None:
+        out_json["tsdf_comparison"] = {**dataclasses.asdict(comparison), "ratio": comparison.ratio}
+    print(json.dumps(out_json, indent=2))
     return 0
 
 
@@ -202,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="colour/depth misregistration: DX,DY pixels to move colour by, 'auto' (estimate and apply) "
                         "or 'report' (estimate only; default)")
     d.add_argument("--regions", default="", help="rooms YAML {name: {min: [x,y,z], max: [x,y,z]}}")
+    d.add_argument("--compare-tsdf", action="store_true",
+                   help="also integrate the frames into Open3D's TSDF and print the memory's surface coverage and "
+                        "precision at 5 cm against it, and the ingest rate ratio")
     d.add_argument("--no-progress", action="store_true", help="no progress bar")
     d.set_defaults(func=_cmd_ingest_dir)
     c = sub.add_parser("config", help="print the default memory config (YAML)")

@@ -100,6 +100,7 @@ class DatasetReport:
     color_shift_estimate: Optional[tuple[float, float, float]] = None  # dx, dy, response
     artefacts: ArtefactCounts = field(default_factory=ArtefactCounts)
     perception_s: float = 0.0
+    ingest_s: float = 0.0  # time inside the memory's ingest calls (no image decoding, no perception)
     elapsed_s: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -222,14 +223,17 @@ def ingest_sequence(
             frames = front_end.annotate(frames)
             report.perception_s += time.perf_counter() - tp
         for frame in frames:
+            ti = time.perf_counter()
             try:
                 ingest(frame)
             except FrameError as exc:
+                report.ingest_s += time.perf_counter() - ti
                 report.frames_rejected += 1
                 reason = str(exc).split(";")[0][:80]
                 report.reject_reasons[reason] += 1
                 log.debug("frame at %d ns rejected: %s", frame.stamp_ns, exc)
                 continue
+            report.ingest_s += time.perf_counter() - ti
             report.frames_ingested += 1
             bar.update(1)
 
@@ -254,3 +258,50 @@ def ingest_sequence(
         bar.close()
         report.elapsed_s = time.perf_counter() - t0
     return report
+
+
+@dataclass(frozen=True)
+class TsdfComparison:
+    """``ingest-dir --compare-tsdf``: the memory's surface against Open3D's TSDF of the same frames."""
+
+    coverage: float
+    precision: float
+    tsdf_rate_hz: float
+    memory_rate_hz: float
+    n_map: int
+    n_reference: int
+
+    @property
+    def ratio(self) -> float:
+        return self.memory_rate_hz / self.tsdf_rate_hz if self.tsdf_rate_hz > 0 else 0.0
+
+    def summary(self, tol: float) -> str:
+        return (f"vs Open3D TSDF of the same frames ({self.n_reference} surface points, {self.n_map} map voxels): "
+                f"coverage {100 * self.coverage:.1f} %, precision {100 * self.precision:.1f} % at {100 * tol:.0f} cm; "
+                f"memory ingest {self.memory_rate_hz:.1f} frames/s vs TSDF {self.tsdf_rate_hz:.1f} frames/s "
+                f"({self.ratio:.2f}x; the memory's rate includes everything its ingest does)")
+
+
+def compare_with_tsdf(seq: Sequence, report: DatasetReport, surface_points: np.ndarray, voxel_size: float,
+                      depth_max: float, every: int = 1, max_frames: int = 0, tol: float = 0.05,
+                      color_shift: tuple[int, int] = (0, 0)) -> TsdfComparison:
+    """Integrate the frames ``ingest_sequence`` used into Open3D's TSDF (timed, integration only) and score the
+    memory's surface voxels against its surface (:mod:`robomem.datasets.tsdf_reference`)."""
+    from robomem.datasets.tsdf_reference import TsdfReference, surface_metrics
+
+    ref = TsdfReference(voxel_size, depth_max)
+    counts = ArtefactCounts()
+    n = 0
+    for rec in seq.records[::every]:
+        if max_frames and n >= max_frames:
+            break
+        try:
+            loaded = load_frame(seq, rec, counts, color_shift)
+        except DatasetError:
+            continue
+        ref.integrate_prepared(ref.prepare(loaded.depth, loaded.rgb, seq.intrinsics, loaded.world_T_camera,
+                                           seq.depth_scale))
+        n += 1
+    m = surface_metrics(surface_points, ref.surface(), tol)
+    mem_rate = report.frames_ingested / report.ingest_s if report.ingest_s > 0 else 0.0
+    return TsdfComparison(m.coverage, m.precision, ref.rate_hz, mem_rate, m.n_map, m.n_reference)

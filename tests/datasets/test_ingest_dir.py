@@ -51,10 +51,14 @@ def test_each_layout_builds_a_memory_matching_the_scene(fmt: str, tmp_path: Path
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     out = tmp_path / "mem"
     rc = main(["ingest-dir", str(data), "--format", fmt, "--out", str(out), "--encoder", "hash", "--no-progress",
-               *extra])
+               "--compare-tsdf", *extra])
     assert rc == 0
     printed = capsys.readouterr().out
-    report = json.loads(printed[printed.index("{"):])["report"]
+    printed_json = json.loads(printed[printed.index("{"):])
+    report = printed_json["report"]
+    tsdf = printed_json["tsdf_comparison"]
+    assert 0 < tsdf["coverage"] <= 1 and 0 < tsdf["precision"] <= 1 and tsdf["ratio"] > 0
+    assert "vs Open3D TSDF of the same frames" in printed
     assert report["frames_ingested"] == len(frames)
     art = report["artefacts"]
     assert art["depth_invalid_max"] > 0 and art["depth_invalid_zero"] > 0
