@@ -105,7 +105,7 @@ def create_planner(name: str, **kwargs: object) -> Planner:
 def _ensure_builtin() -> None:
     import importlib
 
-    for mod in ("robomem.planner.rule_based", "robomem.planner.openai_compat", "robomem.planner.local_vlm"):
+    for mod in ("robomem.planner.rule_based", "robomem.planner.llm.openai_compat", "robomem.planner.llm.local_vlm"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:  # a backend module not written yet must not break the others

@@ -227,3 +227,15 @@ class FakeMemory(MemoryQueries):
 
     def time_range(self) -> tuple[int, int]:
         return (T0, T_END)
+
+
+def faces(goal: Any, target: Sequence[float], near: float = 0.3, far: float = 2.0) -> bool:
+    """A reachable goal for ``target``: a standoff between ``near`` and ``far`` m from it (xy) whose yaw (when
+    set) points at it within 0.3 rad."""
+    import math
+
+    dx, dy = float(target[0]) - goal.position[0], float(target[1]) - goal.position[1]
+    d = math.hypot(dx, dy)
+    if not near <= d <= far:
+        return False
+    return goal.yaw is None or abs(math.remainder(math.atan2(dy, dx) - goal.yaw, 2 * math.pi)) < 0.3

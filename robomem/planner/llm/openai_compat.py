@@ -37,14 +37,10 @@ from robomem.core.query_types import QueryStatus
 from robomem.errors import PlannerError
 from robomem.planner.base import AnswerKind, PlannerAnswer, register_planner
 from robomem.planner.config import PlannerConfig
-from robomem.planner.tools import (
-    AssistantTurn,
-    ToolCall,
-    build_system_prompt,
-    collect_keyframes,
-    format_time,
-    run_tool_loop,
-)
+from robomem.planner.llm import PlanSupport
+from robomem.planner.llm.loop import AssistantTurn, ToolCall, run_tool_loop
+from robomem.planner.llm.prompt import build_system_prompt, collect_keyframes
+from robomem.planner.llm.times import format_time
 
 __all__ = ["OpenAICompatPlanner", "chat_completions_url", "encode_image"]
 
@@ -86,6 +82,7 @@ class OpenAICompatPlanner:
         self.config = cfg
         self.url = chat_completions_url(cfg.endpoint)
         self.tz = cfg.tzinfo()
+        self.support = PlanSupport(cfg)
         self._api_key: Optional[str] = None
         if cfg.api_key_env:
             key = os.environ.get(cfg.api_key_env)
@@ -104,12 +101,14 @@ class OpenAICompatPlanner:
             return PlannerAnswer(
                 QueryStatus.NOT_FOUND, AnswerKind.UNKNOWN, "the task is empty; ask e.g. 'where is the mug?'"
             )
+        submit, goals = self.support.prepare(memory, now_ns, task)
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": build_system_prompt(memory, now_ns, self.tz, json_only=True)},
             {"role": "user", "content": self._user_content(task, memory)},
         ]
         return run_tool_loop(
-            self, memory, messages, max_rounds=self.config.max_tool_rounds, tz=self.tz, now_ns=now_ns
+            self, memory, messages, max_rounds=self.config.max_tool_rounds, tz=self.tz, now_ns=now_ns,
+            submit=submit, goals_from=goals,
         )
 
     def _user_content(self, task: str, memory: MemoryQueries) -> Any:

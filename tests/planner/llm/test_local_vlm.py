@@ -24,9 +24,11 @@ from robomem.core.query_types import QueryStatus
 from robomem.errors import PlannerError
 from robomem.planner.base import AnswerKind, create_planner, planner_names
 from robomem.planner.config import PlannerConfig
-from robomem.planner.local_vlm import LocalVLMPlanner
-from robomem.planner.tools import FINAL_ANSWER, build_system_prompt, tool_schemas
-from tests.planner._fake_memory import MUG_NOW, FakeMemory
+from robomem.planner.llm.answer import FINAL_ANSWER
+from robomem.planner.llm.local_vlm import LocalVLMPlanner
+from robomem.planner.llm.loop import tool_schemas
+from robomem.planner.llm.prompt import build_system_prompt
+from tests.planner._fake_memory import MUG_NOW, FakeMemory, faces
 
 # A small chat template that, like Qwen's, lists the tools and renders tool results; content is a string.
 TEMPLATE = (
@@ -163,7 +165,7 @@ def test_scripted_generation_runs_the_tool_loop(model_dir: Path, monkeypatch: py
     mem = FakeMemory()
     ans = planner.answer("Where is the red mug?", mem)
     assert ans.kind is AnswerKind.INSTANCE and ans.instance_ids == (3,)
-    assert ans.goals[0].position == MUG_NOW.position and ans.plan == ("locate(text='red mug')",)
+    assert faces(ans.goals[0], MUG_NOW.position) and ans.plan == ("locate(text='red mug')",)
 
     first, second = prompts
     assert first.startswith("<|tools|>locate last_seen where_at") and f"{FINAL_ANSWER} <|end|>" in first

@@ -5,12 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import socket
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -21,82 +18,12 @@ from robomem.core.query_types import QueryStatus
 from robomem.errors import ConfigError, PlannerError
 from robomem.planner.base import AnswerKind, create_planner, planner_names
 from robomem.planner.config import PlannerConfig, load_planner_config
-from robomem.planner.openai_compat import OpenAICompatPlanner, chat_completions_url, encode_image
-from robomem.planner.tools import FINAL_ANSWER
-from tests.planner._fake_memory import MUG_NOW, T0, FakeMemory, thumbnail
+from robomem.planner.llm.answer import FINAL_ANSWER
+from robomem.planner.llm.openai_compat import OpenAICompatPlanner, chat_completions_url, encode_image
+from tests.planner._fake_memory import MUG_NOW, T0, FakeMemory, faces, thumbnail
+from tests.planner.llm._chat_server import ChatServer, Reply, content_reply, tool_call_reply
 
-REPO = Path(__file__).resolve().parents[2]
-
-# A scripted reply: a JSON body (200), (status, body) or (status, body, delay_s, headers), or a callable
-Reply = Union[dict[str, Any], tuple[Any, ...], Callable[[dict[str, Any]], dict[str, Any]]]
-
-
-class ChatServer:
-    """http.server on 127.0.0.1 (random port, own thread) replaying scripted chat-completions replies."""
-
-    def __init__(self, replies: list[Reply]) -> None:
-        self.replies = list(replies)
-        self.requests: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        self.paths: list[str] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # keep pytest output clean
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
-                length = int(self.headers.get("Content-Length", "0"))
-                body = json.loads(self.rfile.read(length))
-                server.requests.append(body)
-                server.headers.append(dict(self.headers))
-                server.paths.append(self.path)
-                reply = server.replies.pop(0) if server.replies else (500, {"error": "script exhausted"})
-                if callable(reply):
-                    reply = reply(body)
-                status, payload, delay, headers = 200, reply, 0.0, {}
-                if isinstance(reply, tuple):
-                    status, payload = reply[0], reply[1]
-                    delay = reply[2] if len(reply) > 2 else 0.0
-                    headers = reply[3] if len(reply) > 3 else {}
-                if delay:
-                    time.sleep(delay)
-                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    for k, v in headers.items():
-                        self.send_header(k, v)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
-                    pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[list[Reply]], ChatServer]]:
-    servers: list[ChatServer] = []
-
-    def start(replies: list[Reply]) -> ChatServer:
-        s = ChatServer(replies)
-        servers.append(s)
-        return s
-
-    yield start
-    for s in servers:
-        s.close()
-
+REPO = Path(__file__).resolve().parents[3]
 
 def _config(url: str, **kw: Any) -> PlannerConfig:
     base: dict[str, Any] = dict(
@@ -113,29 +40,6 @@ def _config(url: str, **kw: Any) -> PlannerConfig:
     return PlannerConfig(**base)
 
 
-def tool_call_reply(*calls: tuple[str, dict[str, Any]]) -> dict[str, Any]:
-    tcs = [
-        {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": json.dumps(a)}}
-        for i, (n, a) in enumerate(calls)
-    ]
-    return {
-        "id": "x",
-        "object": "chat.completion",
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "tool_calls",
-                "message": {"role": "assistant", "content": None, "tool_calls": tcs},
-            }
-        ],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5},
-    }
-
-
-def content_reply(text: str) -> dict[str, Any]:
-    return {"choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}]}
-
-
 FINAL_MUG = (FINAL_ANSWER, {"kind": "instance", "text": "on the kitchen table", "instance_ids": [3]})
 
 
@@ -146,7 +50,7 @@ def test_tool_call_then_final_answer(serve: Callable[[list[Reply]], ChatServer])
     ans = planner.answer("Where is the red mug?", mem, now_ns=T0 + 3000 * 10**9)
 
     assert ans.status is QueryStatus.OK and ans.kind is AnswerKind.INSTANCE
-    assert ans.instance_ids == (3,) and ans.goals[0].position == MUG_NOW.position
+    assert ans.instance_ids == (3,) and faces(ans.goals[0], MUG_NOW.position)
     assert ans.plan == ("locate(text='red mug')",)
     assert server.paths == ["/v1/chat/completions"] * 2
 

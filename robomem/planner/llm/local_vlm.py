@@ -28,15 +28,10 @@ from robomem.core.query_types import KeyframeInfo, QueryStatus
 from robomem.errors import PlannerError
 from robomem.planner.base import AnswerKind, PlannerAnswer, register_planner
 from robomem.planner.config import PlannerConfig
-from robomem.planner.tools import (
-    AssistantTurn,
-    ToolCall,
-    build_system_prompt,
-    collect_keyframes,
-    format_time,
-    parse_tool_calls_text,
-    run_tool_loop,
-)
+from robomem.planner.llm import PlanSupport
+from robomem.planner.llm.loop import AssistantTurn, ToolCall, parse_tool_calls_text, run_tool_loop, tool_schemas
+from robomem.planner.llm.prompt import build_system_prompt, collect_keyframes
+from robomem.planner.llm.times import format_time
 
 __all__ = ["LocalVLMPlanner"]
 
@@ -53,6 +48,7 @@ class LocalVLMPlanner:
         cfg.validate()
         self.config = cfg
         self.tz = cfg.tzinfo()
+        self.support = PlanSupport(cfg)
         path = Path(cfg.local_model_path).expanduser() if cfg.local_model_path else None
         if path is None or not path.is_dir():
             raise PlannerError(
@@ -133,11 +129,9 @@ class LocalVLMPlanner:
             )
         system = build_system_prompt(memory, now_ns, self.tz, json_only=True)
         if not self._template_takes_tools:
-            from robomem.planner.tools import tool_schemas
-
             system += (
                 '\nTools (call one by writing <tool_call>{"name": ..., "arguments": {...}}</tool_call>):\n'
-                + json.dumps([t["function"] for t in tool_schemas()])
+                + json.dumps([t["function"] for t in tool_schemas(include_submit_plan=True)])
             )
         keyframes = collect_keyframes(memory, task, self.config.n_keyframes)
         self._images = [kf.thumbnail for kf in keyframes if kf.thumbnail is not None] if self.is_vision else []
@@ -145,7 +139,9 @@ class LocalVLMPlanner:
             {"role": "system", "content": system},
             {"role": "user", "content": self._user_content(task, keyframes)},
         ]
-        return run_tool_loop(self, memory, messages, max_rounds=self.config.max_tool_rounds, tz=self.tz, now_ns=now_ns)
+        submit, goals = self.support.prepare(memory, now_ns, task)
+        return run_tool_loop(self, memory, messages, max_rounds=self.config.max_tool_rounds, tz=self.tz,
+                             now_ns=now_ns, submit=submit, goals_from=goals)
 
     def _describe(self, kf: KeyframeInfo) -> str:
         x, y, z = (float(v) for v in np.asarray(kf.world_T_camera)[:3, 3])

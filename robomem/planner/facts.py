@@ -1,0 +1,264 @@
+"""What a planner knows about a memory while it answers: cached query results and facts derived from them.
+
+:class:`MemorySnapshot` holds, for one state of one memory, everything the handlers read (instances, histories,
+rooms, the robot's room visits, keyframe camera positions, the robot's moves) and is reused by every question
+asked while the memory does not change (:class:`SnapshotCache`, keyed by a fingerprint of ``time_range()`` and
+``instances()``). :class:`AnswerContext` is one answer's view of a snapshot: it records which memory queries
+the answer used (``PlannerAnswer.plan``).
+
+The robot's own pick-and-place moves are **inferred** from each object's placement history: an instance with
+>= 2 placements was moved; a move is the robot's own when the robot watched the object leave (its old place was
+seen empty within ``pick_gap_s`` of the last sighting there) and saw it at the new place within
+``max_carry_s``; pick time = the last sighting at the old place. Other moves happened while the robot was
+elsewhere (someone else moved it). Answers built on inferred moves say "(inferred from what I saw)".
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+import math
+import threading
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence, TypeVar
+
+from robomem.core.api import MemoryQueries
+from robomem.core.query_types import InstanceSummary, QueryStatus, RoomVisit
+from robomem.core.types import Box3D, NodeKind, Placement, Region
+from robomem.planner.config import PlannerConfig
+
+__all__ = ["AnswerContext", "MemorySnapshot", "Move", "SnapshotCache", "fmt_time", "room_of_xy", "xy_dist"]
+
+_LOG = logging.getLogger(__name__)
+NS = 1_000_000_000
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Move:
+    """One move of an object from one place to the next (ns stamps).
+
+    ``robot``: the robot's own pick-and-place, else someone else moved it while unseen. ``recorded``: the
+    manipulation stack reported it (a fact); False: inferred from the history. ``pick_ns``: when it left (best
+    estimate), ``place_ns``: when it was first seen (or put down) at the new place; ``before``/``after`` the
+    placements (``after`` None: not seen since)."""
+
+    instance_id: int
+    label: str
+    before: Placement
+    after: Optional[Placement]
+    pick_ns: int
+    place_ns: Optional[int]
+    robot: bool
+    recorded: bool = False
+
+    @property
+    def duration_s(self) -> Optional[float]:
+        return None if self.place_ns is None else (self.place_ns - self.pick_ns) / NS
+
+
+def room_of_xy(x: float, y: float, regions: Sequence[Region], margin: float = 0.0) -> Optional[Region]:
+    for r in regions:
+        lo, hi = r.box.min_xyz, r.box.max_xyz
+        if lo[0] + margin <= x <= hi[0] - margin and lo[1] + margin <= y <= hi[1] - margin:
+            return r
+    return None
+
+
+def xy_dist(a: Sequence[float], b: Sequence[float]) -> float:
+    return math.hypot(float(a[0]) - float(b[0]), float(a[1]) - float(b[1]))
+
+
+def fmt_time(t_ns: int, tz: datetime.tzinfo = datetime.timezone.utc, with_day: bool = False) -> str:
+    """ns -> "HH:MM:SS" in ``tz`` (with the date when ``with_day``)."""
+    dt = datetime.datetime.fromtimestamp(t_ns / NS, tz)
+    return dt.strftime("%Y-%m-%d %H:%M:%S" if with_day else "%H:%M:%S")
+
+
+class MemorySnapshot:
+    """Cached facts of one memory state (see the module docstring). Thread-safe lazily filled caches."""
+
+    def __init__(self, memory: MemoryQueries, instances: list[InstanceSummary], time_range: tuple[int, int],
+                 config: PlannerConfig) -> None:
+        try:  # the cache must not keep old memories alive
+            ref = weakref.ref(memory)
+            self._memory: Callable[[], Optional[MemoryQueries]] = ref
+        except TypeError:
+            self._memory = lambda: memory
+        self.instances = instances
+        self.time_range = time_range
+        self.config = config
+        self.by_id = {i.instance_id: i for i in instances}
+        self._lock = threading.RLock()
+        self._cache: dict[Any, Any] = {}
+
+    @property
+    def memory(self) -> MemoryQueries:
+        m = self._memory()
+        if m is None:
+            raise RuntimeError("the memory of this snapshot no longer exists")
+        return m
+
+    def cached(self, key: Any, make: Callable[[], T]) -> T:
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = make()
+            return self._cache[key]  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------------------------------ raw
+    def objects(self) -> list[InstanceSummary]:
+        return [i for i in self.instances if i.kind is NodeKind.OBJECT]
+
+    def receptacles(self) -> list[InstanceSummary]:
+        return [i for i in self.instances if i.kind is NodeKind.RECEPTACLE]
+
+    def history(self, iid: int) -> tuple[Placement, ...]:
+        def make() -> tuple[Placement, ...]:
+            res = self.memory.history(instance_id=iid)
+            return tuple(res.placements) if res.status is QueryStatus.OK else ()
+
+        return self.cached(("history", iid), make)
+
+    def regions(self) -> list[Region]:
+        return self.cached("regions", lambda: list(self.memory.regions()))
+
+    def visits(self) -> tuple[RoomVisit, ...]:
+        def make() -> tuple[RoomVisit, ...]:
+            res = self.memory.room_visits()
+            return tuple(res.visits) if res.status is QueryStatus.OK else ()
+
+        return self.cached("visits", make)
+
+    def rbox(self, rec: InstanceSummary) -> Box3D:
+        """A receptacle's box: the union of its placements' boxes (furniture does not move, but a partial view
+        can shift its centroid enough to look like a new placement)."""
+
+        def make() -> Box3D:
+            boxes = [p.box for p in self.history(rec.instance_id)] or [rec.box]
+            return Box3D(
+                (min(b.min_xyz[0] for b in boxes), min(b.min_xyz[1] for b in boxes), min(b.min_xyz[2] for b in boxes)),
+                (max(b.max_xyz[0] for b in boxes), max(b.max_xyz[1] for b in boxes), max(b.max_xyz[2] for b in boxes)),
+            )
+
+        return self.cached(("rbox", rec.instance_id), make)
+
+    def camera_positions(self, iid: int) -> list[tuple[float, float]]:
+        """xy of the cameras of keyframes that showed ``iid`` (places the robot stood and saw it from)."""
+
+        def make() -> list[tuple[float, float]]:
+            res = self.memory.keyframes_for(instance_id=iid, k=12)
+            return [(float(k.world_T_camera[0, 3]), float(k.world_T_camera[1, 3])) for k in res.keyframes]
+
+        return self.cached(("cams", iid), make)
+
+    def robot_xy(self) -> Optional[tuple[float, float]]:
+        """Where the robot is now: the camera of the newest keyframe."""
+
+        def make() -> Optional[tuple[float, float]]:
+            res = self.memory.keyframes_for(k=1)
+            if not res.keyframes:
+                return None
+            t = res.keyframes[0].world_T_camera
+            return (float(t[0, 3]), float(t[1, 3]))
+
+        return self.cached("robot_xy", make)
+
+    def room_name(self, xyz: Sequence[float]) -> Optional[str]:
+        r = room_of_xy(float(xyz[0]), float(xyz[1]), self.regions())
+        return r.name if r else None
+
+    # ------------------------------------------------------------------------------------------ derived
+    def moves(self) -> list[Move]:
+        """Every move of every object, in order of pick time (inferred from the histories)."""
+        return self.cached("moves", self._infer_moves)
+
+    def _infer_moves(self) -> list[Move]:
+        out: list[Move] = []
+        gap_ns = int(self.config.facts.pick_gap_s * NS)
+        carry_ns = int(self.config.facts.max_carry_s * NS)
+        for inst in self.objects():
+            ps = self.history(inst.instance_id)
+            for j, p in enumerate(ps):
+                nxt = ps[j + 1] if j + 1 < len(ps) else None
+                if nxt is None and p.vanished_ns is None:
+                    continue
+                left_before = p.vanished_ns if p.vanished_ns is not None else (
+                    nxt.first_seen_ns if nxt else p.last_seen_ns)
+                if nxt is not None:
+                    left_before = min(left_before, nxt.first_seen_ns)
+                watched = left_before - p.last_seen_ns <= gap_ns
+                robot = watched and nxt is not None and nxt.first_seen_ns - p.last_seen_ns <= carry_ns
+                pick = p.last_seen_ns if watched else (p.last_seen_ns + left_before) // 2
+                out.append(Move(inst.instance_id, inst.label, p, nxt, pick, nxt.first_seen_ns if nxt else None,
+                                robot))
+        out.sort(key=lambda mv: (mv.pick_ns, mv.instance_id))
+        return out
+
+    def picks(self) -> list[Move]:
+        """The robot's own pick-and-places, in pick order."""
+        return [mv for mv in self.moves() if mv.robot]
+
+    def picked_ids(self) -> list[int]:
+        """Objects the robot picked, in order of their first pick."""
+        out: list[int] = []
+        for mv in self.picks():
+            if mv.instance_id not in out:
+                out.append(mv.instance_id)
+        return out
+
+
+def _fingerprint(time_range: tuple[int, int], instances: Sequence[InstanceSummary]) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    h.update(repr(time_range).encode())
+    for i in instances:
+        h.update(repr((i.instance_id, i.label, i.n_observations, i.last_seen_ns, i.present, i.receptacle_id,
+                       i.position)).encode())
+    return h.hexdigest()
+
+
+class SnapshotCache:
+    """The last few :class:`MemorySnapshot` s, keyed by (memory object, state fingerprint)."""
+
+    def __init__(self, size: int = 4) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[int, str], MemorySnapshot] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, memory: MemoryQueries, config: PlannerConfig) -> MemorySnapshot:
+        time_range = memory.time_range()
+        instances = list(memory.instances(include_vanished=True))
+        key = (id(memory), _fingerprint(time_range, instances))
+        with self._lock:
+            snap = self._items.get(key)
+            if snap is not None and snap._memory() is memory:
+                self._items.move_to_end(key)
+                return snap
+            snap = MemorySnapshot(memory, instances, time_range, config)
+            self._items[key] = snap
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+            return snap
+
+
+class AnswerContext:
+    """One answer's view of a snapshot: the question time, zone, config, and the log of memory queries used."""
+
+    def __init__(self, snapshot: MemorySnapshot, now_ns: int, tz: datetime.tzinfo, config: PlannerConfig) -> None:
+        self.snap = snapshot
+        self.memory = snapshot.memory
+        self.now_ns = now_ns
+        self.tz = tz
+        self.config = config
+        self.calls: list[str] = []
+
+    def log(self, entry: str) -> None:
+        if entry not in self.calls:
+            self.calls.append(entry)
+
+    def fmt(self, t_ns: int) -> str:
+        first = self.snap.time_range[0]
+        multi_day = first and fmt_time(first, self.tz, True)[:10] != fmt_time(self.now_ns, self.tz, True)[:10]
+        return fmt_time(t_ns, self.tz, with_day=bool(multi_day))

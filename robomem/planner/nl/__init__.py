@@ -1,0 +1,8 @@
+"""Natural-language understanding for the planners: normalisation and word lists (:mod:`.lexicon`), time
+expressions (:mod:`.timeexpr`), mentions and cue words (:mod:`.reader`), intent recognition (:mod:`.intents`,
+:mod:`.embedder`) and the parser that puts them together into a typed :class:`~.plan.QueryPlan`
+(:mod:`.parser`)."""
+
+from robomem.planner.nl.plan import EntityKind, EntityRef, Intent, QueryPlan, Relation, TimeSpec
+
+__all__ = ["EntityKind", "EntityRef", "Intent", "QueryPlan", "Relation", "TimeSpec"]

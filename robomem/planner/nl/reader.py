@@ -1,0 +1,517 @@
+"""Reading a normalised question: the things it names (:class:`Mention`) and its cue words (:class:`Cues`).
+
+Mentions are found by longest match against the words the planner knows: the common-sense lexicon
+(:class:`~robomem.planner.knowledge.Knowledge`), the memory's own vocabulary (labels and rooms actually in memory,
+passed in as ``vocabulary``) and generic nouns ("thing", "object", "furniture", "room"); a determiner followed by
+unknown words ("the purple giraffe") is an unknown object. Colour / material / shape / size words before a noun
+are its attributes ("the glass vase": glass is the vase's material, "the glass": a glass).
+
+Cues are the words that say what is asked: question words, verbs of picking / placing / seeing / visiting /
+spending time / starting / ending / changing, negation, quantifiers, order, ordinals, superlatives.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+from robomem.planner.knowledge import Knowledge, SenseKind
+from robomem.planner.nl.lexicon import COLOURS, MATERIALS, ORDINALS, SIZES, ordinal_value, singular, tokens
+
+__all__ = ["Cues", "Mention", "Reading", "read"]
+
+GENERIC_OBJECT = frozenset(
+    "object thing item stuff something anything everything one belonging possession article piece whatever "
+    "nothing".split()
+)
+GENERIC_RECEPTACLE = frozenset(
+    "receptacle furniture surface place spot location furnishing fixture piece-of-furniture".split()
+)
+GENERIC_ROOM = frozenset("room area space part-of-the-house".split())
+DETERMINERS = frozenset(
+    "the a an any my our your some every each all this that these those one another which what both either "
+    "no its their his her".split()
+)
+_FUNCTION = frozenset(
+    """the a an any my our your some every each all this that these those of to in on at from by with for into
+    onto off out over under up down about after before since until till between during through near than then
+    and or but if so as is are was were be been being do does did done have has had i me you we us it they them
+    he she his her its their what which who whom whose when where why how many much more most less least not no
+    never yet again still also just only ever there here now today yesterday please can could would will shall
+    should may might must let go went gone take took taken bring brought show showed find found get got put
+    placed picked pick grab grabbed move moved saw see seen visit visited enter entered room rooms time times
+    order first last next right immediately directly straight left made one ones thing things object objects
+    item items away back around along inside within while whilst during""".split()
+)
+
+_VERBISH_BEFORE = frozenset("you i we they he she it to not never did do does can could will would".split())
+_MOSTLY_VERBS = frozenset(
+    "can watch present ring play set fly pack light lead store rest stand file tape iron top bar hold end "
+    "place spot change move show point park drop leave pick stay visit".split()
+)
+_PREPOSITIONS = frozenset("on in at from to near by under onto into of off with beside behind over".split())
+_NOT_THINGS = frozenset(
+    """day days end beginning start time times way order sequence house home apartment flat world moment rest
+    number total amount list same other others kind type sort color colour material shape size name answer
+    question robot hour hours minute minutes second seconds week weeks past future first last most least longest
+    shortest nearest farthest closest furthest earliest latest ones few couple bit lot while period duration point
+    morning afternoon evening night lunch dinner breakfast today yesterday moment tour trip route path visit
+    visits idea clue chance very really exact exactly actual same only just""".split()
+) | frozenset(w for w in ORDINALS if " " not in w)
+
+
+@dataclass
+class Mention:
+    """A thing the question names. Token span [start, end); ``head`` "" for generic nouns."""
+
+    start: int
+    end: int
+    text: str
+    head: str
+    attributes: tuple[str, ...]
+    kind: str  # object | receptacle | room | kind | unknown
+    generic: bool = False
+    plural: bool = False
+    determiner: str = ""
+    prep: str = ""  # the preposition before it ("on", "from", "after", ...)
+    score: float = 1.0  # how surely the words name a known thing (unknown nouns: lower)
+
+
+@dataclass
+class Cues:
+    """The question's cue words (see the module docstring); strings are cue names."""
+
+    wh: set[str] = field(default_factory=set)
+    verbs: set[str] = field(default_factory=set)
+    subject: str = ""  # robot | user | passive | ""
+    negated: bool = False
+    all: bool = False
+    order: str = ""  # ordered | unordered | ""
+    ordinal: Optional[int] = None
+    superlative: str = ""
+    attribute_kind: str = ""  # color | material | shape
+    post_attributes: tuple[str, ...] = ()  # "that is made of glass", "which is red"
+    anchor_offset: int = 0  # +1 "right after X", -1 "right before X"
+    anchor_index: int = -1  # index into Reading.mentions of the anchor X
+
+
+@dataclass
+class Reading:
+    text: str
+    tokens: list[str]
+    mentions: list[Mention]
+    cues: Cues
+    unexplained: list[str]  # content words neither a cue nor part of a mention
+    masked: str = ""  # the text with mentions replaced by ITEM / FURNITURE / ROOM (for the intent classifier)
+
+    def of_kind(self, *kinds: str, generic: Optional[bool] = None) -> list[Mention]:
+        return [m for m in self.mentions if m.kind in kinds and (generic is None or m.generic == generic)]
+
+
+# ------------------------------------------------------------------------------------------------ cues
+
+_NAV_VERBS = (
+    "navigate|go|head|walk|drive|move|return|come|proceed|get|travel|bring|take|lead|guide|show|find|locate|visit|"
+    "point|escort|steer|direct"
+)
+_CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    # (group, name, alternatives (regexes) over the text with mentions masked)
+    ("wh", "how_many_times", (
+        r"\bhow (?:many|much) times\b", r"\bhow often\b", r"\bnumber of times\b", r"\bhow frequently\b",
+        r"\bhow many visits\b",
+    )),
+    ("wh", "how_many", (
+        r"\bhow many\b", r"\bnumber of\b", r"\bcount\b", r"\bhow much\b(?! time)", r"\btotal of\b", r"\bquantity\b",
+        r"\bhow numerous\b",
+    )),
+    ("wh", "how_long", (
+        r"\bhow long\b", r"\bhow much time\b", r"\bduration\b", r"\bhow many (?:minutes|seconds|hours)\b",
+        r"\bhow quickly\b", r"\bhow fast\b", r"\bhow slow(?:ly)?\b",
+    )),
+    ("wh", "when", (
+        r"\bwhen\b", r"\bwhat time\b", r"\bat what point\b", r"\bwhich time\b", r"\bwhat hour\b",
+        r"\bwhat was the time\b", r"\btime at which\b",
+    )),
+    ("wh", "which_room", (
+        r"\b(?:which|what) (?:room|part of the house|area|space)\b", r"\bin which room\b", r"\bwhat room\b",
+        r"\bwhich room\b", r"\bthe room (?:where|in which|that|it is in|it was in)\b",
+    )),
+    ("wh", "where", (
+        r"\bwhere\b", r"\bwhereabouts\b", r"\blocation of\b", r"\bwhat place\b",
+    )),
+    ("wh", "attr", (
+        r"\b(?:what|which) (?:color|colour|material|shape|kind of material)\b", r"\bmade (?:of|from|out of) what\b",
+        r"\bwhat (?:is|was|are|were) (?:it|they|the \w+|that) made (?:of|from)\b", r"\bwhat is it made of\b",
+        r"\bwhat \w+ (?:is|was) the \w+ made of\b", r"\bmade of\b(?= *$)",
+    )),
+    ("wh", "yesno", (
+        r"^(?:did|have|has|had|was|were|is|are|do|does|whether|if)\b",
+    )),
+    ("wh", "which", (
+        r"\b(?:which|what)(?: \w+)? (?:one|object|thing|item|of the)\b", r"^(?:which|what)\b",
+    )),
+    ("wh", "nav", (
+        r"\b(?:" + _NAV_VERBS + r")\b(?: (?:back|over|me|us|yourself|myself|on|straight))*"
+        r"(?: (?:to|toward|towards|into|up to|in front of|near|where))\b",
+        r"\bbring me (?:to|over to)\b", r"\btake me\b", r"\bshow me\b", r"\blead me\b", r"\bguide me\b",
+        r"\bhelp me (?:find|locate|get to)\b",
+        r"\bi (?:am looking|need to find|want to find|want to go|need to go|would like to go|am searching)\b",
+        r"\blooking for\b", r"\bcan i find\b", r"\bfind (?:me )?(?:the|a|an|any|my|some|one|all|every|each)\b",
+        r"\blocate\b", r"\bget me to\b", r"\bgo see\b", r"\bgo check\b",
+        r"\b(?:go|head|come) (?:back )?(?:there|over)\b", r"\bpoint me\b", r"\bvisit\b",
+    )),
+    ("wh", "is_there", (
+        r"^(?:is|are) there\b", r"\bdo (?:you|we) have (?:a|an|any)\b",
+    )),
+    ("verbs", "pick", (
+        r"\bpick(?:ed|ing|s)? (?:up|\w+ up)\b", r"\bpick(?:ed)?\b", r"\bgrab(?:bed|bing|s)?\b", r"\btook\b",
+        r"\btake[ns]?\b", r"\btaking\b", r"\blift(?:ed|ing)?\b", r"\bcollect(?:ed|ing)?\b", r"\bhandl(?:e|ed|ing)\b",
+        r"\binteract(?:ed|ing)?\b", r"\btouch(?:ed|ing)?\b", r"\bcarr(?:y|ied|ying)\b", r"\brearrang(?:e|ed|ing)\b",
+        r"\brelocat(?:e|ed|ing)\b", r"\bfetch(?:ed|ing)?\b", r"\bgot hold of\b", r"\bheld\b", r"\bhold\b",
+        r"\bmov(?:e|ed|ing)\b", r"\bmanipulat(?:e|ed|ing)\b", r"\bpicked\b", r"\bused\b", r"\bplayed with\b",
+        r"\bput away\b", r"\btidied\b", r"\btid(?:y|ied) up\b", r"\bremoved?\b", r"\bget\b", r"\bgot\b",
+        r"\bgetting\b",
+    )),
+    ("verbs", "place", (
+        r"\bput\b", r"\bputting\b", r"\bplac(?:e|ed|ing)\b", r"\bset (?:down|it|them|the)\b",
+        r"\bset\b(?= (?:down|on|in|onto))", r"\bdrop(?:ped)?(?: off)?\b", r"\bleft\b", r"\bleave\b",
+        r"\bdeposit(?:ed)?\b", r"\bstash(?:ed)?\b", r"\bstor(?:e|ed)\b", r"\bpark(?:ed)?\b",
+        r"\brest(?:ed)?\b(?= (?:on|it))", r"\blaid\b", r"\blay\b", r"\bdropped off\b", r"\bput down\b",
+        r"\bset down\b", r"\bput back\b", r"\breturned\b", r"\bbrought\b",
+        r"\bmoved (?:it|them|the \w+) (?:to|onto|into)\b", r"\bend(?:ed)? up\b(?= on| in)",
+    )),
+    ("verbs", "see", (
+        r"\bs(?:ee|aw|een)\b", r"\bspot(?:ted)?\b", r"\bnotic(?:e|ed)\b", r"\bobserv(?:e|ed)\b", r"\bcome across\b",
+        r"\bcame across\b", r"\bencounter(?:ed)?\b", r"\blook(?:ed)? at\b", r"\bfound\b", r"\bdetect(?:ed)?\b",
+        r"\brecogni[sz]ed?\b", r"\bexist\b", r"\bthere (?:is|are|were|was)\b", r"\bknow of\b",
+        r"\bremember seeing\b", r"\bcatch sight\b", r"\bcaught sight\b", r"\bcame upon\b",
+    )),
+    ("verbs", "visit", (
+        r"\bvisit(?:ed|ing|s)?\b", r"\benter(?:ed|ing|s)?\b", r"\bwent (?:in|into|to|inside)\b",
+        r"\bgo (?:in|into|to|inside)\b", r"\bgone (?:in|into|to|inside)\b", r"\bgoing (?:in|into|to)\b",
+        r"\bbeen (?:in|to|into|inside|through)\b", r"\bwalk(?:ed)? (?:in|into|through)\b",
+        r"\bstep(?:ped)? (?:in|into)\b", r"\bpass(?:ed)? through\b", r"\bcame (?:in|into)\b",
+        r"\bcome (?:in|into)\b", r"\bbeen\b", r"\bexplor(?:e|ed)\b", r"\bunexplored\b", r"\bunvisited\b",
+        r"\bset foot\b", r"\bstop(?:ped)? by\b", r"\bdrop(?:ped)? (?:in|by)\b", r"\bcheck(?:ed)? (?:out|in)\b",
+        r"\btrip\b", r"\btrips\b", r"\bwere you in\b", r"\bwas i in\b",
+    )),
+    ("verbs", "spend", (
+        r"\bspen[dt]\b", r"\bspending\b", r"\bstay(?:ed)?\b", r"\bhung out\b", r"\bhang out\b", r"\blinger(?:ed)?\b",
+        r"\bmost of (?:your|the) time\b", r"\bmost time\b", r"\bthe most time\b", r"\blongest\b(?= (?:in|time))",
+        r"\bthe longest\b", r"\bthe most\b", r"\bbusiest\b", r"\bmostly\b", r"\bmainly\b", r"\bmost often\b",
+        r"\bfavorite\b",
+    )),
+    ("verbs", "start", (
+        r"\bstart(?:ed|ing)?\b", r"\bbegin(?:ning)?\b", r"\bbegan\b", r"\bwoke(?: up)?\b", r"\bwake(?: up)?\b",
+        r"\bfirst thing\b", r"\bstarting\b", r"\binitially\b", r"\bat first\b", r"\boriginally\b",
+    )),
+    ("verbs", "end", (
+        r"\bend(?:ed|ing)?\b", r"\bfinish(?:ed|ing)?\b", r"\bwrap(?:ped)? up\b", r"\bend of the day\b",
+        r"\bclose of the day\b", r"\bat the end\b", r"\bcurrently\b", r"\bright now\b", r"\bare you (?:in )?now\b",
+        r"\bare you\b", r"\blast (?:room|place)\b", r"\bfinally\b", r"\bin the end\b", r"\bdone\b",
+        r"\bstop(?:ped)?\b(?! by)", r"\bcalled it a day\b",
+    )),
+    ("verbs", "change", (
+        r"\bchang(?:e|ed|es|ing)\b", r"\bdifferent\b", r"\bdifference\b",
+        r"\bmoved (?:in|out|into|around|within|about|from|to)\b", r"\bbeen moved\b", r"\bgot moved\b",
+        r"\bwas moved\b", r"\bwere moved\b", r"\bmoved (?:since|after|before|during)\b", r"\bmovement\b",
+        r"\bmoving\b", r"\bmoved\b", r"\bshifted\b", r"\brearranged\b", r"\bdisturbed\b",
+        r"\btaken (?:out|away|into|in)\b", r"\bbrought (?:in|into|out)\b", r"\bcame (?:in|into|out)\b", r"\bleft\b",
+        r"\bappeared\b", r"\bdisappeared\b", r"\bmissing\b", r"\bnew\b", r"\bgone\b", r"\bremoved\b", r"\badded\b",
+    )),
+    ("verbs", "take_time", (
+        r"\btook (?:you )?(?:the )?(?:longest|shortest|most|least|longer|less)\b",
+        r"\btake (?:you )?(?:the )?(?:longest|shortest|most|least|longer|less)\b",
+        r"\bto (?:rearrange|move|relocate|carry|put away|deliver|bring)\b", r"\btook\b", r"\btake\b", r"\btime\b",
+    )),
+    ("verbs", "contain", (
+        r"\b(?:has|have|had|contains?|contained|holds?|held|is home to|houses?)\b",
+    )),
+)
+_CUES = tuple((g, n, re.compile("|".join(alts))) for g, n, alts in _CUE_PATTERNS)
+
+
+
+def _any(*alternatives: str) -> re.Pattern[str]:
+    """One pattern matching any of the alternatives (regexes)."""
+    return re.compile("|".join(alternatives))
+
+
+def _words(*phrases: str) -> re.Pattern[str]:
+    """One pattern matching any of the phrases as whole words (phrases may hold regex)."""
+    return re.compile(r"\b(?:" + "|".join(phrases) + r")\b")
+
+
+_ORDER = (
+    ("unordered", _any(
+        r"\b(?:in )?any order\b", r"\bwhatever order\b", r"\border does not matter\b", r"\bno particular order\b",
+        r"\bany sequence\b", r"\bin no (?:specific |particular )?order\b", r"\bdoes not matter (?:the|which) order\b",
+        r"\bregardless of (?:the )?order\b", r"\bone by one\b(?! in)",
+    )),
+    ("ordered", _any(
+        r"\bin (?:the )?(?:same |exact |right |correct |original |that |this |chronological |given |listed "
+        r"|that same )?"
+        r"(?:order|sequence)\b",
+        r"\bin (?:the )?order (?:that |in which )?(?:you|i)\b", r"\bone after (?:the )?(?:other|another)\b",
+        r"\bin turn\b", r"\bsequentially\b", r"\bchronologically\b", r"\bas listed\b", r"\bin that sequence\b",
+        r"\bfollowing (?:this|that|the same) order\b", r"\bkeeping (?:the|that) order\b",
+        r"(?<!since )(?<!before )\bthen\b", r"\bafterwards?\b", r"\bfollowed by\b", r"\bfirst\b.*\bthen\b",
+        r"\bstarting with\b",
+    )),
+)
+_SUPERLATIVES = (
+    ("nearest", _words("nearest", "closest", "next to", "nearby", "near", r"close(?:st)? to", "the least far",
+                       "right by", "beside", "adjacent")),
+    ("farthest", _words("farthest", "most distant", "furthest", r"far(?:thest)? away", "farther", "the most far",
+                        "furthest away", "far from", "farthest away", "away from")),
+    ("longest", _words("longest", "the most time", "most time", "slowest", "the longest time",
+                       r"took (?:you )?(?:the )?most", "took the longest", "longer", "the most effort", "forever")),
+    ("shortest", _words("shortest", "least time", "the least time", "quickest", "fastest", "the least",
+                        r"took (?:you )?(?:the )?least", "quicker", "faster", "the shortest time", "briefest")),
+)
+_NAV_PHRASE = re.compile(
+    r"\b(?:take|bring|get|lead|guide|walk|drive|move|show|carry|escort) (?:me|us|yourself)\b"
+    r"(?: (?:back |over )?(?:to|into|toward))?"
+    r"|\b(?:move|go|head|get|come|return|drive|walk) (?:back |over |straight )?(?:to|toward|into)\b"
+)
+_NEG = re.compile(
+    r"\b(?:not|never|no|none|without|unvisited|unexplored|untouched|unmoved|left alone|leave alone|did not|have not|"
+    r"has not|had not|was not|were not|nobody|neither|nor)\b"
+)
+_ALL = re.compile(r"\b(?:all|every|each|everything|both|everyone|each and every|the whole|whole lot|all of)\b")
+_ATTR_KIND = (
+    ("color", re.compile(r"\b(?:color|colors|colored|hue|shade)\b")),
+    ("material", _words("material", "materials", "made of", "made from", "made out of", "what is it made",
+                        "built from", "consist")),
+    ("shape", re.compile(r"\b(?:shape|shaped|form)\b")),
+)
+_POST_ATTR = re.compile(
+    r"\b(?:that|which|who|it) (?:is|was|are|were|looks|looked|seems|seemed)"
+    r"(?: (?:made|built|constructed) (?:of|from|out of))?"
+    r"(?: (?:a|an|the|kind of|sort of|all|completely|mostly|in))? (?P<attrs>(?:\w+(?:-\w+)?)(?: (?:and|or|,) \w+)*?)"
+    r"(?: in (?:color|colour|shape))?(?= |$)"
+    r"|\bmade (?:of|from|out of) (?P<mat>\w+)|\b(?:in|with|of) (?:a |the )?(?P<col>\w+) (?:color|colour|shade|hue)\b"
+    r"|\b(?P<col2>\w+)-colored\b|\b(?P<shp>\w+)-shaped\b|\bwith (?:a |the )?(?P<shp2>\w+) shape\b"
+)
+_ANCHOR = re.compile(
+    r"\b(?P<mod>(?:immediately |right |just |directly |straight |soon |shortly |)(?P<dir>after|following|"
+    r"next after|subsequent to|once you (?:were )?done with|before|prior to|preceding|ahead of))\s*$"
+)
+
+
+def _subject(text: str) -> str:
+    if re.search(r"\b(?:you|yourself|robot)\b", text):
+        return "robot"
+    if re.search(r"\b(?:i|we|myself)\b", text):
+        return "user"
+    if re.search(r"\b(?:was|were|been|got|get|being)\b \w+(?:ed|en|n)\b", text):
+        return "passive"
+    return ""
+
+
+# ------------------------------------------------------------------------------------------------ mentions
+
+
+def _lookup(words: list[str], i: int, knowledge: Knowledge, vocab: Mapping[str, str], max_len: int
+            ) -> Optional[tuple[int, str, str, float]]:
+    """Longest known noun phrase starting at word i -> (end, phrase (singular), kind, score)."""
+    for n in range(min(max_len, len(words) - i), 0, -1):
+        span = words[i : i + n]
+        if any(w == "," for w in span):
+            continue
+        phrase = " ".join(span)
+        sing = " ".join(span[:-1] + [singular(span[-1])])
+        for p in (phrase, sing):
+            if p in vocab:
+                return i + n, p, vocab[p], 1.0
+        for p in (phrase, sing):
+            if p.replace(" ", "-") in GENERIC_RECEPTACLE or p in GENERIC_RECEPTACLE:
+                return i + n, "", "receptacle", 1.0
+            if p.replace(" ", "-") in GENERIC_ROOM or p in GENERIC_ROOM:
+                return i + n, "", "room", 1.0
+            if p in GENERIC_OBJECT and n == 1:
+                return i + n, "", "object", 1.0
+        senses = knowledge.senses(phrase)
+        if senses:
+            s = senses[0]
+            kind = {SenseKind.OBJECT: "object", SenseKind.RECEPTACLE: "receptacle", SenseKind.ROOM: "room",
+                    SenseKind.KIND: "kind"}[s.kind]
+            return i + n, sing if knowledge.senses(sing) else phrase, kind, s.score
+    return None
+
+
+def _is_attribute_word(w: str, knowledge: Knowledge, attr_words: frozenset[str]) -> bool:
+    return (w in COLOURS or w in MATERIALS or w in SIZES or w in attr_words
+            or knowledge.shape_word(w) is not None or w.endswith(("-colored", "-shaped")))
+
+
+def _mentions(words: list[str], knowledge: Knowledge, vocab: Mapping[str, str], attr_words: frozenset[str]
+              ) -> list[Mention]:
+    max_len = max([knowledge.max_words, 3] + [len(p.split()) for p in vocab])
+    out: list[Mention] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        hit = _lookup(words, i, knowledge, vocab, max_len)
+        # an attribute word followed by a noun is the noun's attribute ("glass vase", "orange mug")
+        if hit is not None and _is_attribute_word(w, knowledge, attr_words) and hit[0] == i + 1:
+            nxt = _lookup(words, i + 1, knowledge, vocab, max_len) if i + 1 < len(words) else None
+            if nxt is not None or (i + 1 < len(words) and _is_attribute_word(words[i + 1], knowledge, attr_words)):
+                hit = None
+        prev = words[i - 1] if i > 0 else ""
+        if hit is not None and hit[0] == i + 1 and w in _MOSTLY_VERBS and not (
+            prev in DETERMINERS or prev in _PREPOSITIONS or prev.isdigit()
+            or _is_attribute_word(prev, knowledge, attr_words)
+        ):
+            hit = None  # "can you", "set it down", "watch": a verb here
+        elif hit is not None and prev in _VERBISH_BEFORE and hit[2] != "room" and w not in GENERIC_OBJECT:
+            hit = None  # "did you book", "to plant": a verb
+        if hit is not None and hit[0] == i + 1 and _is_attribute_word(w, knowledge, attr_words) and (
+            prev in ("of", "from", "is", "was", "are", "were", "in") and (i < 2 or words[i - 2] != "the")
+        ):
+            hit = None  # "made of glass", "that is orange": an attribute, not a thing
+        if hit is None:
+            i += 1
+            continue
+        end, phrase, kind, score = hit
+        # attributes before the noun
+        j = i
+        attrs: list[str] = []
+        while j > 0 and _is_attribute_word(words[j - 1], knowledge, attr_words) and not (
+            out and out[-1].end > j - 1
+        ):
+            j -= 1
+            attrs.insert(0, words[j])
+        det = words[j - 1] if j > 0 and words[j - 1] in DETERMINERS else ""
+        generic = phrase == ""
+        plural_ = words[end - 1] != singular(words[end - 1]) or words[end - 1] in ("things", "objects", "items",
+                                                                                   "rooms", "everything", "stuff")
+        head_word = words[end - 1]
+        if generic and head_word in ("something", "anything", "one"):
+            det = det or ("any" if head_word == "anything" else "a")
+        out.append(Mention(j, end, " ".join(words[j:end]), phrase, tuple(attrs), kind, generic, plural_, det,
+                           score=score))
+        i = end
+    # determiner + unknown words: "the purple velvet giraffe"
+    covered = {k for m in out for k in range(m.start, m.end)}
+    i = 0
+    while i < len(words):
+        if words[i] in ("the", "a", "an", "any", "my", "some", "your", "our") and i + 1 < len(words) and (
+            i + 1 not in covered
+        ):
+            j = i + 1
+            while (j < len(words) and j not in covered and words[j] != "," and words[j] not in _FUNCTION
+                   and words[j] not in _NOT_THINGS and ordinal_value(words[j]) is None):
+                j += 1
+            if j > i + 1 and (j >= len(words) or words[j] in _FUNCTION or words[j] in _NOT_THINGS
+                              or ordinal_value(words[j]) is not None or words[j] == "," or j in covered):
+                span = words[i + 1 : j]
+                attrs_u = [w for w in span[:-1] if _is_attribute_word(w, knowledge, attr_words)]
+                if len(attrs_u) == len(span) - 1 and not span[-1].isdigit():
+                    out.append(Mention(i + 1, j, " ".join(span), singular(span[-1]), tuple(attrs_u), "unknown",
+                                       determiner=words[i], score=0.5))
+                    covered.update(range(i + 1, j))
+            i = j
+        else:
+            i += 1
+    out.sort(key=lambda m: m.start)
+    for m in out:
+        k = m.start - 1
+        while k >= 0 and words[k] in DETERMINERS | {"of", "all", "every", "each"}:
+            k -= 1
+        if k >= 0:
+            two = " ".join(words[max(0, k - 1) : k + 1])
+            m.prep = two if two in ("out of", "next to", "close to", "away from", "in front", "prior to") else words[k]
+    return out
+
+
+def _owners(words: list[str], mentions: list[Mention]) -> list[Optional[Mention]]:
+    own: list[Optional[Mention]] = [None] * len(words)
+    for m in mentions:
+        for k in range(m.start, m.end):
+            own[k] = m
+    return own
+
+
+def read(text: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str, str]] = None,
+         attribute_words: frozenset[str] = frozenset()) -> Reading:
+    """Mentions and cues of a normalised question. ``vocabulary``: phrase -> "object" / "receptacle" / "room"
+    for the memory's own labels and rooms (singular); ``attribute_words``: modifier words of memory labels."""
+    words = tokens(text)
+    vocab = dict(vocabulary or {})
+    mentions = _mentions(words, knowledge, vocab, attribute_words)
+    masked = list(words)
+    for m in mentions:
+        for k in range(m.start, m.end):
+            masked[k] = ""
+        masked[m.start] = {"object": "ITEM", "unknown": "ITEM", "kind": "ITEM", "receptacle": "FURNITURE",
+                           "room": "ROOM"}[m.kind] if not m.generic else words[m.end - 1]
+    mtext = " ".join(w for w in masked if w)
+    # generic receptacle words ("the place", "the spot") must not read as verbs of placing
+    ctext = " ".join("SURFACE" if m_ is not None and m_.generic and m_.kind == "receptacle" else w
+                     for w, m_ in zip(masked, _owners(words, mentions)) if w)
+    words_implicit = tokens(mtext)
+    if (words_implicit[:1] in (["what"], ["which"]) and not any(m_.kind in ("object", "unknown", "kind")
+                                                                   for m_ in mentions)
+            and not re.match(r"(?:what|which) (?:time|color|colour|material|shape|room|day|hour|kind of material)\b",
+                             mtext)
+            and not re.match(r"(?:what|which) \w+ (?:is|was|are|were) (?:it|the|made)\b", mtext)):
+        # "what did you put on the counter": the question word stands for the thing asked about
+        mentions.insert(0, Mention(0, 0, "what", "", (), "object", generic=True, determiner="what"))
+    cues = Cues()
+    # "take me to", "bring me", "move to the kitchen": the robot going somewhere, not picking anything up
+    vtext = _NAV_PHRASE.sub(" NAV ", ctext)
+    for group, name, pat in _CUES:
+        if pat.search(vtext if group == "verbs" else mtext):
+            getattr(cues, group).add(name)
+    cues.subject = _subject(vtext)
+    cues.negated = bool(_NEG.search(mtext))
+    cues.all = bool(_ALL.search(mtext))
+    for name, pat in _ORDER:
+        if pat.search(text):
+            cues.order = name
+            break
+    for name, pat in _SUPERLATIVES:
+        if pat.search(mtext):
+            cues.superlative = name
+            break
+    for name, pat in _ATTR_KIND:
+        if pat.search(mtext):
+            cues.attribute_kind = name
+            break
+    # ordinals ("the second object", "3rd", "second to last"), not days ("the second day")
+    for phrase in sorted(ORDINALS, key=len, reverse=True):
+        if re.search(rf"\b{re.escape(phrase)}\b(?! day)", text):
+            cues.ordinal = ORDINALS[phrase]
+            break
+    if cues.ordinal is None:
+        for w in words:
+            v = ordinal_value(w)
+            if v is not None and re.search(rf"\b{w}\b(?! day)", text):
+                cues.ordinal = v
+                break
+    if cues.ordinal is None:
+        num = re.search(r"\b(?:number|no|#) ?(\d+)\b", text)
+        if num and "pick" in cues.verbs:
+            cues.ordinal = int(num.group(1))
+    post: list[str] = []
+    for m2 in _POST_ATTR.finditer(mtext):
+        for g in ("attrs", "mat", "col", "col2", "shp", "shp2"):
+            said = m2.group(g)
+            if said:
+                post.extend(x for x in re.split(r" (?:and|or|,) | ", said)
+                            if _is_attribute_word(x, knowledge, attribute_words))
+    cues.post_attributes = tuple(dict.fromkeys(post))
+    for idx, m in enumerate(mentions):
+        pre = " ".join(words[max(0, m.start - 4) : m.start])
+        bare = re.sub(r"\b(?:the|my|a|an|picking up|you picked up|you grabbed|grabbing|taking)\b", " ", pre)
+        a = _ANCHOR.search(bare.strip() + " ")
+        if a is None:
+            a = _ANCHOR.search(pre + " ")
+        if a is not None and m.kind in ("object", "unknown", "kind") and not m.generic:
+            cues.anchor_offset = -1 if a.group("dir") in ("before", "prior to", "preceding", "ahead of") else 1
+            cues.anchor_index = idx
+    unexplained = [w for w in masked if w and w not in _FUNCTION and w.isalpha() and w.upper() != w
+                   and not any(p.search(w) for _g, _n, p in _CUES)]
+    return Reading(text, words, mentions, cues, unexplained, mtext)
