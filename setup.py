@@ -22,7 +22,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["robomem", "robomem.*"]) + sim_packages,
     package_dir={"robomem_sim": "sim"},
-    package_data={"robomem": ["py.typed"]},
+    package_data={"robomem": ["py.typed", "planner/data/*.yaml"]},
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + PACKAGE]),
         ("share/" + PACKAGE, ["package.xml"]),
