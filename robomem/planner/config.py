@@ -66,17 +66,16 @@ class FactsConfig:
 
     pick_gap_s: a move counts as the robot's own pick when its old place was seen empty within this time of the
     last sighting there; max_carry_s: ... and the object was seen at its new place within this time.
-    time_match_s: "at 10:30" matches an event within this many seconds. stale_after_s: an object last seen
-    longer ago than this (its place not seen since) is reported at its last known place with "it may have been
-    moved since" (``PlannerAnswer.may_have_moved``)."""
+    time_match_s: "at 10:30" matches an event within this many seconds.
+    (An object whose last known place was later seen empty is reported at that place with "it may have been
+    moved" - ``PlannerAnswer.may_have_moved`` - whatever the time: the flag states evidence, not age.)"""
 
     pick_gap_s: float = 120.0
     max_carry_s: float = 900.0
     time_match_s: float = 300.0
-    stale_after_s: float = 7200.0
 
     def validate(self) -> None:
-        _positive(self, "pick_gap_s", "max_carry_s", "time_match_s", "stale_after_s", where="planner.facts")
+        _positive(self, "pick_gap_s", "max_carry_s", "time_match_s", where="planner.facts")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,7 +6,9 @@ asked while the memory does not change (:class:`SnapshotCache`, keyed by a finge
 ``instances()``). :class:`AnswerContext` is one answer's view of a snapshot: it records which memory queries
 the answer used (``PlannerAnswer.plan``).
 
-The robot's own pick-and-place moves are **inferred** from each object's placement history: an instance with
+The robot's own pick-and-place moves are **facts** when its manipulation stack recorded them
+(``memory.actions()``: a PICK paired with the next PLACE). Otherwise they are **inferred** from each object's
+placement history: an instance with
 >= 2 placements was moved; a move is the robot's own when the robot watched the object leave (its old place was
 seen empty within ``pick_gap_s`` of the last sighting there) and saw it at the new place within
 ``max_carry_s``; pick time = the last sighting at the old place. Other moves happened while the robot was
@@ -15,6 +17,7 @@ elsewhere (someone else moved it). Answers built on inferred moves say "(inferre
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import logging
@@ -26,11 +29,13 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence, TypeVar
 
 from robomem.core.api import MemoryQueries
-from robomem.core.query_types import InstanceSummary, QueryStatus, RoomVisit
-from robomem.core.types import Box3D, NodeKind, Placement, Region
+from robomem.core.query_types import ActionRecord, InstanceSummary, QueryStatus, RoomVisit
+from robomem.core.types import ActionKind, Box3D, NodeKind, Placement, Region
 from robomem.planner.config import PlannerConfig
 
 __all__ = ["AnswerContext", "MemorySnapshot", "Move", "SnapshotCache", "fmt_time", "room_of_xy", "xy_dist"]
+
+Vec3 = tuple[float, float, float]
 
 _LOG = logging.getLogger(__name__)
 NS = 1_000_000_000
@@ -39,25 +44,33 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Move:
-    """One move of an object from one place to the next (ns stamps).
+    """One move of an object from one place to the next (ns stamps, world frame m).
 
     ``robot``: the robot's own pick-and-place, else someone else moved it while unseen. ``recorded``: the
     manipulation stack reported it (a fact); False: inferred from the history. ``pick_ns``: when it left (best
-    estimate), ``place_ns``: when it was first seen (or put down) at the new place; ``before``/``after`` the
-    placements (``after`` None: not seen since)."""
+    estimate), ``place_ns``: when it was put down / first seen at the new place (None: not seen since).
+    ``instance_id`` None: a recorded action the memory could not tie to an object (``label`` is the hint)."""
 
-    instance_id: int
+    instance_id: Optional[int]
     label: str
-    before: Placement
-    after: Optional[Placement]
     pick_ns: int
     place_ns: Optional[int]
+    from_receptacle_id: Optional[int]
+    to_receptacle_id: Optional[int]
+    from_position: Vec3
+    to_position: Optional[Vec3]
+    from_room: Optional[str]
+    to_room: Optional[str]
     robot: bool
     recorded: bool = False
 
     @property
     def duration_s(self) -> Optional[float]:
         return None if self.place_ns is None else (self.place_ns - self.pick_ns) / NS
+
+
+def _vec(p: Sequence[float]) -> Vec3:
+    return (float(p[0]), float(p[1]), float(p[2]))
 
 
 def room_of_xy(x: float, y: float, regions: Sequence[Region], margin: float = 0.0) -> Optional[Region]:
@@ -172,8 +185,55 @@ class MemorySnapshot:
 
     # ------------------------------------------------------------------------------------------ derived
     def moves(self) -> list[Move]:
-        """Every move of every object, in order of pick time (inferred from the histories)."""
-        return self.cached("moves", self._infer_moves)
+        """Every move of every object, in order of pick time: the robot's recorded pick-and-places (facts) when the
+        manipulation stack reported any, plus the moves inferred from the histories that no record explains."""
+        return self.cached("moves", self._all_moves)
+
+    def recorded_moves(self) -> list[Move]:
+        """The robot's pick-and-places from its recorded actions (a PICK paired with the next PLACE); [] when no
+        action was ever recorded."""
+        return self.cached("recorded", self._recorded_moves)
+
+    def _recorded_moves(self) -> list[Move]:
+        res = self.memory.actions()
+        if res.status is not QueryStatus.OK:
+            return []
+        out: list[Move] = []
+        held: Optional[ActionRecord] = None
+        for a in res.actions:
+            if a.kind is ActionKind.PICK:
+                if held is not None:  # picked again without a recorded place: the first move has no end
+                    out.append(self._record_move(held, None))
+                held = a
+            elif held is not None:
+                out.append(self._record_move(held, a))
+                held = None
+        if held is not None:
+            out.append(self._record_move(held, None))
+        return out
+
+    def _record_move(self, pick: ActionRecord, place: Optional[ActionRecord]) -> Move:
+        iid = pick.instance_id if pick.instance_id is not None else (place.instance_id if place else None)
+        inst = self.by_id.get(iid) if iid is not None else None
+        label = inst.label if inst is not None else (pick.label or pick.label_hint or "object")
+        gp = pick.gripper_position
+        to_pos = (float(place.gripper_position[0]), float(place.gripper_position[1]),
+                  float(place.gripper_position[2])) if place is not None else None
+        return Move(iid, label, pick.stamp_ns, place.stamp_ns if place else None, pick.from_receptacle_id,
+                    place.to_receptacle_id if place else None, (float(gp[0]), float(gp[1]), float(gp[2])), to_pos,
+                    pick.from_room, place.to_room if place else None, True, True)
+
+    def _all_moves(self) -> list[Move]:
+        recorded = self.recorded_moves()
+        inferred = self._infer_moves()
+        if not recorded:
+            return inferred
+        window = int(self.config.facts.max_carry_s * NS)
+        keep = [mv for mv in inferred if not any(
+            r.instance_id == mv.instance_id and abs(r.pick_ns - mv.pick_ns) <= window for r in recorded)]
+        out = [*recorded, *(dataclasses.replace(mv, robot=False) for mv in keep)]
+        out.sort(key=lambda mv: (mv.pick_ns, mv.instance_id if mv.instance_id is not None else -1))
+        return out
 
     def _infer_moves(self) -> list[Move]:
         out: list[Move] = []
@@ -192,9 +252,12 @@ class MemorySnapshot:
                 watched = left_before - p.last_seen_ns <= gap_ns
                 robot = watched and nxt is not None and nxt.first_seen_ns - p.last_seen_ns <= carry_ns
                 pick = p.last_seen_ns if watched else (p.last_seen_ns + left_before) // 2
-                out.append(Move(inst.instance_id, inst.label, p, nxt, pick, nxt.first_seen_ns if nxt else None,
-                                robot))
-        out.sort(key=lambda mv: (mv.pick_ns, mv.instance_id))
+                out.append(Move(
+                    inst.instance_id, inst.label, pick, nxt.first_seen_ns if nxt else None, p.receptacle_id,
+                    nxt.receptacle_id if nxt else None, _vec(p.position), _vec(nxt.position) if nxt else None,
+                    p.room or self.room_name(p.position), (nxt.room or self.room_name(nxt.position)) if nxt else None,
+                    robot))
+        out.sort(key=lambda mv: (mv.pick_ns, mv.instance_id if mv.instance_id is not None else -1))
         return out
 
     def picks(self) -> list[Move]:
@@ -205,7 +268,7 @@ class MemorySnapshot:
         """Objects the robot picked, in order of their first pick."""
         out: list[int] = []
         for mv in self.picks():
-            if mv.instance_id not in out:
+            if mv.instance_id is not None and mv.instance_id not in out:
                 out.append(mv.instance_id)
         return out
 

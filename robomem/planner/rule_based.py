@@ -64,6 +64,10 @@ class RuleBasedPlanner:
         self.parser = Parser(know, embedder)
         self.executor = PlanExecutor(cfg, know, embedder)
 
+    def warm_up(self) -> None:
+        """Load the sentence model and embed the intent exemplars now (seconds), not on the first question."""
+        self.parser.classifier.similarities("where is the mug")
+
     def parse(self, task: str, memory: MemoryQueries, now_ns: Optional[int] = None) -> QueryPlan:
         """Parse only (against the memory's vocabulary and clock)."""
         ctx = self.executor.context(memory, now_ns)

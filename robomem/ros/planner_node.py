@@ -9,15 +9,17 @@ yaw when it has one) and ``~/answer`` (std_msgs/String, the answer text). Node n
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Protocol, Sequence, runtime_checkable
 
 from robomem.core.query_types import QueryStatus
 from robomem.errors import ConfigError, PlannerError, RobomemError
 from robomem.planner.base import Goal, PlannerAnswer, create_planner
+from robomem.planner.config import PlannerConfig, load_planner_config
 from robomem.ros.converters import set_stamp, yaw_quaternion
 from robomem.ros.memory_client import RosMemoryClient
 from robomem.ros.memory_server import setup_logging
@@ -30,12 +32,16 @@ log = logging.getLogger("robomem.ros.planner_node")
 class PlannerNodeConfig:
     """planner: backend name. memory_namespace: the memory server's node (services under it; relative names
     resolve in this node's namespace, so both nodes launched in one namespace find each other). world_frame:
-    frame of the goals. service_timeout_s: per memory service call."""
+    frame of the goals. service_timeout_s: per memory service call. planner_config: a ``config/planner.yaml``
+    with the planner's settings ("" = built-in defaults). timezone: IANA zone the user's clock times are read in
+    ("" = planner_config's, whose default is the system's zone)."""
 
     planner: str = "rule_based"
     memory_namespace: str = "robomem"
     world_frame: str = "map"
     service_timeout_s: float = 10.0
+    planner_config: str = ""
+    timezone: str = ""
 
     def validate(self) -> None:
         if not self.planner:
@@ -44,6 +50,20 @@ class PlannerNodeConfig:
             raise ConfigError("parameter world_frame must not be empty")
         if not self.service_timeout_s > 0:
             raise ConfigError(f"parameter service_timeout_s must be > 0, got {self.service_timeout_s}")
+
+    def planner_settings(self) -> PlannerConfig:
+        """The planner's settings: planner_config (or defaults) with this node's backend and zone."""
+        pcfg = load_planner_config(self.planner_config) if self.planner_config else PlannerConfig()
+        pcfg = dataclasses.replace(pcfg, backend=self.planner)
+        if self.timezone:
+            pcfg = dataclasses.replace(pcfg, timezone=self.timezone)
+        pcfg.validate()
+        return pcfg
+
+
+@runtime_checkable
+class _WarmUp(Protocol):
+    def warm_up(self) -> None: ...
 
 
 def goal_to_pose(goal: Goal, pose_stamped: Any, frame_id: str, stamp_ns: int) -> Any:
@@ -67,19 +87,22 @@ class PlannerNode:
 
         self.node = Node("robomem_planner")
         defaults = PlannerNodeConfig()
-        for name in ("planner", "memory_namespace", "world_frame", "service_timeout_s"):
+        names = tuple(PlannerNodeConfig.__dataclass_fields__)
+        for name in names:
             self.node.declare_parameter(
                 name, getattr(defaults, name),
                 ParameterDescriptor(description=PlannerNodeConfig.__doc__ or "", read_only=True, dynamic_typing=True),
             )
-        values = {n: self.node.get_parameter(n).value for n in ("planner", "memory_namespace", "world_frame",
-                                                                 "service_timeout_s")}
+        values = {n: self.node.get_parameter(n).value for n in names}
         if isinstance(values["service_timeout_s"], int):
             values["service_timeout_s"] = float(values["service_timeout_s"])
         from robomem.config import from_dict
 
         self.cfg = from_dict(PlannerNodeConfig, values)
-        self.planner = create_planner(self.cfg.planner)  # PlannerError for an unknown name
+        # PlannerError for an unknown name, ConfigError for bad settings
+        self.planner = create_planner(self.cfg.planner, config=self.cfg.planner_settings())
+        if isinstance(self.planner, _WarmUp):
+            self.planner.warm_up()  # load models now, not on the first question
         self.memory = RosMemoryClient(self.node, self.cfg.memory_namespace, self.cfg.service_timeout_s, spin=False)
         self._pose_cls = PoseStamped
         self._string_cls = String

@@ -12,6 +12,7 @@ import numpy as np
 
 from robomem.core.api import MemoryQueries
 from robomem.core.query_types import (
+    ActionsResult,
     Change,
     ChangeKind,
     ChangesResult,
@@ -217,6 +218,10 @@ class FakeMemory(MemoryQueries):
             "ok",
             (RoomVisit("kitchen", T0, T0 + 900 * SEC), RoomVisit("living room", T0 + 900 * SEC, None)),
         )
+
+    def actions(self, t0_ns=None, t1_ns=None, kind=None, instance_id=None) -> ActionsResult:
+        self.calls.append(("actions", t0_ns, t1_ns, kind, instance_id))
+        return ActionsResult(QueryStatus.NOT_FOUND, "no action was ever recorded")
 
     def instances(self, include_vanished=True) -> list[InstanceSummary]:
         self.calls.append(("instances", include_vanished))

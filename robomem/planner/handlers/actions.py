@@ -40,6 +40,14 @@ def _picks_of(plan: QueryPlan, env: Env) -> tuple[InstanceSummary, list[Move]]:
                   plan.target.describe())
 
 
+def _object_of(mv: Move, env: Env) -> InstanceSummary:
+    inst = env.by_id(mv.instance_id)
+    if inst is None:
+        raise UnknownError(f"I picked up something ('{mv.label}') at {env.fmt(mv.pick_ns)} but could not tell which "
+                           "object in my memory it was")
+    return inst
+
+
 def _nth(mvs: list[Move], ordinal: Optional[int], default: int) -> Move:
     n = ordinal if ordinal is not None else default
     if n > len(mvs) or -n > len(mvs) or n == 0:
@@ -61,7 +69,7 @@ def _filtered_picks(plan: QueryPlan, env: Env) -> list[Move]:
 def pick_receptacle(plan: QueryPlan, env: Env) -> PlannerAnswer:
     inst, mvs = _picks_of(plan, env)
     mv = _nth(mvs, plan.ordinal, 1)
-    rec = env.by_id(mv.before.receptacle_id)
+    rec = env.by_id(mv.from_receptacle_id)
     if rec is None:
         raise UnknownError(f"I picked up the {inst.label} at {env.fmt(mv.pick_ns)} but did not see what it was on",
                       inst.label)
@@ -73,7 +81,7 @@ def pick_receptacle(plan: QueryPlan, env: Env) -> PlannerAnswer:
 def place_receptacle(plan: QueryPlan, env: Env) -> PlannerAnswer:
     inst, mvs = _picks_of(plan, env)
     mv = _nth(mvs, plan.ordinal, -1)
-    rec = env.by_id(mv.after.receptacle_id if mv.after else None)
+    rec = env.by_id(mv.to_receptacle_id)
     if rec is None:
         raise UnknownError(f"I do not know what I put the {inst.label} on", inst.label)
     when = f" at {env.fmt(mv.place_ns)}" if mv.place_ns is not None else ""
@@ -108,8 +116,7 @@ def pick_order(plan: QueryPlan, env: Env) -> PlannerAnswer:
             raise UnknownError(f"I picked up only {len(picks)} object(s), not {abs(n)}{note}")
         mv = picks[n - 1] if n > 0 else picks[n]
         why = f"pick #{picks.index(mv) + 1} of {len(picks)} was the {mv.label} at {env.fmt(mv.pick_ns)}{note}; "
-    inst = env.by_id(mv.instance_id)
-    assert inst is not None
+    inst = _object_of(mv, env)
     return env.nav_instance(inst, why, plan.navigate)
 
 
@@ -130,8 +137,7 @@ def _nearest_in_time(events: list[tuple[int, Move]], plan: QueryPlan, what: str,
 
 def pick_at_time(plan: QueryPlan, env: Env) -> PlannerAnswer:
     mv = _nearest_in_time([(m.pick_ns, m) for m in _filtered_picks_no_time(plan, env)], plan, "pick up", env)
-    inst = env.by_id(mv.instance_id)
-    assert inst is not None
+    inst = _object_of(mv, env)
     return env.nav_instance(inst, f"I picked up the {mv.label} at {env.fmt(mv.pick_ns)}{env.inferred_note()}; ",
                             plan.navigate)
 
@@ -146,7 +152,7 @@ def _filtered_picks_no_time(plan: QueryPlan, env: Env) -> list[Move]:
 
 def place_at_time(plan: QueryPlan, env: Env) -> PlannerAnswer:
     mv = _nearest_in_time([(m.place_ns, m) for m in env.picks() if m.place_ns is not None], plan, "put down", env)
-    rec = env.by_id(mv.after.receptacle_id if mv.after else None)
+    rec = env.by_id(mv.to_receptacle_id)
     if rec is None:
         raise UnknownError(f"I put the {mv.label} down at {env.fmt(mv.place_ns or 0)} but did not see on what")
     return env.nav_receptacle(rec, f"I put the {mv.label} on the {rec.label} at {env.fmt(mv.place_ns or 0)}"
@@ -190,8 +196,7 @@ def duration_extreme(plan: QueryPlan, env: Env) -> PlannerAnswer:
         raise UnknownError(f"I did not see myself complete any pick-and-place{env.inferred_note()}")
     sign = 1.0 if plan.superlative == "shortest" else -1.0
     mv = sorted(done, key=lambda m: (sign * (m.duration_s or 0.0), m.pick_ns))[0]
-    inst = env.by_id(mv.instance_id)
-    assert inst is not None
+    inst = _object_of(mv, env)
     return env.nav_instance(inst, f"the {mv.label} took the {plan.superlative} ({mv.duration_s:.0f} s)"
                                   f"{env.inferred_note()}; ", plan.navigate)
 
@@ -200,7 +205,7 @@ def multi_picked(plan: QueryPlan, env: Env) -> PlannerAnswer:
     picks = _filtered_picks(plan, env)
     ids: list[int] = []
     for mv in picks:
-        if mv.instance_id not in ids:
+        if mv.instance_id is not None and mv.instance_id not in ids:
             ids.append(mv.instance_id)
     note = env.inferred_note()
     if not ids:
@@ -217,7 +222,7 @@ def multi_picked(plan: QueryPlan, env: Env) -> PlannerAnswer:
 def multi_placed_receptacles(plan: QueryPlan, env: Env) -> PlannerAnswer:
     recs: list[InstanceSummary] = []
     for mv in _filtered_picks(plan, env):
-        r = env.by_id(mv.after.receptacle_id if mv.after else None)
+        r = env.by_id(mv.to_receptacle_id)
         # ordered: one goal per placement (the same receptacle twice is two goals); unordered: distinct
         if r is not None and (plan.ordered or all(x.instance_id != r.instance_id for x in recs)):
             recs.append(r)
@@ -235,7 +240,7 @@ def multi_placed_receptacles(plan: QueryPlan, env: Env) -> PlannerAnswer:
 def count_picked(plan: QueryPlan, env: Env) -> PlannerAnswer:
     ids: list[int] = []
     for mv in _filtered_picks(plan, env):
-        if mv.instance_id not in ids:
+        if mv.instance_id is not None and mv.instance_id not in ids:
             ids.append(mv.instance_id)
     what = plan.target.describe() if plan.target is not None and not plan.target.generic else "object"
     return PlannerAnswer(QueryStatus.OK, AnswerKind.NUMBER,

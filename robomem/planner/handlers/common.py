@@ -37,8 +37,8 @@ class ClarifyError(Exception):
 
 @dataclass(frozen=True)
 class Where:
-    """Where an object is believed to be now. ``predicted``: its place was seen empty, this is a guess;
-    ``stale``: last seen long ago and its place not seen since, it may have been moved."""
+    """Where an object is believed to be now. ``predicted``: a guess (not its last known place); ``stale``: its
+    last known place was seen empty since, so it may have been moved."""
 
     position: tuple[float, float, float]
     receptacle: Optional[InstanceSummary]
@@ -139,33 +139,30 @@ class Env:
 
     # ------------------------------------------------------------------------------------------ where now
     def where(self, inst: InstanceSummary) -> Where:
+        """Where the object is believed to be: its last known place. When the robot later saw that place empty (and
+        has not seen the object since) it is a stale belief: the last known place, flagged "may have moved", with
+        where such things are usually kept as a hint in the text."""
         rec = self.by_id(inst.receptacle_id)
         room = inst.room or self.room_of(inst.position)
+        on = f" on the {rec.label}" if rec else ""
+        inside = f" in the {room}" if room else ""
+        x, y, z = inst.position
         if inst.present:
-            on = f" on the {rec.label}" if rec else ""
-            inside = f" in the {room}" if room else ""
-            text = f"the {inst.label} is{on}{inside} (last seen {self.fmt(inst.last_seen_ns)})"
-            stale = (self.ctx.now_ns - inst.last_seen_ns) > self.ctx.config.facts.stale_after_s * NS
-            if stale and inst.kind is NodeKind.OBJECT:
-                hours = (self.ctx.now_ns - inst.last_seen_ns) / NS / 3600
-                text = (f"the {inst.label} was{on}{' in the ' + room if room else ''} when I last saw it at "
-                        f"{self.fmt(inst.last_seen_ns)}, {hours:.1f} h ago; I have not seen that place since, so "
-                        "it may have been moved")
-            x, y, z = inst.position
-            return Where((x, y, z), rec, room, text, False, stale and inst.kind is NodeKind.OBJECT,
-                         inst.last_seen_ns)
+            age_h = (self.ctx.now_ns - inst.last_seen_ns) / NS / 3600
+            age = f", {age_h:.1f} h ago" if inst.kind is NodeKind.OBJECT and age_h >= 1.0 else ""
+            text = f"the {inst.label} is{on}{inside} (last seen {self.fmt(inst.last_seen_ns)}{age})"
+            return Where((x, y, z), rec, room, text, False, False, inst.last_seen_ns)
+        hist = self.snap.history(inst.instance_id)
+        gone_ns = hist[-1].vanished_ns if hist and hist[-1].vanished_ns else None
+        gone = (f"; when I looked again at {self.fmt(gone_ns)} it was gone" if gone_ns
+                else "; its place was seen empty since")
+        text = (f"I last saw the {inst.label}{on}{inside} at {self.fmt(inst.last_seen_ns)}{gone}, so it may have "
+                "been moved")
         pred = self.predict_receptacle(inst)
-        gone = f"the {inst.label} is no longer where I last saw it ({self.fmt(inst.last_seen_ns)}"
-        gone += f", on the {rec.label}" if rec else ""
-        gone += ")"
-        if pred is None:
-            raise UnknownError(f"{gone} and I do not know where it is now", inst.label)
-        box = self.snap.rbox(pred)
-        c = box.center
-        proom = pred.room or self.room_of(c)
-        text = (f"{gone}; prediction: it is probably on the {pred.label}{' in the ' + proom if proom else ''}, "
-                f"where things like it are usually kept")
-        return Where((c[0], c[1], box.max_xyz[2]), pred, proom, text, True, False, inst.last_seen_ns)
+        if pred is not None:
+            proom = pred.room or self.room_of(self.snap.rbox(pred).center)
+            text += f" (things like it are usually kept on the {pred.label}{' in the ' + proom if proom else ''})"
+        return Where((x, y, z), rec, room, text, False, True, inst.last_seen_ns)
 
     def predict_receptacle(self, inst: InstanceSummary) -> Optional[InstanceSummary]:
         """Where a vanished object probably is: the receptacle category that objects of its category were most
@@ -271,9 +268,9 @@ class Env:
         if plan.receptacle is not None:
             recs = {r.instance_id for r in self.receptacles_named(plan.receptacle, plan.room)}
             if plan.relation is Relation.PLACED:
-                ok = {mv.instance_id for mv in picks if mv.after is not None and mv.after.receptacle_id in recs}
+                ok = {mv.instance_id for mv in picks if mv.to_receptacle_id in recs}
             elif plan.relation is Relation.PICKED_FROM:
-                ok = {mv.instance_id for mv in picks if mv.before.receptacle_id in recs}
+                ok = {mv.instance_id for mv in picks if mv.from_receptacle_id in recs}
             else:
                 ok = {c.instance_id for c in cands
                       if c.receptacle_id in recs

@@ -142,11 +142,12 @@ def changes(plan: QueryPlan, env: Env) -> PlannerAnswer:
     for mv in env.moves():
         if not t0 <= mv.pick_ns <= t1:
             continue
-        src = mv.before.room or env.room_of(mv.before.position)
-        dst = (mv.after.room or env.room_of(mv.after.position)) if mv.after else None
+        src = mv.from_room or env.room_of(mv.from_position)
+        dst = mv.to_room or (env.room_of(mv.to_position) if mv.to_position is not None else None)
         if room is not None and room not in (src, dst):
             continue
-        moved.setdefault(mv.instance_id, mv)
+        if mv.instance_id is not None:
+            moved.setdefault(mv.instance_id, mv)
     where = f" into, out of or within the {room}" if room else ""
     span = f"between {env.fmt(t0)} and {env.fmt(t1)}"
     if plan.count:

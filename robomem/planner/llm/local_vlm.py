@@ -9,7 +9,7 @@ up to ``n_keyframes`` keyframe thumbnails with the task; text models (``AutoMode
 Prompts are rendered with the model's own chat template, passing the tool schemas as ``tools=`` (when the
 template does not use them, they are written into the system prompt instead). Tool calls are parsed from the
 generated text - ``<tool_call>{...}</tool_call>`` blocks or bare JSON objects with ``name``/``arguments`` -
-and run through the same loop as the ``openai`` backend (:func:`robomem.planner.tools.run_tool_loop`):
+and run through the same loop as the ``openai`` backend (:func:`robomem.planner.llm.loop.run_tool_loop`):
 malformed output gets one corrective message, then PlannerError; no answer within ``max_tool_rounds`` turns
 is an UNKNOWN answer.
 """

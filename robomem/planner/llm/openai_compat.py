@@ -5,7 +5,7 @@ Works with vLLM (``vllm serve MODEL --enable-auto-tool-choice --tool-call-parser
 
 Per task: a system prompt (what the memory holds, its time range and rooms, the answer format) and the task,
 with up to ``n_keyframes`` keyframe thumbnails retrieved for the task's content words attached as base64
-``image_url`` parts; then the tool loop of :func:`robomem.planner.tools.run_tool_loop`.
+``image_url`` parts; then the tool loop of :func:`robomem.planner.llm.loop.run_tool_loop`.
 
 Failure behaviour:
 
