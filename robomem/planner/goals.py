@@ -63,6 +63,9 @@ class GoalPlacer:
     def room_goal(self, snap: MemorySnapshot, name: str) -> Goal:
         """A free point inside the room: the robot's own spot when it is there, else the free point nearest the
         robot, else the room's centre."""
+        return snap.cached(("room_goal", name, self.config), lambda: self._room_goal(snap, name))
+
+    def _room_goal(self, snap: MemorySnapshot, name: str) -> Goal:
         region = next(r for r in snap.regions() if r.name == name)
         cx, cy, _ = region.box.center
         ref = snap.robot_xy() or (cx, cy)

@@ -103,6 +103,7 @@ class Knowledge:
         self._index = {w: tuple(Sense(k, n, s) for (k, n), s in sorted(v.items(), key=lambda e: (-e[1], e[0][1])))
                        for w, v in index.items()}
         self.max_words = max((len(w.split()) for w in self._index), default=1)
+        self._senses_cache: dict[str, tuple[Sense, ...]] = {}
         self._members: dict[str, tuple[str, ...]] = {}
         for k in kinds:
             self._members[k] = tuple(sorted(
@@ -114,12 +115,20 @@ class Knowledge:
     def senses(self, phrase: str) -> tuple[Sense, ...]:
         """Meanings of a word or phrase ("cups" -> mug as an everyday word; "table" -> the table receptacle and
         the kind "table"); () when unknown. The phrase is matched as said, then with its last word singular."""
-        p = _norm_word(phrase)
+        cached = self._senses_cache.get(phrase)
+        if cached is not None:
+            return cached
+        p = " ".join(phrase.lower().split())
+        if p not in self._index and ("'" in p or any(c.isupper() for c in phrase)):
+            p = _norm_word(phrase)
         hit = self._index.get(p)
         if hit is None:
             head, _, last = p.rpartition(" ")
             s = singular(last)
             hit = self._index.get(f"{head} {s}" if head else s)
+        if len(self._senses_cache) > 50000:
+            self._senses_cache.clear()
+        self._senses_cache[phrase] = hit or ()
         return hit or ()
 
     def is_known(self, phrase: str) -> bool:
@@ -153,7 +162,8 @@ class Knowledge:
 
     def shape_word(self, word: str) -> Optional[str]:
         """ "cylinder-shaped" -> "cylindrical"; None when the word names no shape."""
-        return self.shape_words.get(_norm_word(word))
+        hit = self.shape_words.get(word)
+        return hit if hit is not None or word.islower() else self.shape_words.get(_norm_word(word))
 
     def kept_prior(self, category: str) -> dict[str, float]:
         """Receptacle category -> weight: where objects of ``category`` are usually kept (empty if unknown)."""

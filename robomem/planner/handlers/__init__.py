@@ -38,6 +38,7 @@ HANDLERS: dict[Intent, Handler] = {
     Intent.MULTI_PICKED: actions.multi_picked,
     Intent.MULTI_PLACED_RECEPTACLES: actions.multi_placed_receptacles,
     Intent.COUNT_PICKED: actions.count_picked,
+    Intent.PICK_COUNT: actions.pick_count,
     Intent.ROOM_NOT_VISITED: rooms.room_not_visited,
     Intent.ROOM_START: rooms.room_start,
     Intent.ROOM_END: rooms.room_end,

@@ -18,6 +18,7 @@ __all__ = [
     "multi_picked",
     "multi_placed_receptacles",
     "pick_at_time",
+    "pick_count",
     "pick_order",
     "pick_receptacle",
     "pick_time",
@@ -235,6 +236,19 @@ def multi_placed_receptacles(plan: QueryPlan, env: Env) -> PlannerAnswer:
                              value=len(recs), instance_ids=tuple(r.instance_id for r in recs))
     return env.nav_list(recs, plan.ordered, f"the {len(recs)} receptacle(s) I put objects on{note}: {listing}",
                         receptacles=True)
+
+
+def pick_count(plan: QueryPlan, env: Env) -> PlannerAnswer:
+    """How many times the robot picked up the named object (every instance the words name)."""
+    assert plan.target is not None
+    hits = {h.instance_id: h for h in env.matches(plan.target)}
+    picks = [mv for mv in env.picks() if mv.instance_id is not None and mv.instance_id in hits]
+    ids = sorted({mv.instance_id for mv in picks if mv.instance_id is not None})
+    label = hits[ids[0]].label if ids else plan.target.describe()
+    times = f": {', '.join(env.fmt(mv.pick_ns) for mv in picks)}" if picks else ""
+    return PlannerAnswer(QueryStatus.OK, AnswerKind.NUMBER,
+                         f"I picked up the {label} {len(picks)} time(s){times}{env.inferred_note()}",
+                         value=len(picks), instance_ids=tuple(ids), target=label)
 
 
 def count_picked(plan: QueryPlan, env: Env) -> PlannerAnswer:

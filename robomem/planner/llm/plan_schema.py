@@ -54,6 +54,7 @@ INTENT_HELP: dict[Intent, str] = {
     Intent.CHANGES: "objects moved into/out of/within a room since a time (room, time, count)",
     Intent.COUNT_CATEGORY: "how many objects of a kind were seen (target)",
     Intent.COUNT_PICKED: "how many objects the robot picked up",
+    Intent.PICK_COUNT: "how many times the robot picked up an object (target)",
     Intent.COUNT_ROOMS: "how many rooms the robot visited",
     Intent.NOT_UNDERSTOOD: "the question is not about the robot's memory, or you cannot tell",
 }
@@ -67,11 +68,11 @@ _REQUIRED: dict[Intent, tuple[str, ...]] = {
     Intent.ROOM_ENTRIES: ("room",), Intent.ROOM_AT_TIME: ("time",), Intent.PICK_AT_TIME: ("time",),
     Intent.PLACE_AT_TIME: ("time",), Intent.PICK_TIME: ("target",), Intent.PLACE_TIME: ("target",),
     Intent.DURATION_EXTREME: ("superlative",), Intent.DURATION_OF: ("target",), Intent.MULTI_LIST: ("objects",),
-    Intent.COUNT_CATEGORY: ("target",),
+    Intent.COUNT_CATEGORY: ("target",), Intent.PICK_COUNT: ("target",),
 }  # fmt: skip
 _VALUE_INTENTS = {Intent.OBJECT_ROOM, Intent.OBJECT_ATTRIBUTE, Intent.DID_PICK, Intent.ROOM_ENTRIES,
                   Intent.ROOM_AT_TIME, Intent.PICK_TIME, Intent.PLACE_TIME, Intent.DURATION_OF, Intent.COUNT_CATEGORY,
-                  Intent.COUNT_PICKED, Intent.COUNT_ROOMS}
+                  Intent.COUNT_PICKED, Intent.COUNT_ROOMS, Intent.PICK_COUNT}
 _KEYS = {"intent", "target", "objects", "receptacle", "room", "relation", "interacted", "time", "ordinal", "anchor",
          "anchor_offset", "superlative", "attribute_kind", "ordered", "navigate", "count", "confidence"}
 _SUPERLATIVES = ("nearest", "farthest", "longest", "shortest")
@@ -221,7 +222,7 @@ def plan_from_json(data: Any, memory: MemoryQueries, tctx: TimeContext, knowledg
         ordered=bool(data.get("ordered", False)),
         navigate=bool(data.get("navigate", intent not in _VALUE_INTENTS)),
         count=bool(data.get("count", intent in (Intent.COUNT_CATEGORY, Intent.COUNT_PICKED, Intent.COUNT_ROOMS,
-                                                 Intent.ROOM_ENTRIES))),
+                                                 Intent.ROOM_ENTRIES, Intent.PICK_COUNT))),
         confidence=float(conf),
         text="",
         notes=("plan written by the model",),

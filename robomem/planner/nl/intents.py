@@ -190,6 +190,10 @@ EXEMPLARS: dict[Intent, tuple[str, ...]] = {
         "count the objects you picked up", "what is the number of things you grabbed",
         "how many ITEM did you pick up",
     ),
+    I.PICK_COUNT: (
+        "how many times did you pick up the ITEM", "how often did you move the ITEM",
+        "how many times have you grabbed the ITEM", "number of times you touched the ITEM",
+    ),
     I.COUNT_ROOMS: (
         "how many rooms did you visit", "how many rooms have you been in", "how many different rooms did you enter",
         "count the rooms you went into", "what is the number of rooms you visited", "how many rooms did you see",
@@ -225,6 +229,13 @@ class _F:
     anchor: bool
     superlative: str
     attr_kind: str
+    post_attrs: bool  # "that is red", "which ... was white": constraints on one thing
+    ordinal_time: bool  # "the second time": the n-th time one thing was done
+    gobj_single_attr: bool  # "the white item": one thing described by its attributes
+    what_thing: bool  # "what you grabbed": the question word stands for the things asked about
+    order: str  # ordered | unordered | ""
+    where_pick: bool  # "where (did) you picked up X": the place it was picked up from
+    where_place: bool  # "where (did) you put X": the place it was put
     from_prep: bool  # "from" / "off" before a receptacle or at the end ("picked it up from")
     text: str
 
@@ -235,8 +246,9 @@ def features(r: Reading, t: TimeParse) -> _F:
     grecs = r.of_kind("receptacle", generic=True)
     grooms = r.of_kind("room", generic=True)
     from_prep = any(m.prep in ("from", "off", "out of") for m in r.mentions if m.kind == "receptacle") or bool(
-        re.search(r"\b(?:from|off)\s*$|\b(?:from|off) (?:there|it|where)\b|\bbefore you\b|\bcome from\b"
-                                r"|\bcame from\b|\boriginally\b|\bused to be\b", r.text))
+        re.search(r"\b(?:from|off)(?= *$| (?:the )?\w+ time\b| (?:take|go|show|bring|lead)\b)"
+                  r"|\b(?:from|off) (?:there|it|where)\b|\bbefore you\b|\bcome from\b"
+                  r"|\bcame from\b|\boriginally\b|\bused to be\b", r.text))
     return _F(
         objs=len(specific), unknown_only=bool(specific) and all(m.kind == "unknown" for m in specific),
         gobj=bool(gobjs), gobj_plural=any(m.plural for m in gobjs),
@@ -245,7 +257,15 @@ def features(r: Reading, t: TimeParse) -> _F:
         point=t.spec is not None and t.spec.is_point, window=t.spec is not None and not t.spec.is_point,
         wh=frozenset(r.cues.wh), verbs=frozenset(r.cues.verbs), subject=r.cues.subject, negated=r.cues.negated,
         all=r.cues.all, ordinal=r.cues.ordinal, anchor=r.cues.anchor_offset != 0, superlative=r.cues.superlative,
-        attr_kind=r.cues.attribute_kind, from_prep=from_prep, text=r.text,
+        attr_kind=r.cues.attribute_kind, post_attrs=bool(r.cues.post_attributes), from_prep=from_prep, text=r.text,
+        gobj_single_attr=any(m.attributes and not m.plural for m in gobjs), order=r.cues.order,
+        what_thing=any(m.determiner == "what" and m.start == m.end for m in gobjs),
+        ordinal_time=bool(re.search(r"\b(?:\w+|\d+(?:st|nd|rd|th)) time\b(?! (?:did|do|was|is|were))", r.text)
+                          and r.cues.ordinal is not None),
+        where_pick=bool(re.search(r"\bwhere (?:did |do |have )?you (?:\w+ )?(?:pick|picked|grab|grabbed|took|take|"
+                                  r"get|got|collect|collected|lift|lifted)\b", r.text)),
+        where_place=bool(re.search(r"\bwhere (?:did |do |have )?you (?:\w+ )?(?:put|placed|place|left|leave|set|"
+                                   r"dropped|drop)\b", r.text)),
     )
 
 
@@ -266,6 +286,7 @@ RULES: dict[Intent, Rule] = {
         0.0 if not f.rooms or f.objs else
         1.0 if "how_many_times" in f.wh and "visit" in f.verbs else
         0.85 if "how_many_times" in f.wh or ("how_many" in f.wh and "visit" in f.verbs) else 0.0),
+    I.PICK_COUNT: lambda f: (1.0 if "how_many_times" in f.wh and "pick" in f.verbs and f.objs and not f.rooms else 0.0),
     I.COUNT_PICKED: lambda f: (
         1.0 if "how_many" in f.wh and "pick" in f.verbs and f.subject in ("robot", "") and not f.rooms
         and "how_many_times" not in f.wh and not f.recs else 0.0),
@@ -307,11 +328,13 @@ RULES: dict[Intent, Rule] = {
         1.0 if "attr" in f.wh and (f.objs or f.gobj) else 0.7 if f.attr_kind and "which" in f.wh and f.objs else 0.0),
     I.DID_PICK: lambda f: (
         1.0 if "yesno" in f.wh and "pick" in f.verbs and f.objs and not (f.wh & {"where", "which_room", "when",
-                                                                                "how_many", "how_long"}) else 0.0),
+                                                                                "how_many", "how_long", "is_there",
+                                                                                "nav"}) else 0.0),
     I.PICK_RECEPTACLE: lambda f: (
         0.0 if "pick" not in f.verbs or not f.objs or _q(f) and "where" not in f.wh else
         1.0 if f.from_prep and ("where" in f.wh or f.grec or "nav" in f.wh or "which" in f.wh) else
         0.8 if f.grec and not f.recs and "place" not in f.verbs else
+        0.95 if (f.where_pick or f.ordinal_time and "where" in f.wh) and not f.where_place and not f.recs else
         0.75 if "where" in f.wh and f.subject == "robot" and "place" not in f.verbs and not f.recs else 0.0),
     I.PLACE_RECEPTACLE: lambda f: (
         0.0 if "place" not in f.verbs or not f.objs or f.subject == "user" or f.point or _q(f) and "where" not in f.wh
@@ -324,7 +347,7 @@ RULES: dict[Intent, Rule] = {
     I.PICK_ORDER: lambda f: (
         1.0 if "pick" in f.verbs and (f.ordinal is not None or f.anchor) and not (f.wh & {"how_many", "when",
                                                                                         "how_long", "yesno"})
-        and not f.point else 0.0),
+        and not f.point and not (f.ordinal_time and f.objs) else 0.0),
     I.PICK_AT_TIME: lambda f: (
         1.0 if "pick" in f.verbs and f.point and "when" not in f.wh and not f.grec
         and not ("place" in f.verbs and "where" in f.wh) else 0.0),
@@ -332,16 +355,19 @@ RULES: dict[Intent, Rule] = {
         1.0 if "place" in f.verbs and f.point and (f.grec or "where" in f.wh) and "when" not in f.wh else 0.0),
     I.MULTI_PICKED: lambda f: (
         0.0 if "pick" not in f.verbs or f.ordinal is not None or f.anchor or f.point or f.subject == "user"
-        or (f.wh & {"how_many", "when", "how_long", "yesno", "attr"}) or f.grec else
-        1.0 if (f.all or f.gobj_plural) and (f.gobj or not f.objs) else
-        0.9 if ("which" in f.wh or "what" in f.text.split()[:2]) and not f.objs and not f.superlative else 0.0),
+        or (f.wh & {"how_many", "when", "how_long", "yesno", "attr"}) or f.grec or f.post_attrs or f.negated
+        or f.gobj_single_attr else
+        1.0 if (f.all or f.gobj_plural or f.order) and (f.gobj or not f.objs) else
+        0.9 if ("which" in f.wh or "what" in f.text.split()[:2] or f.what_thing) and not f.objs
+        and not f.superlative else 0.0),
     I.MULTI_PLACED_RECEPTACLES: lambda f: (
-        1.0 if "place" in f.verbs and (f.grec_plural or ("where" in f.wh and (f.gobj_plural or f.all)))
+        1.0 if "place" in f.verbs and (f.grec_plural or ((f.grec or "where" in f.wh) and (f.gobj_plural or f.all)))
         and not f.objs and not f.point else 0.0),
     I.MULTI_LIST: lambda f: (1.0 if f.objs >= 2 and not f.anchor and not _q(f) and not f.superlative
                              and ("nav" in f.wh or "where" in f.wh or f.all) else 0.0),
     I.FIND_OBJECT: lambda f: (
-        0.0 if not (f.objs or f.gobj) or (f.wh & {"how_many", "how_long", "when", "how_many_times", "attr"}) else
+        0.0 if not (f.objs or f.gobj) or (f.wh & {"how_many", "how_long", "when", "how_many_times", "attr"})
+        or f.ordinal_time else
         0.85 if f.wh & {"nav", "where", "is_there", "yesno", "which"} else 0.3 if f.unknown_only else 0.6),
 }
 

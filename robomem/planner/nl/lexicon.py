@@ -151,6 +151,9 @@ _NO_SINGULAR = frozenset(
 )
 
 
+_OES = frozenset("potatoes tomatoes heroes echoes volcanoes mangoes mosquitoes torpedoes vetoes".split())
+
+
 def singular(word: str) -> str:
     """A noun's singular ("mugs" -> "mug", "boxes" -> "box", "shelves" -> "shelf"); other words unchanged."""
     w = word
@@ -160,7 +163,7 @@ def singular(word: str) -> str:
         return w
     if w.endswith("ies") and len(w) > 4:
         return w[:-3] + "y"
-    if w.endswith(("ches", "shes", "xes", "sses", "zzes", "oes")):
+    if w.endswith(("ches", "shes", "xes", "sses", "zzes")) or w in _OES:
         return w[:-2]
     if w.endswith("s") and not w.endswith("ss"):
         return w[:-1]

@@ -25,7 +25,8 @@ __all__ = ["ParseContext", "Parser"]
 
 I = Intent
 _VALUE_INTENTS = frozenset({
-    I.OBJECT_ROOM, I.OBJECT_ATTRIBUTE, I.DID_PICK, I.ROOM_ENTRIES, I.ROOM_AT_TIME, I.PICK_TIME, I.PLACE_TIME,
+    I.PICK_COUNT, I.OBJECT_ROOM, I.OBJECT_ATTRIBUTE, I.DID_PICK, I.ROOM_ENTRIES, I.ROOM_AT_TIME, I.PICK_TIME,
+    I.PLACE_TIME,
     I.DURATION_OF, I.COUNT_CATEGORY, I.COUNT_PICKED, I.COUNT_ROOMS,
 })
 _ROOM_INTENTS = frozenset({I.ROOM_NOT_VISITED, I.ROOM_START, I.ROOM_END, I.ROOM_MOST_TIME})
@@ -156,13 +157,15 @@ class Parser:
                 raise _SlotError("fewer than two objects listed")
             return replace(plan, objects=tuple(listed), ordered=c.order == "ordered", navigate=True)
         if intent in (I.OBJECT_ROOM, I.DID_PICK, I.PICK_TIME, I.PLACE_TIME, I.DURATION_OF, I.PICK_RECEPTACLE,
-                      I.PLACE_RECEPTACLE, I.RECEPTACLE_NEAR_OBJECT):
+                      I.PLACE_RECEPTACLE, I.RECEPTACLE_NEAR_OBJECT, I.PICK_COUNT):
             if not objs:
                 raise _SlotError("no object named")
             t = self._ref(objs[0], post)
             nav_ = nav or intent in (I.PICK_RECEPTACLE, I.PLACE_RECEPTACLE, I.RECEPTACLE_NEAR_OBJECT)
             return replace(plan, target=t, superlative=c.superlative if intent is I.RECEPTACLE_NEAR_OBJECT else "",
-                           ordinal=c.ordinal if intent in (I.PICK_TIME, I.PLACE_TIME, I.DURATION_OF) else None,
+                           ordinal=c.ordinal if intent in (I.PICK_TIME, I.PLACE_TIME, I.DURATION_OF, I.PICK_RECEPTACLE,
+                                                           I.PLACE_RECEPTACLE) else None,
+                           count=intent is I.PICK_COUNT,
                            navigate=nav_ and intent not in _VALUE_INTENTS or nav and intent is I.OBJECT_ROOM,
                            receptacle=receptacle if intent is I.OBJECT_ROOM else None)
         if intent is I.OBJECT_ATTRIBUTE:

@@ -43,6 +43,7 @@ class Intent(enum.Enum):
     CHANGES = "changes"  # objects moved into / out of / within a room (since T)
     COUNT_CATEGORY = "count_category"  # how many X
     COUNT_PICKED = "count_picked"  # how many things were picked up
+    PICK_COUNT = "pick_count"  # how many times was X picked up
     COUNT_ROOMS = "count_rooms"  # how many rooms were visited
     NOT_UNDERSTOOD = "not_understood"  # no intent fits (a model planner may say so too)
 

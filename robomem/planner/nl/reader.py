@@ -57,7 +57,9 @@ _NOT_THINGS = frozenset(
     question robot hour hours minute minutes second seconds week weeks past future first last most least longest
     shortest nearest farthest closest furthest earliest latest ones few couple bit lot while period duration point
     morning afternoon evening night lunch dinner breakfast today yesterday moment tour trip route path visit
-    visits idea clue chance very really exact exactly actual same only just""".split()
+    visits idea clue chance very really exact exactly actual same only just quickest fastest slowest quicker
+    bulk majority lot part rest whole couple pair way
+    faster slower most least best worst biggest smallest largest nearest closest farthest furthest""".split()
 ) | frozenset(w for w in ORDINALS if " " not in w)
 
 
@@ -113,7 +115,7 @@ class Reading:
 
 _NAV_VERBS = (
     "navigate|go|head|walk|drive|move|return|come|proceed|get|travel|bring|take|lead|guide|show|find|locate|visit|"
-    "point|escort|steer|direct"
+    "revisit|point|escort|steer|direct"
 )
 _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     # (group, name, alternatives (regexes) over the text with mentions masked)
@@ -130,7 +132,8 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"\bhow quickly\b", r"\bhow fast\b", r"\bhow slow(?:ly)?\b",
     )),
     ("wh", "when", (
-        r"\bwhen\b", r"\bwhat time\b", r"\bat what point\b", r"\bwhich time\b", r"\bwhat hour\b",
+        r"^when\b", r"\bwhen (?:did|was|were|is|do|does|have|had|will|would)\b", r"\bwhat time\b",
+        r"\bat what point\b", r"\bwhich time\b", r"\bwhat hour\b", r"\bwhen\s*$",
         r"\bwhat was the time\b", r"\btime at which\b",
     )),
     ("wh", "which_room", (
@@ -144,6 +147,11 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"\b(?:what|which) (?:color|colour|material|shape|kind of material)\b", r"\bmade (?:of|from|out of) what\b",
         r"\bwhat (?:is|was|are|were) (?:it|they|the \w+|that) made (?:of|from)\b", r"\bwhat is it made of\b",
         r"\bwhat \w+ (?:is|was) the \w+ made of\b", r"\bmade of\b(?= *$)",
+    )),
+    ("wh", "attr", (
+        r"\bthe (?:color|colour|material|shape) of\b",
+        r"\b(?:color|colour|material|shape) (?:was|is) (?:it|that|the)\b",
+        r"\bwhat was it made of\b",
     )),
     ("wh", "yesno", (
         r"^(?:did|have|has|had|was|were|is|are|do|does|whether|if)\b",
@@ -159,7 +167,9 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"\bi (?:am looking|need to find|want to find|want to go|need to go|would like to go|am searching)\b",
         r"\blooking for\b", r"\bcan i find\b", r"\bfind (?:me )?(?:the|a|an|any|my|some|one|all|every|each)\b",
         r"\blocate\b", r"\bget me to\b", r"\bgo see\b", r"\bgo check\b",
-        r"\b(?:go|head|come) (?:back )?(?:there|over)\b", r"\bpoint me\b", r"\bvisit\b",
+        r"\b(?:go|head|come) (?:back )?(?:there|over)\b", r"\bpoint me\b", r"\bvisit\b", r"\brevisit\b",
+        r"\blead the way\b",
+        r"\b(?:i would like|i want|i need|i wish|i would love) to see\b", r"\blet me see\b",
     )),
     ("wh", "is_there", (
         r"^(?:is|are) there\b", r"\bdo (?:you|we) have (?:a|an|any)\b",
@@ -175,7 +185,8 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     )),
     ("verbs", "place", (
         r"\bput\b", r"\bputting\b", r"\bplac(?:e|ed|ing)\b", r"\bset (?:down|it|them|the)\b",
-        r"\bset\b(?= (?:down|on|in|onto))", r"\bdrop(?:ped)?(?: off)?\b", r"\bleft\b", r"\bleave\b",
+        r"\bset\b(?! (?:up|off|out|to|about|for|fire)\b)", r"\bdrop(?:ped)?(?: off)?\b",
+        r"\bleft\b", r"\bleave\b",
         r"\bdeposit(?:ed)?\b", r"\bstash(?:ed)?\b", r"\bstor(?:e|ed)\b", r"\bpark(?:ed)?\b",
         r"\brest(?:ed)?\b(?= (?:on|it))", r"\blaid\b", r"\blay\b", r"\bdropped off\b", r"\bput down\b",
         r"\bset down\b", r"\bput back\b", r"\breturned\b", r"\bbrought\b",
@@ -200,7 +211,8 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"\bspen[dt]\b", r"\bspending\b", r"\bstay(?:ed)?\b", r"\bhung out\b", r"\bhang out\b", r"\blinger(?:ed)?\b",
         r"\bmost of (?:your|the) time\b", r"\bmost time\b", r"\bthe most time\b", r"\blongest\b(?= (?:in|time))",
         r"\bthe longest\b", r"\bthe most\b", r"\bbusiest\b", r"\bmostly\b", r"\bmainly\b", r"\bmost often\b",
-        r"\bfavorite\b",
+        r"\bfavorite\b", r"\b(?:bulk|majority|lion s share) of (?:your|the) time\b", r"\bin (?:the )?most\s*$",
+        r"\bwere (?:in )?(?:the )?most\b",
     )),
     ("verbs", "start", (
         r"\bstart(?:ed|ing)?\b", r"\bbegin(?:ning)?\b", r"\bbegan\b", r"\bwoke(?: up)?\b", r"\bwake(?: up)?\b",
@@ -250,12 +262,14 @@ _ORDER = (
         r"\bregardless of (?:the )?order\b", r"\bone by one\b(?! in)",
     )),
     ("ordered", _any(
-        r"\bin (?:the )?(?:same |exact |right |correct |original |that |this |chronological |given |listed "
+        r"\bin (?:exactly |precisely |just )?(?:the )?"
+        r"(?:same |exact |right |correct |original |that |this |chronological |given |listed "
         r"|that same )?"
         r"(?:order|sequence)\b",
         r"\bin (?:the )?order (?:that |in which )?(?:you|i)\b", r"\bone after (?:the )?(?:other|another)\b",
         r"\bin turn\b", r"\bsequentially\b", r"\bchronologically\b", r"\bas listed\b", r"\bin that sequence\b",
-        r"\bfollowing (?:this|that|the same) order\b", r"\bkeeping (?:the|that) order\b",
+        r"\bfollowing (?:this|that|the same) order\b", r"\bkeeping (?:the|that|this) order\b",
+        r"\bin the order i (?:said|gave|listed|named|told)\b",
         r"(?<!since )(?<!before )\bthen\b", r"\bafterwards?\b", r"\bfollowed by\b", r"\bfirst\b.*\bthen\b",
         r"\bstarting with\b",
     )),
@@ -293,6 +307,7 @@ _POST_ATTR = re.compile(
     r"(?: in (?:color|colour|shape))?(?= |$)"
     r"|\bmade (?:of|from|out of) (?P<mat>\w+)|\b(?:in|with|of) (?:a |the )?(?P<col>\w+) (?:color|colour|shade|hue)\b"
     r"|\b(?P<col2>\w+)-colored\b|\b(?P<shp>\w+)-shaped\b|\bwith (?:a |the )?(?P<shp2>\w+) shape\b"
+    r"|\b(?:is|was|are|were) (?P<attrs3>\w+(?:-\w+)?)\b"
 )
 _ANCHOR = re.compile(
     r"\b(?P<mod>(?:immediately |right |just |directly |straight |soon |shortly |)(?P<dir>after|following|"
@@ -361,7 +376,7 @@ def _mentions(words: list[str], knowledge: Knowledge, vocab: Mapping[str, str], 
                 hit = None
         prev = words[i - 1] if i > 0 else ""
         if hit is not None and hit[0] == i + 1 and w in _MOSTLY_VERBS and not (
-            prev in DETERMINERS or prev in _PREPOSITIONS or prev.isdigit()
+            prev in DETERMINERS or prev in _PREPOSITIONS or prev.isdigit() or ordinal_value(prev) is not None
             or _is_attribute_word(prev, knowledge, attr_words)
         ):
             hit = None  # "can you", "set it down", "watch": a verb here
@@ -426,6 +441,26 @@ def _mentions(words: list[str], knowledge: Knowledge, vocab: Mapping[str, str], 
     return out
 
 
+_WHAT_THING = re.compile(r"^(?:\w+ ){0,3}(?:what|which)\b(?! (?:time|color|colour|material|shape|room|day|hour)\b)")
+_ON_WHAT = re.compile(r"\b(?:on|onto|from|off)(?: (?:the )?\w+ time(?: around)?)?(?: ,)?(?: take me there| go there)?"
+                      r"\s*$|\bon what\b|\bwhat (?:was|is) it (?:sitting|lying|standing|resting) on\b")
+
+
+def _implicit_what(mtext: str, mentions: list[Mention]) -> None:
+    """ "what did you put on the counter": the question word stands for the thing asked about; "what did you set the
+    mug down on", "what was it sitting on": for the furniture (a generic mention is inserted)."""
+    asks_attr = re.match(r"(?:what|which) \w+ (?:is|was|are|were) (?:it|the|made)\b", mtext)
+    if not _WHAT_THING.search(mtext) or asks_attr:
+        if not _ON_WHAT.search(mtext) or "what" not in mtext.split():
+            return
+    things = any(m.kind in ("object", "unknown", "kind") for m in mentions)
+    if _ON_WHAT.search(mtext) and (things or "on what" in mtext):
+        if not any(m.kind == "receptacle" for m in mentions):
+            mentions.insert(0, Mention(0, 0, "what", "", (), "receptacle", generic=True, determiner="what"))
+    elif not things:
+        mentions.insert(0, Mention(0, 0, "what", "", (), "object", generic=True, determiner="what"))
+
+
 def _owners(words: list[str], mentions: list[Mention]) -> list[Optional[Mention]]:
     own: list[Optional[Mention]] = [None] * len(words)
     for m in mentions:
@@ -451,14 +486,7 @@ def read(text: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str, str]
     # generic receptacle words ("the place", "the spot") must not read as verbs of placing
     ctext = " ".join("SURFACE" if m_ is not None and m_.generic and m_.kind == "receptacle" else w
                      for w, m_ in zip(masked, _owners(words, mentions)) if w)
-    words_implicit = tokens(mtext)
-    if (words_implicit[:1] in (["what"], ["which"]) and not any(m_.kind in ("object", "unknown", "kind")
-                                                                   for m_ in mentions)
-            and not re.match(r"(?:what|which) (?:time|color|colour|material|shape|room|day|hour|kind of material)\b",
-                             mtext)
-            and not re.match(r"(?:what|which) \w+ (?:is|was|are|were) (?:it|the|made)\b", mtext)):
-        # "what did you put on the counter": the question word stands for the thing asked about
-        mentions.insert(0, Mention(0, 0, "what", "", (), "object", generic=True, determiner="what"))
+    _implicit_what(mtext, mentions)
     cues = Cues()
     # "take me to", "bring me", "move to the kitchen": the robot going somewhere, not picking anything up
     vtext = _NAV_PHRASE.sub(" NAV ", ctext)
@@ -466,7 +494,11 @@ def read(text: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str, str]
         if pat.search(vtext if group == "verbs" else mtext):
             getattr(cues, group).add(name)
     cues.subject = _subject(vtext)
-    cues.negated = bool(_NEG.search(mtext))
+    unordered = _ORDER[0][1]
+    cues.negated = bool(_NEG.search(unordered.sub(" ", mtext)))  # "order does not matter" negates nothing
+    if re.search(r"\b(?:left|leave|leaving) (?:it |them )?alone\b|\buntouched\b|\bunmoved\b", mtext):
+        cues.verbs = (cues.verbs - {"place"}) | {"pick"}  # "a box you left alone": one you did not pick up
+        cues.negated = True
     cues.all = bool(_ALL.search(mtext))
     for name, pat in _ORDER:
         if pat.search(text):
@@ -497,15 +529,16 @@ def read(text: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str, str]
             cues.ordinal = int(num.group(1))
     post: list[str] = []
     for m2 in _POST_ATTR.finditer(mtext):
-        for g in ("attrs", "mat", "col", "col2", "shp", "shp2"):
+        for g in ("attrs", "mat", "col", "col2", "shp", "shp2", "attrs3"):
             said = m2.group(g)
             if said:
                 post.extend(x for x in re.split(r" (?:and|or|,) | ", said)
                             if _is_attribute_word(x, knowledge, attribute_words))
     cues.post_attributes = tuple(dict.fromkeys(post))
     for idx, m in enumerate(mentions):
-        pre = " ".join(words[max(0, m.start - 4) : m.start])
-        bare = re.sub(r"\b(?:the|my|a|an|picking up|you picked up|you grabbed|grabbing|taking)\b", " ", pre)
+        pre = " ".join(words[max(0, m.start - 6) : m.start])
+        bare = re.sub(r"\b(?:the|my|a|an|picking up|grabbing|taking|moving)\b", " ", pre)
+        bare = re.sub(r"\b(?:you|i|we) (?:had |have )?\w+(?: up)?\s*$", " ", re.sub(r"\s+", " ", bare).strip())
         a = _ANCHOR.search(bare.strip() + " ")
         if a is None:
             a = _ANCHOR.search(pre + " ")

@@ -47,9 +47,14 @@ DAY_PARTS: dict[str, tuple[float, float]] = {
 _HOUR_WORDS = {w: n for w, n in NUMBER_WORDS.items() if 1 <= n <= 12 and w.isalpha() and " " not in w}
 _HOUR_WORDS.pop("a", None)
 _HOUR_WORDS.pop("an", None)
-_MIN_WORDS = {"five": 5, "ten": 10, "fifteen": 15, "twenty": 20, "twenty-five": 25, "twenty five": 25,
-              "quarter": 15, "a quarter": 15, "half": 30, "thirty": 30, "forty": 40, "forty-five": 45,
-              "forty five": 45, "fifty": 50, "fifty-five": 55, "fifty five": 55, "oh five": 5, "o five": 5}
+_UNIT_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+               "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
+_MIN_WORDS: dict[str, int] = {w: n for n, w in enumerate(_UNIT_WORDS, start=1)}
+for _tens, _name in ((20, "twenty"), (30, "thirty"), (40, "forty"), (50, "fifty")):
+    _MIN_WORDS[_name] = _tens
+    for _n, _w in enumerate(_UNIT_WORDS[:9], start=1):
+        _MIN_WORDS[f"{_name}-{_w}"] = _MIN_WORDS[f"{_name} {_w}"] = _tens + _n
+_MIN_WORDS.update({"quarter": 15, "a quarter": 15, "half": 30, "oh five": 5, "o five": 5})
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december")
@@ -79,7 +84,7 @@ _ATOMS = re.compile(
     r"|(?P<momentago>just now|a moment ago|moments ago|a second ago|a little while ago|a while ago|a bit ago)"
     rf"|(?P<last>(?:in |during |over |within |for )?(?:the )?(?:last|past|previous) "
     rf"(?:(?P<ln>{_NUM}|couple of|few) )?(?P<lu>{_UNIT}))"
-    r"|(?P<recent>recently|lately|earlier today|earlier on|earlier)"
+    r"|(?P<recent>(?<!most )recently|lately|earlier today)"
     r"|(?P<dby>the day before yesterday)"
     r"|(?P<lastnight>last night|tonight)"
     r"|(?P<rel_day>yesterday|today)"
@@ -160,6 +165,7 @@ class _Atom:
     window: Optional[tuple[int, int]] = None
     point: Optional[int] = None
     error: str = ""
+    on_ok: bool = False  # "on" before it is a time preposition ("on Monday", "on day 2"), not "put it on"
 
 
 def _num(word: Optional[str]) -> float:
@@ -202,11 +208,15 @@ def _atom(m: re.Match[str], ctx: TimeContext) -> _Atom:
         mins = _MIN_WORDS.get(g["sm"], None)
         mins = int(g["sm"]) if mins is None else mins
         hw = g["sh"]
-        h = 12 if hw == "noon" else 0 if hw == "midnight" else _hour(hw)
-        h, amb = _apply_ampm(h, g["sap"] or "")
-        amb = amb and hw not in ("noon", "midnight")
-        total = h * 60 + (mins if g["srel"] in ("past", "after") else -mins)
-        a.hours, a.ambiguous = (total % 1440) / 60.0, amb
+        ap = g["sap"] or ""
+        if hw in ("noon", "midnight"):
+            total = (12 * 60 if hw == "noon" else 0) + (mins if g["srel"] in ("past", "after") else -mins)
+            a.hours, a.ambiguous = (total % 1440) / 60.0, False
+        else:  # on a 12-hour dial first ("ten to twelve" = 11:50), then morning / afternoon
+            total12 = ((_hour(hw) % 12) * 60 + (mins if g["srel"] in ("past", "after") else -mins)) % 720
+            pm = ap in ("pm", "in the afternoon", "in the evening", "at night")
+            a.hours = (total12 + (720 if pm else 0)) / 60.0
+            a.ambiguous = not ap
     elif g["hhmm"]:
         h, mi, s = int(g["h"]), int(g["m"]), int(g["s"] or 0)
         if h > 24 or mi > 59 or s > 59:
@@ -254,24 +264,24 @@ def _atom(m: re.Match[str], ctx: TimeContext) -> _Atom:
         a.kind = "day"
         a.day = ctx.today - datetime.timedelta(days=1 if g["rel_day"] == "yesterday" else 0)
     elif g["wday"]:
-        a.kind = "day"
+        a.kind, a.on_ok = "day", True
         want = _WEEKDAYS.index(g["wd"])
         back = (ctx.today.weekday() - want) % 7
         if back == 0 and (g["wlast"] or "").strip() in ("last", "this past"):
             back = 7
         a.day = ctx.today - datetime.timedelta(days=back)
     elif g["dayn"]:
-        a.kind = "day"
+        a.kind, a.on_ok = "day", True
         n = int(g["dn"]) if g["dn"].isdigit() else _HOUR_WORDS[g["dn"]]
         if n < 1:
             a.error = "days count from 1 (day 1 is the first day of my memory)"
         a.day = ctx.day1 + datetime.timedelta(days=n - 1)
     elif g["dayord"]:
-        a.kind = "day"
+        a.kind, a.on_ok = "day", True
         n = _ORD_DAYS[g["do"]]
         a.day = ctx.today - datetime.timedelta(days=1) if n < 0 else ctx.day1 + datetime.timedelta(days=n - 1)
     elif g["iso"] or g["dmy"] or g["mdy"]:
-        a.kind = "day"
+        a.kind, a.on_ok = "day", True
         try:
             if g["iso"]:
                 a.day = datetime.date(int(g["y"]), int(g["mo"]), int(g["d"]))
@@ -307,10 +317,15 @@ def _bare_atoms(text: str, taken: list[tuple[int, int]]) -> list[_Atom]:
     return out
 
 
-def _resolve_clock(day: datetime.date, atom: _Atom, ctx: TimeContext, explicit_day: bool) -> int:
+def _resolve_clock(day: datetime.date, atom: _Atom, ctx: TimeContext, explicit_day: bool,
+                   part: Optional[tuple[float, float]] = None) -> int:
     assert atom.hours is not None
     if not atom.ambiguous:
         return ctx.at(day, atom.hours)
+    if part is not None:  # "this afternoon at 2:05", "on Monday evening at 7:15": the part says am or pm
+        for h in (atom.hours, atom.hours + 12):
+            if part[0] <= h < max(part[1], part[0] + 0.01) or (part[1] >= 24.0 and h >= part[0]):
+                return ctx.at(day, h)
     am, pm = ctx.at(day, atom.hours), ctx.at(day, atom.hours + 12)
     hi = max(ctx.now_ns, ctx.last_ns)
     inside = [t for t in (am, pm) if ctx.first_ns <= t <= hi]
@@ -338,9 +353,9 @@ def _group_spec(atoms: list[_Atom], prep: str, ctx: TimeContext, text: str) -> T
     if rel is not None and rel.window is not None:
         return TimeSpec(text, t0_ns=rel.window[0], t1_ns=rel.window[1])
     if clock is not None:
-        t = _resolve_clock(day, clock, ctx, explicit_day)
+        t = _resolve_clock(day, clock, ctx, explicit_day, part)
         if not explicit_day and t > ctx.now_ns:  # "at 21:13" asked at 07:00: yesterday evening, not tonight
-            t = _resolve_clock(day - datetime.timedelta(days=1), clock, ctx, explicit_day)
+            t = _resolve_clock(day - datetime.timedelta(days=1), clock, ctx, explicit_day, part)
         if prep in ("since", "after", "from", "starting at"):
             return TimeSpec(text, t0_ns=t, t1_ns=ctx.now_ns if ctx.now_ns >= t else t + 86400 * NS)
         if prep in ("before", "until", "till", "by", "up to", "up until", "prior to"):
@@ -392,6 +407,8 @@ def extract_time(text: str, ctx: TimeContext) -> TimeParse:
     start, end = first[0].start, first[-1].end
     pm = _PREP.search(text[:start])
     prep = pm.group("prep") if pm else ""
+    if prep == "on" and not first[0].on_ok:  # "what did you put on" + "this morning": the "on" is not the time's
+        pm, prep = None, ""
     if pm:
         start = pm.start("prep")
     if prep in ("between", "from") and len(groups) > 1:
