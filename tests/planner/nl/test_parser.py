@@ -166,7 +166,8 @@ CASES: dict[str, list[tuple[str, Intent, dict[str, Any]]]] = {
         ("Show me what you set the mug down on.", I.PLACE_RECEPTACLE, {"target": "mug"}),
     ],
     "spoken clock times": [
-        ("Where were you at five past two in the afternoon today?", I.ROOM_AT_TIME, {"at": DAY1 + 14 * H + 5 * 60 * NS}),
+        ("Where were you at five past two in the afternoon today?", I.ROOM_AT_TIME,
+         {"at": DAY1 + 14 * H + 5 * 60 * NS}),
         ("What did you grab this morning at 9:40?", I.PICK_AT_TIME, {"at": DAY1 + 9 * H + 40 * 60 * NS}),
         ("Which room were you in yesterday evening at 6:29?", I.ROOM_AT_TIME,
          {"at": DAY1 - 24 * H + 18 * H + 29 * 60 * NS}),
