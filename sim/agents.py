@@ -17,6 +17,8 @@ one perception mode each; every memory agent runs in every selected mode (fair b
 ``last_n_frames``         the robomem memory built only from the last ``last_n`` frames of the episode.
 ``uniform_keyframes``     the FindingDory VLM setting: only ``uniform_k`` (96) frames uniformly subsampled over
                           the whole episode go into the robomem memory.
+                          (The two frame-selecting baselines keep only the robot's action events attached to a
+                          frame they kept.)
 ``no_memory``             no memory and no language understanding: answers "I don't know" to everything,
                           naming nothing (so it never scores, absence tasks included: an honest "not found"
                           must name what was asked). The floor to compare with is the *chance level* per
@@ -28,8 +30,9 @@ one perception mode each; every memory agent runs in every selected mode (fair b
 
 Memory agents get the house's rooms at :meth:`Agent.reset` and, unless the run disables them, the robot's own
 pick/place events (:class:`~robomem.core.types.ActionEvent`, fed to ``memory.record_action``) right after the
-frame each event's segment hint refers to. Frame selection is streaming: an agent knows the episode's frame
-count up front and ingests only the frames it keeps. No agent gets simulator tables (catalogue, priors): the
+frame each event's segment hint refers to (frame-selecting baselines: only the events of frames they kept).
+Frame selection is streaming: an agent knows the episode's frame count up front and ingests only the frames it
+keeps. No agent gets simulator tables (catalogue, priors): the
 planner brings its own common sense; the simulator's clock zone ("UTC") is passed to the planner explicitly.
 """
 
@@ -275,6 +278,7 @@ class MemoryAgent:
         self.frames_rejected = 0
         self.actions_recorded = 0
         self.actions_rejected = 0
+        self.actions_skipped = 0
 
     def reset(self, episode_info: EpisodeInfo) -> None:
         self.memory = self._memory_cls(self.memory_config, self.encoder, episode_info.regions)
@@ -285,6 +289,7 @@ class MemoryAgent:
         self.frames_rejected = 0
         self.actions_recorded = 0
         self.actions_rejected = 0
+        self.actions_skipped = 0
 
     def observe(self, frame: Frame) -> None:
         if self.memory is None:
@@ -302,15 +307,18 @@ class MemoryAgent:
             _LOG.warning("agent %s: frame %d rejected: %s", self.name, i, exc)
 
     def observe_action(self, event: ActionEvent) -> None:
-        """Record the robot's own action (``memory.record_action``). A segment hint into a frame this agent
-        did not ingest is dropped (the event itself is kept: the gripper knows what it did)."""
+        """Record the robot's own action (``memory.record_action``). A memory that keeps every frame records
+        every event; a frame-selecting baseline (``last_n_frames``, ``uniform_keyframes``) keeps only the events
+        attached to a frame it kept (the event's hint frame), like a keyframe with its gripper log: it remembers
+        what its frames hold, not the whole episode."""
         if self.memory is None:
             raise SimError(f"agent {self.name!r}: call reset(episode_info) before observe_action()")
         record = getattr(self.memory, "record_action", None)
         if record is None:  # a memory without the action API: video only
             return
-        if event.segment_id is not None and event.frame_stamp_ns not in self._ingested_stamps:
-            event = dataclasses.replace(event, segment_id=None, frame_stamp_ns=None)
+        if self._keep is not None and (event.segment_id is None or event.frame_stamp_ns not in self._ingested_stamps):
+            self.actions_skipped += 1
+            return
         try:
             record(event)
             self.actions_recorded += 1

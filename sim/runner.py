@@ -64,7 +64,8 @@ class RunConfig:
     """One evaluation run. Every field changes the results except ``torch_threads``.
 
     episodes: number of episodes, seeds ``seed .. seed + episodes - 1``; days / min_interactions /
-    max_interactions (per day) / objects / width x height / frame_every: simulator overrides (see
+    max_interactions (per day) / objects / rooms / steps_per_day (57600 = 1 s steps) / width x height /
+    frame_every: simulator overrides (see
     :class:`~robomem_sim.config.SimConfig`); per_family / task_seed: task sampling; agents / families: what is
     evaluated (families empty: all); perception: the perception modes every memory agent runs in
     (:mod:`robomem_sim.perception`); noise_seed: seeds the ``noisy`` / ``unlabelled`` draws; phrasings: a
@@ -77,16 +78,18 @@ class RunConfig:
     sim_config: optional ``config/sim.yaml``-style file the overrides apply to.
     """
 
-    episodes: int = 3
+    episodes: int = 2
     seed: int = 0
-    days: int = 3
+    days: int = 5
     min_interactions: int = 2
-    max_interactions: int = 8
+    max_interactions: int = 11
     objects: int = 20
+    rooms: int = 5
+    steps_per_day: int = 57600
     width: int = 128
     height: int = 96
-    frame_every: int = 3
-    per_family: int = 3
+    frame_every: int = 4
+    per_family: int = 6
     task_seed: int = 0
     agents: tuple[str, ...] = DEFAULT_AGENTS
     families: tuple[str, ...] = ()
@@ -136,12 +139,13 @@ class RunConfig:
         base = SimConfig.load(self.sim_config, section="sim") if self.sim_config else SimConfig()
         cfg = dataclasses.replace(
             base,
-            house=dataclasses.replace(base.house, n_objects=self.objects),
+            house=dataclasses.replace(base.house, n_objects=self.objects, n_rooms=self.rooms),
             camera=dataclasses.replace(base.camera, width=self.width, height=self.height),
             agent=dataclasses.replace(base.agent, frame_every=self.frame_every),
             dynamics=dataclasses.replace(
                 base.dynamics,
                 days=self.days,
+                steps_per_day=self.steps_per_day,
                 min_interactions_per_day=self.min_interactions,
                 max_interactions_per_day=self.max_interactions,
             ),
@@ -575,6 +579,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"oracle pick-and-places per day, N or MIN-MAX (default {d.min_interactions}-{d.max_interactions})",
     )
     p.add_argument("--objects", type=int, help=f"objects per house (default {d.objects})")
+    p.add_argument("--rooms", type=int, help=f"rooms per house, 2-10 (default {d.rooms})")
+    p.add_argument("--steps-per-day", type=int,
+                   help=f"clock steps per 16-hour day; a frame every --frame-every steps while the robot works "
+                   f"(default {d.steps_per_day}: 1 s steps)")
     p.add_argument("--resolution", type=_resolution, help=f"camera WIDTHxHEIGHT (default {d.width}x{d.height})")
     p.add_argument(
         "--frame-every", type=int, help=f"a frame every k clock steps while active (default {d.frame_every})"
@@ -631,8 +639,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--torch-threads", type=int, help=f"torch threads per process (default {d.torch_threads})")
     p.add_argument("--out", type=Path, help="output directory (default runs/<timestamp>)")
     p.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR, skipping finished episodes")
-    p.add_argument("--ray", action="store_true", help="run episodes in parallel on Ray")
-    p.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray cluster (default: all)")
+    p.add_argument("--ray", action="store_true", help="run episodes in parallel on Ray (the default when there are "
+                   "several episodes to run and Ray is installed; results are identical to --serial)")
+    p.add_argument("--serial", action="store_true", help="run episodes one after another in this process")
+    p.add_argument("--num-cpus", type=int, default=None,
+                   help=f"CPUs of the local Ray cluster (default: {DEFAULT_RAY_CPUS}, or all with --ray)")
     p.add_argument("--address", default=None, help="address of an existing Ray cluster (implies --ray)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -641,10 +652,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 PRESETS: dict[str, dict[str, Any]] = {
     "findingdory": {"episodes": 8, "days": 3, "min_interactions": 2, "max_interactions": 11, "width": 160,
-                    "height": 120, "frame_every": 1},
+                    "height": 120, "frame_every": 1, "per_family": 6, "rooms": 8, "objects": 30,
+                    "steps_per_day": 115200},
 }
-"""Named defaults (``--preset``). findingdory: FindingDory-scale days (one frame per second while the robot
-works: 400-3,500 frames a day for 2-11 pick-and-places), three days, eight episodes; run with Ray."""
+"""Named defaults (``--preset``). findingdory: FindingDory-scale days - 8-room houses with 30 objects, 2-11
+pick-and-places a day, two frames per second while the robot works (0.5 s clock steps): several hundred to a few
+thousand frames a day, like FindingDory's 400-3,500 - three days, eight episodes, 160x120; run with Ray on every
+core."""
 
 
 def config_from_args(args: argparse.Namespace, base: Optional[RunConfig] = None) -> RunConfig:
@@ -660,6 +674,8 @@ def config_from_args(args: argparse.Namespace, base: Optional[RunConfig] = None)
         "seed": "seed",
         "days": "days",
         "objects": "objects",
+        "rooms": "rooms",
+        "steps_per_day": "steps_per_day",
         "frame_every": "frame_every",
         "per_family": "per_family",
         "task_seed": "task_seed",
@@ -689,6 +705,29 @@ def config_from_args(args: argparse.Namespace, base: Optional[RunConfig] = None)
     return dataclasses.replace(cfg, **over)
 
 
+DEFAULT_RAY_CPUS = 2
+"""Ray CPUs of the default local cluster (this project's reference machine has 2 cores)."""
+
+
+def _use_ray(args: argparse.Namespace, cfg: RunConfig, out: Path) -> bool:
+    """Ray when asked (``--ray``, ``--address``, the findingdory preset) or, unless ``--serial``, when at least
+    two episodes are left to run and Ray is installed."""
+    if args.serial:
+        if args.ray or args.address:
+            raise SimError("give either --serial or --ray/--address, not both")
+        return False
+    if args.ray or args.address or getattr(args, "preset", None) == "findingdory":
+        return True
+    done = done_episodes(out) if args.resume is not None else set()
+    if len([s for s in cfg.episode_seeds() if s not in done]) < 2:
+        return False
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -712,8 +751,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         summary = run(
             cfg,
             out,
-            use_ray=bool(args.ray or args.address or getattr(args, "preset", None) == "findingdory"),
-            num_cpus=args.num_cpus,
+            use_ray=_use_ray(args, cfg, out),
+            num_cpus=args.num_cpus if args.num_cpus is not None else (None if args.ray else DEFAULT_RAY_CPUS),
             address=args.address,
             resume=args.resume is not None,
             progress=not args.no_progress,

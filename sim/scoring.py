@@ -201,30 +201,29 @@ def _check_stale_flag(task: Task, answer: PlannerAnswer, score: TaskScore) -> Ta
     return score
 
 
-_PLURAL_ES = re.compile(r"(?:s|x|z|ch|sh)es$")
-
-
-def _singular(word: str) -> str:
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and _PLURAL_ES.search(word):
-        return word[:-2]
+def _forms(word: str) -> frozenset[str]:
+    """A word and its possible singulars (mugs -> mug, boxes -> box, vases -> vase, batteries -> battery)."""
+    out = {word}
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
+        out.add(word[:-1])
+        if word.endswith("es"):
+            out.add(word[:-2])
+        if word.endswith("ies"):
+            out.add(word[:-3] + "y")
+    return frozenset(out)
 
 
-def _words(text: str) -> list[str]:
-    return [_singular(w) for w in re.findall(r"[a-z0-9]+", (text or "").lower())]
+def _words(text: str) -> list[frozenset[str]]:
+    return [_forms(w) for w in re.findall(r"[a-z0-9]+", (text or "").lower())]
 
 
 def names_asked(target: str, asked: str) -> bool:
     """Whether an answer's ``target`` names the ``asked`` thing: every word of ``asked`` occurs among the
-    target's words (case, punctuation and a plural -s ignored; extra target words are fine). An empty
+    target's words (case, punctuation and a plural -s/-es ignored; extra target words are fine). An empty
     ``asked`` or ``target`` never matches."""
     want = _words(asked)
-    have = set(_words(target))
-    return bool(want) and all(w in have for w in want)
+    have = _words(target)
+    return bool(want) and all(any(w & h for h in have) for w in want)
 
 
 _Result = Callable[..., TaskScore]

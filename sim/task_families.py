@@ -28,8 +28,12 @@ from robomem.planner.base import AnswerKind
 
 __all__ = ["GENERATORS", "ORDINALS", "TIE_MARGIN_M", "TIE_MARGIN_S", "Candidate", "Ctx"]
 
-ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
-            "eleventh", "twelfth")
+_ORD_UNITS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
+ORDINALS = _ORD_UNITS + ("tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth",
+                         "seventeenth", "eighteenth", "nineteenth", "twentieth") + tuple(
+    f"{tens}-{u}" for tens in ("twenty",) for u in _ORD_UNITS) + ("thirtieth",) + tuple(
+    f"thirty-{u}" for u in _ORD_UNITS) + ("fortieth",)
+"""Ordinal words "first" .. "fortieth" (the n-th pick, 1-based)."""
 
 TIE_MARGIN_M = 0.25
 """Spatial tasks: every receptacle/object within this distance (m) of the best one is also accepted."""

@@ -86,21 +86,33 @@ class _Recorder:
         self.actions.append(event)
 
 
-def test_agents_record_actions_and_drop_hints_into_frames_they_skipped(episode: Episode) -> None:
-    agent = create_agent("uniform_keyframes", AgentsConfig(encoder="hash", uniform_k=5), M.GT_IDS)
-    agent.reset(EpisodeInfo("x", episode.seed, tuple(episode.house.regions()), len(episode.frames),
-                            episode.frames[0].stamp_ns, episode.now_ns))
+def _feed(agent, ep: Episode) -> set[int]:
+    agent.reset(EpisodeInfo("x", ep.seed, tuple(ep.house.regions()), len(ep.frames), ep.frames[0].stamp_ns,
+                            ep.now_ns))
     agent.memory = _Recorder()
-    stream, rest = _stream(episode, M.GT_IDS)
-    kept = set()
+    stream, rest = _stream(ep, M.GT_IDS)
+    kept: set[int] = set()
     for _i, pf, evs in stream:
         agent.observe(pf.frame)
         if agent.frames_ingested > len(kept):
             kept.add(pf.frame.stamp_ns)
         for e in evs:
             agent.observe_action(e)
+    for e in rest:
+        agent.observe_action(e)
+    return kept
+
+
+def test_full_memories_record_every_action(episode: Episode) -> None:
+    agent = create_agent("robomem", AgentsConfig(encoder="hash"), M.GT_IDS)
+    _feed(agent, episode)
+    assert len(agent.memory.actions) == 2 * len(episode.log.interactions)
+
+
+def test_frame_selecting_baselines_keep_only_actions_of_their_frames(episode: Episode) -> None:
+    agent = create_agent("uniform_keyframes", AgentsConfig(encoder="hash", uniform_k=5), M.GT_IDS)
+    kept = _feed(agent, episode)
     got = agent.memory.actions
-    assert len(got) == 2 * len(episode.log.interactions)
-    for e in got:
-        assert e.segment_id is None or e.frame_stamp_ns in kept
-    assert any(e.segment_id is None for e in got)
+    assert all(e.segment_id is not None and e.frame_stamp_ns in kept for e in got)
+    assert len(got) + agent.actions_skipped == 2 * len(episode.log.interactions)
+    assert agent.actions_skipped > 0

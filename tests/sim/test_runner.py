@@ -167,6 +167,7 @@ def test_existing_output_without_resume_is_refused(first_run, capsys):
         (["--resume", "/nonexistent/dir"], "no run.json"),
         (["--perception", "gt_ids,xray"], "unknown perception mode 'xray'"),
         (["--phrasings", "/nonexistent/p.json"], "cannot read phrasing file"),
+        (["--serial", "--ray"], "either --serial or --ray"),
     ],
 )
 def test_bad_flags_give_clear_errors(argv, match, capsys, tmp_path):

@@ -239,7 +239,8 @@ def test_not_found_scores_only_when_the_answer_names_what_was_asked(setup: Setup
     for wrong in ("", "mug", "red ceramic mug", "blue mug"):  # not understood / another thing
         s = score_task(absent, unknown(wrong), ep, r)
         assert s.failure_mode is FailureMode.UNKNOWN_WITHOUT_TARGET, wrong
-    assert names_asked("boxes", "box") and names_asked("alarm clocks", "alarm clock")
+    assert names_asked("boxes", "box") and names_asked("alarm clocks", "alarm clock") and names_asked("vases", "vase")
+    assert names_asked("glasses", "glass") and not names_asked("vase", "vases of glass")
     assert not names_asked("", "") and not names_asked("mug", "")
     claimed = score_task(absent, _nav(_facing(*_at(setup, 1.0), setup.center)), ep, r)
     assert claimed.failure_mode is FailureMode.FALSE_POSITIVE
