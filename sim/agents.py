@@ -201,28 +201,6 @@ def get_encoder(name: str) -> Encoder:
         return enc
 
 
-def sim_receptacle_prior() -> dict[str, dict[str, float]]:
-    """Object category -> {receptacle category: weight} from the simulator's generic household prior.
-
-    NOT given to any evaluated agent (the planner must not be fed the generator's tables); kept only for
-    tests of the planner that compare against the simulator, until they no longer import it."""
-    from robomem_sim.world import RECEPTACLE_OBJECTS
-
-    out: dict[str, dict[str, float]] = {}
-    for rec, objs in RECEPTACLE_OBJECTS.items():
-        for obj, w in objs.items():
-            out.setdefault(obj, {})[rec] = float(w)
-    return out
-
-
-def sim_shape_lexicon() -> dict[str, str]:
-    """Object category -> shape from the simulator's catalogue. NOT given to any evaluated agent (see
-    :func:`sim_receptacle_prior`)."""
-    from robomem_sim.world import OBJECT_CATEGORIES
-
-    return {name: cat.shape for name, cat in OBJECT_CATEGORIES.items()}
-
-
 FrameSelector = Callable[[int], Optional[frozenset[int]]]
 """n_frames -> indices of the frames to ingest (None: all)."""
 

@@ -528,8 +528,11 @@ def run(
         bar.close()
     wall = time.perf_counter() - t0
     seeds = set(cfg.episode_seeds())
-    records = [r for r in read_jsonl(out_dir / "log.jsonl") if int(r["episode"]) in seeds]
-    metas = [m for m in read_jsonl(out_dir / "episodes.jsonl") if int(m["episode"]) in seeds]
+    # episode order, not finishing order (Ray): the summary's sums are then bit-identical to the serial run's
+    records = sorted((r for r in read_jsonl(out_dir / "log.jsonl") if int(r["episode"]) in seeds),
+                     key=lambda r: int(r["episode"]))
+    metas = sorted((m for m in read_jsonl(out_dir / "episodes.jsonl") if int(m["episode"]) in seeds),
+                   key=lambda m: int(m["episode"]))
     summary = summarize_run(records, metas, list(cfg.agents), cfg.to_dict(), wall_s=wall)
     write_json_atomic(out_dir / "summary.json", summary)
     write_report(out_dir, summary)
