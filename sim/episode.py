@@ -412,12 +412,15 @@ class _Generation:
 
 def _observe(episode: Episode) -> tuple[dict[int, tuple[Sighting, ...]], dict[tuple[int, int], int]]:
     """Id-only pass over the frames: sightings of every entity and, for each household move, the first frame
-    after it that shows the object's old place without the object (projected centre in view, not occluded)."""
+    after it that shows the object's old place without the object, as plainly as a sighting would have shown
+    the object (see :func:`_shows_empty`)."""
     cfg = episode.config
     K = cfg.camera.intrinsics()
     min_px = sighting_min_pixels(K, cfg.scoring.min_coverage)
     sightings: dict[int, list[Sighting]] = {}
-    pending: list[tuple[int, int, Vec3]] = [(m.object_id, m.t_ns, m.from_position) for m in episode.log.household_moves]
+    house = episode.house
+    pending = [(m.object_id, m.t_ns, m.from_position, house.object(m.object_id).size)
+               for m in episode.log.household_moves]
     vacancies: dict[tuple[int, int], int] = {}
     for meta, renderer in _replay(episode, 0, len(episode.frames)):
         depth, ids = renderer.render_ids(meta.world_T_camera)
@@ -428,29 +431,46 @@ def _observe(episode: Episode) -> tuple[dict[int, tuple[Sighting, ...]], dict[tu
         if not pending:
             continue
         keep = []
-        for obj, t_ns, pos in pending:
-            if meta.stamp_ns <= t_ns:
-                keep.append((obj, t_ns, pos))
-            elif _shows_empty(meta.world_T_camera, K, depth, ids, pos, obj):
+        for obj, t_ns, pos, size in pending:
+            if meta.stamp_ns > t_ns and _shows_empty(meta.world_T_camera, K, depth, ids, pos, size, obj, min_px):
                 vacancies[(obj, t_ns)] = meta.stamp_ns
             else:
-                keep.append((obj, t_ns, pos))
+                keep.append((obj, t_ns, pos, size))
         pending = keep
     return {k: tuple(v) for k, v in sorted(sightings.items())}, vacancies
 
 
+VACANCY_MAX_DEPTH_M = 4.0
+"""A vacated place counts as seen only closer than this (m): far glimpses are not evidence."""
+
+
 def _shows_empty(world_T_camera: np.ndarray, K: CameraIntrinsics, depth: np.ndarray, ids: np.ndarray, pos: Vec3,
-                 obj: int) -> bool:
-    """Whether the view shows the point ``pos`` (an object's old centre) unoccluded and without ``obj``."""
-    p = np.linalg.inv(world_T_camera) @ np.array([pos[0], pos[1], pos[2], 1.0])
-    z = p[2]
-    if z <= 0.2 or z > 6.0:
+                 size: Vec3, obj: int, min_px: int) -> bool:
+    """Whether the view shows the object's old place empty: the object, had it been there, would have covered
+    at least ``min_px`` pixels (the sighting rule), and at least 5 of 6 points of its old volume (centre, +-30 %
+    of its width and depth, 30 % of its height up) project into the image, closer than
+    :data:`VACANCY_MAX_DEPTH_M`, unoccluded (the surface seen is at or behind them) and not on the object."""
+    cam_T_world = np.linalg.inv(world_T_camera)
+    zc = (cam_T_world @ np.array([pos[0], pos[1], pos[2], 1.0]))[2]
+    if not 0.2 < zc <= VACANCY_MAX_DEPTH_M:
         return False
-    u = int(round(K.fx * p[0] / z + K.cx))
-    v = int(round(K.fy * p[1] / z + K.cy))
-    if not (0 <= u < K.width and 0 <= v < K.height):
+    if (size[0] * K.fx / zc) * (size[2] * K.fy / zc) < min_px:
         return False
-    return int(ids[v, u]) != obj and float(depth[v, u]) >= z - 0.12
+    sx, sy, sz = (0.3 * v for v in size)
+    offsets = ((0.0, 0.0, 0.0), (sx, 0.0, 0.0), (-sx, 0.0, 0.0), (0.0, sy, 0.0), (0.0, -sy, 0.0), (0.0, 0.0, sz))
+    good = 0
+    for dx, dy, dz in offsets:
+        p = cam_T_world @ np.array([pos[0] + dx, pos[1] + dy, pos[2] + dz, 1.0])
+        z = p[2]
+        if z <= 0.2:
+            continue
+        u = int(round(K.fx * p[0] / z + K.cx))
+        v = int(round(K.fy * p[1] / z + K.cy))
+        if not (1 <= u < K.width - 1 and 1 <= v < K.height - 1):
+            continue
+        if int(ids[v, u]) != obj and float(depth[v, u]) >= z - 0.08:
+            good += 1
+    return good >= 5
 
 
 def _room_of(house: House, pose: RobotPose) -> str:

@@ -345,12 +345,18 @@ def _room_visitation(c: Ctx) -> list[Candidate]:
     last_day = c.clock.day_of(visits[-1].enter_ns)
     starts = [visits[0].room] + [v.room for v in visits if v.enter_ns == c.clock.day_start_ns(last_day)]
     out.append(Candidate(1, {}, _typed(AnswerKind.ROOM, starts, targets=(c.rooms(*set(starts)),))))
-    total: dict[str, float] = {}
-    for v in visits:
-        total[v.room] = total.get(v.room, 0.0) + v.duration_s
-    best = max(total.values())
-    most = sorted(r for r, d in total.items() if best - d <= TIE_MARGIN_S)
-    out.append(Candidate(2, {}, _typed(AnswerKind.ROOM, most, targets=(c.rooms(*most),))))
+    # "the room you spent the most time in": the simulated days only (06:00-22:00), or the whole span including
+    # the nights the robot spent parked in a room - both readings are right
+    most: list[str] = []
+    for with_nights in (False, True):
+        total: dict[str, float] = {}
+        for k, v in enumerate(visits):
+            total[v.room] = total.get(v.room, 0.0) + v.duration_s
+            if with_nights and k + 1 < len(visits) and visits[k + 1].enter_ns > v.exit_ns:
+                total[v.room] += (visits[k + 1].enter_ns - v.exit_ns) / NS  # parked overnight
+        best = max(total.values())
+        most += sorted(r for r, d in total.items() if best - d <= TIE_MARGIN_S)
+    out.append(Candidate(2, {}, _typed(AnswerKind.ROOM, most, targets=(c.rooms(*set(most)),))))
     last = visits[-1].room
     out.append(Candidate(3, {}, _typed(AnswerKind.ROOM, [last], targets=(c.rooms(last),))))
     day_starts = {c.clock.day_start_ns(d) for d in range(c.clock.days)}
