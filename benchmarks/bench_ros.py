@@ -8,8 +8,14 @@ baselines measured in the same run.
   the ratio to the in-process baseline (the same frames through FramePipeline + memory.ingest, no ROS).
 * Services: ``--queries`` calls of Locate and GetInfo through the ROS services; p50/p95 latency vs the
   same queries on an in-process memory that ingested the same frames.
+* Latency under load (``--flood-s`` > 0): the rendered frames are then published in a loop (restamped, so
+  time keeps going forward) at ``--rate`` Hz for ``--flood-s`` seconds while a separate client *process*
+  calls Locate every ``--query-interval`` s; p50/p95/p99/max of those calls, the ingest the node kept up
+  meanwhile, and the same client's latency on the idle node. Target (issue 12): p95 < 20 ms, max < 200 ms
+  with 640x480 at 30 Hz on the 2-core development machine.
 
     python benchmarks/bench_ros.py                  # 640x480 at 30 Hz, 150 frames (the lead's numbers)
+    python benchmarks/bench_ros.py --flood-s 60     # + Locate latency during a 60 s 30 Hz flood
     python benchmarks/bench_ros.py --smoke          # 160x120, 20 frames, 10 queries: proves it runs
 
 Needs the ROS wheels + scripts/build_ros.sh; sets ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST and a random
@@ -52,6 +58,57 @@ def timed(fn: Callable[[], Any], n: int) -> list[float]:
     return out
 
 
+def latency_stats(samples_s: list[float]) -> dict[str, float]:
+    a = np.array(samples_s) * 1000.0 if samples_s else np.zeros(1)
+    return {"p50_ms": float(np.percentile(a, 50)), "p95_ms": float(np.percentile(a, 95)),
+            "p99_ms": float(np.percentile(a, 99)), "max_ms": float(a.max()), "n": len(samples_s)}
+
+
+def query_worker(domain_id: int, ready: Any, start: Any, stop: Any, out: Any, interval_s: float, text: str) -> None:
+    """Client process: Locate(text) every ``interval_s`` between ``start`` and ``stop``; latencies to ``out``."""
+    import rclpy
+
+    from robomem.core.query_types import QueryStatus
+    from robomem.ros.memory_client import RosMemoryClient
+
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=domain_id)
+    node = rclpy.create_node("bench_query", context=context)
+    client = RosMemoryClient(node, "/robomem", timeout_s=60.0)
+    try:
+        client.locate(text, k=5)  # discovery + first call outside the measurement
+        ready.set()
+        for phase in ("idle", "flood"):
+            start.wait()
+            lat, errors = [], 0
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                r = client.locate(text, k=5)
+                lat.append(time.perf_counter() - t0)
+                errors += r.status is not QueryStatus.OK
+                time.sleep(interval_s)
+            start.clear()
+            stop.clear()
+            out.put((phase, lat, errors))
+    finally:
+        client.close()
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+
+
+def restamp(msg: Any, topic: str, stamp_ns: int) -> Any:
+    from robomem.ros.converters import set_stamp
+
+    if topic in ("/tf", "/tf_static"):
+        for t in msg.transforms:
+            set_stamp(t.header.stamp, stamp_ns)
+        return msg
+    set_stamp(msg.header.stamp, stamp_ns)
+    if hasattr(msg, "mask"):
+        set_stamp(msg.mask.header.stamp, stamp_ns)
+    return msg
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     smoke = "--smoke" in argv
@@ -62,6 +119,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--rate", type=float, default=30.0, help="publish rate, Hz")
     p.add_argument("--queries", type=int, default=10 if smoke else 100)
     p.add_argument("--pixel-stride", type=int, default=4, help="voxel.pixel_stride of both memories")
+    p.add_argument("--flood-s", type=float, default=0.0,
+                   help="also measure Locate latency while flooding the node for this many seconds (0 = skip)")
+    p.add_argument("--query-interval", type=float, default=0.05, help="s between Locate calls during the flood")
     p.add_argument("--smoke", action="store_true", help="defaults 160x120, 20 frames, 10 queries")
     p.add_argument("--json", default="", help="also write the results here")
     args = p.parse_args(argv)
@@ -145,6 +205,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         ingested = int(stats["frames_ingested"])
         ros_locate = percentiles(timed(lambda: client.locate("red mug", k=5), args.queries))
         ros_info = percentiles(timed(lambda: client.stats(), args.queries))
+        flood = run_flood(args, pub, by_stamp, client) if args.flood_s > 0 else None
     finally:
         rc = server.stop(signal.SIGINT, timeout_s=120)
         client.close()
@@ -167,6 +228,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "ratio_locate_p50": ros_locate["p50_ms"] / max(base_locate["p50_ms"], 1e-6),
         "get_info_ros": ros_info,
         "get_info_in_process": base_info,
+        "flood": flood,
         "server_exit_code": rc,
         "server_counters": {k: v for k, v in stats.items() if not k.startswith("pixels")},
     }
@@ -174,6 +236,63 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     return 0 if rc == 0 else 1
+
+
+def run_flood(args: Any, pub: Any, by_stamp: dict[int, list[tuple[str, Any]]], client: Any) -> dict[str, Any]:
+    """Locate latency from a separate process: on the idle node, then during a ``--flood-s`` flood."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    ready, start, stop, out = ctx.Event(), ctx.Event(), ctx.Event(), ctx.Queue()
+    worker = ctx.Process(target=query_worker, args=(int(os.environ["ROS_DOMAIN_ID"]), ready, start, stop, out,
+                                                    args.query_interval, "red mug"), daemon=True)
+    worker.start()
+    try:
+        if not ready.wait(120):
+            raise RuntimeError("the query client process did not come up")
+        results: dict[str, Any] = {}
+        start.set()
+        time.sleep(min(10.0, args.flood_s / 3))
+        stop.set()
+        phase, lat, errors = out.get(timeout=60)
+        results[phase] = {**latency_stats(lat), "errors": errors}
+        before = client.stats()
+        stamps = sorted(s for s, msgs in by_stamp.items() if any(t != "/tf_static" for t, _ in msgs))
+        span = stamps[-1] - stamps[0] + (stamps[1] - stamps[0] if len(stamps) > 1 else 100_000_000)
+        period = 1.0 / args.rate
+        published, cycle, t_start = 0, 1, time.perf_counter()
+        start.set()
+        next_t = t_start
+        while time.perf_counter() - t_start < args.flood_s:
+            for stamp in stamps:
+                if time.perf_counter() - t_start >= args.flood_s:
+                    break
+                delay = next_t - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                for topic, msg in by_stamp[stamp]:
+                    if topic != "/tf_static":
+                        pub.pubs[topic].publish(restamp(msg, topic, stamp + cycle * span))
+                published += 1
+                next_t += period
+            cycle += 1
+        flood_s = time.perf_counter() - t_start
+        stop.set()
+        phase, lat, errors = out.get(timeout=120)
+        results[phase] = {**latency_stats(lat), "errors": errors}
+        after = client.stats()
+        ingested = int(after["frames_ingested"]) - int(before["frames_ingested"])
+        results.update(frames_published=published, publish_hz=published / flood_s, frames_ingested=ingested,
+                       ingest_hz=ingested / flood_s,
+                       dropped_ingest_queue=int(after.get("ingest_dropped_queue_full", 0))
+                       - int(before.get("ingest_dropped_queue_full", 0)))
+        target_ok = results["flood"]["p95_ms"] < 20 and results["flood"]["max_ms"] < 200
+        results["target_p95_lt_20ms_max_lt_200ms"] = "met" if target_ok else "NOT met"
+        return results
+    finally:
+        worker.join(30)
+        if worker.is_alive():
+            worker.kill()
 
 
 if __name__ == "__main__":

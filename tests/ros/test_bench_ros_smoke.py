@@ -18,11 +18,14 @@ def test_bench_ros_smoke(domain_id: int, tmp_path: Path, capsys: pytest.CaptureF
         sys.path.insert(0, str(ROOT))
     bench = importlib.import_module("benchmarks.bench_ros")
     out = tmp_path / "bench.json"
-    assert bench.main(["--smoke", "--frames", "8", "--queries", "5", "--json", str(out)]) == 0
+    assert bench.main(["--smoke", "--frames", "8", "--queries", "5", "--flood-s", "2", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["frames_published"] == 8 and result["server_exit_code"] == 0
     assert 0 < result["frames_ingested_over_ros"] <= 8
     for key in ("ratio_ros_vs_in_process_ingest_hz", "ratio_locate_p50"):
         assert result[key] > 0
     assert result["locate_ros"]["n"] == 5 and result["locate_ros"]["p95_ms"] >= result["locate_ros"]["p50_ms"]
+    flood = result["flood"]
+    assert flood["flood"]["n"] > 0 and flood["idle"]["n"] > 0 and flood["frames_published"] > 8
+    assert flood["flood"]["max_ms"] >= flood["flood"]["p95_ms"] > 0 and flood["flood"]["errors"] == 0
     assert '"frames_ingested_over_ros"' in capsys.readouterr().out
