@@ -127,6 +127,10 @@ class QueryEngine:
             return f / n
         if text is None or not text.strip():
             raise QueryError("give a non-empty text (or a feature) to search for")
+        limit = self.state.config.query.max_text_chars
+        if len(text) > limit:
+            raise QueryError(f"text is {len(text)} characters long; at most {limit} are accepted "
+                             "(query.max_text_chars): ask about one thing in a short phrase")
         return self.text_feature(text.strip().lower())
 
     def _ranked(
