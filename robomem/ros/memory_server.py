@@ -238,7 +238,7 @@ class MemoryServerNode:
                 with self._lock:
                     world_T_frame = self.pipeline.tf.lookup(self.cfg.world_frame, frame, stamp_to_ns(msg.header.stamp))
             event = mc.action_event_from_msg(msg, world_T_frame)
-            self.host.memory.record_action(event)  # outside self._lock: the memory lock is taken after it elsewhere
+            self.host.reads.record_action(event)  # outside self._lock: the memory lock is taken after it elsewhere
         except RobomemError as exc:
             self._throttle.warning("actions", f"action event rejected: {exc}")
 
@@ -265,7 +265,7 @@ class MemoryServerNode:
     def _ingest_frame(self, frame: Frame) -> IngestStats:
         for step in self.frame_steps:
             frame = step(frame)
-        return self.host.memory.ingest(frame)
+        return self.host.reads.ingest(frame)
 
     def ingest_counters(self) -> dict[str, int]:
         with self._lock:
@@ -273,12 +273,14 @@ class MemoryServerNode:
         out.update({f"ingest_{k}": v for k, v in self.worker.counters.items()})
         out["ingest_pending"] = self.worker.pending()
         out.update(self.faults.counts())
+        out.update(self.host.reads.counters)
+        out["snapshot_copy_us"] = int(self.host.reads.last_copy_ms * 1000)
         return out
 
     # ------------------------------------------------------------------------------------------ timers
     def _publish_viz(self) -> None:
         points, colors = self.host.memory.voxel_cloud()
-        insts = self.host.memory.instances(include_vanished=False)
+        insts = self.host.reads.instances(include_vanished=False)
         now = self.now_ns()
         assert self._cloud_pub is not None and self._marker_pub is not None
         self._cloud_pub.publish(viz.cloud_msg(points, colors, self.cfg.world_frame, now, self.cfg.max_cloud_points))

@@ -15,7 +15,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
@@ -42,17 +42,15 @@ class MemoryHost:
         pipeline: Any = None,
     ) -> None:
         from robomem.core.memory import SpatioSemanticMemory
+        from robomem.core.snapshot import SnapshotMemory
 
         self.config = config
         self.encoder = encoder
         self.save_directory = save_directory
         self.memory = SpatioSemanticMemory(config, encoder, regions, pipeline=pipeline)  # pipeline: perception steps
+        self.reads = SnapshotMemory(self.memory)
+        """Queries go here (they do not wait for an ingest); writes go through ``reads.ingest`` / ``save``."""
         self._save_lock = threading.Lock()
-
-    def snapshot(self) -> ContextManager[Any]:
-        """Hold this while answering one request: no ingest interleaves (the memory's re-entrant lock)."""
-        lock = getattr(self.memory, "lock", None)
-        return lock if lock is not None else contextlib.nullcontext()
 
     def resolve(self, directory: str, what: str) -> Path:
         """The directory a service request names: absolute (or ``~/...``) as given; relative under
@@ -81,7 +79,7 @@ class MemoryHost:
         target that is not a robomem memory or any filesystem failure)."""
         target = self.resolve(directory, "SaveMemory")
         with self._save_lock:
-            return Path(self.memory.save(target))
+            return Path(self.reads.save(target))
 
     def load(self, directory: str = "") -> str:
         """Replace the live memory by the one saved in ``directory`` (see :meth:`resolve`); unchanged on
@@ -91,12 +89,14 @@ class MemoryHost:
         target = self.resolve(directory, "LoadMemory")
         loaded, opened = SpatioSemanticMemory.load_from(target, self.encoder, self.config)  # PersistenceError
         self.memory.replace_state(loaded)
+        self.reads.invalidate()
         if opened.fallback_reason:
             return f"loaded the previous save {opened.directory} ({opened.fallback_reason})"
         return f"loaded {opened.directory}"
 
     def reset(self) -> None:
         self.memory.reset()
+        self.reads.invalidate()
 
 
 @dataclass(frozen=True)
@@ -181,11 +181,11 @@ class MemoryServices:
 
     @contextlib.contextmanager
     def _answer(self, name: str, response: Any) -> Iterator[None]:
-        """Count the call, hold the snapshot, turn exceptions into a status + message on ``response``."""
+        """Count the call, turn exceptions into a status + message on ``response`` (each handler makes one
+        query of ``host.reads``: one consistent state)."""
         self.calls[name] = self.calls.get(name, 0) + 1
         try:
-            with self.host.snapshot():
-                yield
+            yield
         except QueryError as exc:
             mc.set_status(response, QueryStatus.BAD_REQUEST, str(exc))
         except RobomemError as exc:
@@ -206,7 +206,7 @@ class MemoryServices:
             feature = np.asarray(request.feature, dtype=np.float32) if len(request.feature) else None
             if text is None and feature is None:
                 raise QueryError("Locate needs a text description or a feature vector")
-            r = self.host.memory.locate(
+            r = self.host.reads.locate(
                 text=text, feature=feature, k=self._k(int(request.k)), include_vanished=request.include_vanished
             )
             mc.set_status(response, r.status, r.message)
@@ -226,20 +226,20 @@ class MemoryServices:
     def last_seen(self, request: Any, response: Any) -> Any:
         with self._answer("last_seen", response):
             iid, text = _ident(request, self.max_text_chars)
-            self._instance_result(self.host.memory.last_seen(instance_id=iid, text=text), response)
+            self._instance_result(self.host.reads.last_seen(instance_id=iid, text=text), response)
         return response
 
     def where_at(self, request: Any, response: Any) -> Any:
         with self._answer("where_at", response):
             iid, text = _ident(request, self.max_text_chars)
             t = stamp_to_ns(request.stamp)
-            self._instance_result(self.host.memory.where_at(t, instance_id=iid, text=text), response)
+            self._instance_result(self.host.reads.where_at(t, instance_id=iid, text=text), response)
         return response
 
     def history(self, request: Any, response: Any) -> Any:
         with self._answer("history", response):
             iid, text = _ident(request, self.max_text_chars)
-            r = self.host.memory.history(instance_id=iid, text=text)
+            r = self.host.reads.history(instance_id=iid, text=text)
             mc.set_status(response, r.status, r.message)
             response.has_instance = r.instance is not None
             if r.instance is not None:
@@ -251,7 +251,7 @@ class MemoryServices:
     def changes(self, request: Any, response: Any) -> Any:
         with self._answer("changes", response):
             t0, t1 = stamp_to_ns(request.start), stamp_to_ns(request.end)
-            r = self.host.memory.changes(t0, t1, region=request.region.strip() or None)
+            r = self.host.reads.changes(t0, t1, region=request.region.strip() or None)
             mc.set_status(response, r.status, r.message)
             response.changes = [mc.change_to_msg(c) for c in r.changes]
         return response
@@ -262,7 +262,7 @@ class MemoryServices:
             if not text:
                 raise QueryError("Count needs a text description")
             min_score = float(request.min_score) if request.use_min_score else None
-            r = self.host.memory.count(text, min_score=min_score,
+            r = self.host.reads.count(text, min_score=min_score,
                                        include_vanished=request.include_vanished)
             mc.set_status(response, r.status, r.message)
             response.count = int(r.count)
@@ -272,14 +272,14 @@ class MemoryServices:
     def relations(self, request: Any, response: Any) -> Any:
         with self._answer("relations", response):
             t = stamp_to_ns(request.stamp) if request.use_stamp else None
-            r = self.host.memory.relations(int(request.instance_id), t_ns=t)
+            r = self.host.reads.relations(int(request.instance_id), t_ns=t)
             mc.set_status(response, r.status, r.message)
             response.edges = [mc.edge_to_msg(e) for e in r.edges]
         return response
 
     def state_at(self, request: Any, response: Any) -> Any:
         with self._answer("state_at", response):
-            r = self.host.memory.state_at(stamp_to_ns(request.stamp))
+            r = self.host.reads.state_at(stamp_to_ns(request.stamp))
             mc.set_status(response, r.status, r.message)
             set_stamp(response.stamp, r.stamp_ns)
             response.instances = [mc.instance_to_msg(i) for i in r.instances]
@@ -291,7 +291,7 @@ class MemoryServices:
             iid = int(request.instance_id)
             if iid < -1:
                 raise QueryError(f"instance_id must be >= 0 (or -1 for none), got {iid}")
-            r = self.host.memory.keyframes_for(
+            r = self.host.reads.keyframes_for(
                 text=_text(request, self.max_text_chars) or None, k=self._k(int(request.k)),
                 instance_id=iid if iid >= 0 else None,
             )
@@ -305,7 +305,7 @@ class MemoryServices:
         with self._answer("room_visits", response):
             t0 = stamp_to_ns(request.start) if request.use_range else None
             t1 = stamp_to_ns(request.end) if request.use_range else None
-            r = self.host.memory.room_visits(t0, t1)
+            r = self.host.reads.room_visits(t0, t1)
             mc.set_status(response, r.status, r.message)
             response.visits = [mc.room_visit_to_msg(v) for v in r.visits]
         return response
@@ -320,7 +320,7 @@ class MemoryServices:
             iid = int(request.instance_id)
             if iid < -1:
                 raise QueryError(f"instance_id must be >= 0 (or -1 for any), got {iid}")
-            r = self.host.memory.actions(t0, t1, kind=mc.ACTION_FROM_MSG.get(k),
+            r = self.host.reads.actions(t0, t1, kind=mc.ACTION_FROM_MSG.get(k),
                                          instance_id=iid if iid >= 0 else None)
             mc.set_status(response, r.status, r.message)
             response.actions = [mc.action_record_to_msg(a) for a in r.actions]
@@ -328,7 +328,7 @@ class MemoryServices:
 
     def list_instances(self, request: Any, response: Any) -> Any:
         with self._answer("list_instances", response):
-            insts = self.host.memory.instances(include_vanished=request.include_vanished)
+            insts = self.host.reads.instances(include_vanished=request.include_vanished)
             mc.set_status(response, QueryStatus.OK, f"{len(insts)} instance(s)")
             response.instances = [mc.instance_to_msg(i) for i in insts]
         return response
@@ -338,11 +338,13 @@ class MemoryServices:
             from diagnostic_msgs.msg import KeyValue
 
             mem = self.host.memory
-            t0, t1 = mem.time_range()
-            stats = dict(mem.stats())
+            with mem.lock:  # one consistent view of the live counters (waits for an ingest in progress)
+                t0, t1 = mem.time_range()
+                stats = dict(mem.stats())
+                regions = list(mem.regions())
             if self.extra_stats is not None:
                 stats.update(self.extra_stats())
-            response.regions = [mc.region_to_msg(r) for r in mem.regions()]
+            response.regions = [mc.region_to_msg(r) for r in regions]
             set_stamp(response.first_stamp, t0)
             set_stamp(response.last_stamp, t1)
             response.stats = [KeyValue(key=str(k), value=str(v)) for k, v in sorted(stats.items())]

@@ -147,9 +147,9 @@ def test_where_at_with_text_and_default_instance_id_queries_the_text(encoder, mo
 
     def where_at(t, instance_id=None, text=None):
         calls.append((instance_id, text))
-        return srv.host.memory.queries.where_at(t, instance_id, text)
+        return srv.host.memory.where_at(t, instance_id, text)
 
-    monkeypatch.setattr(srv.host.memory, "where_at", where_at)
+    monkeypatch.setattr(srv.host.reads, "where_at", where_at)
     srv.where_at(_ident_request(0, "red mug"), _instance_response())
     srv.where_at(_ident_request(0, ""), _instance_response())
     assert calls == [(None, "red mug"), (0, None)]
