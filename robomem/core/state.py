@@ -143,9 +143,12 @@ class MemoryState:
 
     def sync_indices(self) -> None:
         """Apply pending instance/voxel feature changes to the vector indices (done before each query)."""
+        self.sync_instance_index()
+        self.sync_voxel_index()
+
+    def sync_instance_index(self) -> None:
+        """Apply pending instance feature changes (all that instance-level queries need: cheap)."""
         p = self.pending
-        if not p:
-            return
         if p.removed_instances:
             self.instance_index.remove(np.fromiter(p.removed_instances, dtype=np.int64))
             p.removed_instances.clear()
@@ -159,6 +162,10 @@ class MemoryState:
             if ids:
                 self.instance_index.add(np.asarray(ids, dtype=np.int64), np.stack(vecs).astype(np.float32))
             p.dirty_instances.clear()
+
+    def sync_voxel_index(self) -> None:
+        """Apply pending voxel feature changes (voxel-level retrieval needs them; thousands per frame)."""
+        p = self.pending
         if p.removed_voxels:
             self.voxel_index.remove(np.unique(np.concatenate(p.removed_voxels)))
             p.removed_voxels = []
