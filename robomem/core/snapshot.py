@@ -9,7 +9,8 @@ at 640x480, seconds for a huge frame or a save of a big memory). :class:`Snapsho
 * right after an ingest, still under the lock, when queries were made recently and the previous snapshot is
   older than ``period_s``, the state's read side is copied: every part of the
   :class:`~robomem.core.state.MemoryState` except the voxel map and the voxel index (the bulk of the data,
-  read only by ``locate_voxels`` / ``voxel_cloud``), with the vector indices synced first;
+  read only by ``locate_voxels`` / ``voxel_cloud``), with the instance index synced first (syncing the voxel
+  index, thousands of features per frame, is left to the queries that read it);
 * a query that finds the lock held by a write answers from the newest snapshot: a consistent state after
   some complete ingest, at most ``period_s`` plus one ingest old. Otherwise (no write in progress, or no
   snapshot yet) it answers from the live state under the lock, exactly as the memory itself would.
@@ -62,7 +63,7 @@ LIVE_ONLY = frozenset({"voxels", "voxel_index"})
 def copy_read_side(state: MemoryState) -> MemoryState:
     """An independent copy of everything queries read from ``state`` (indices synced first), with an empty
     voxel map and voxel index. Caller holds the memory's lock. New state parts are copied automatically."""
-    state.sync_indices()
+    state.sync_instance_index()
     memo: dict[int, Any] = {}
     values: dict[str, Any] = {}
     for f in dataclasses.fields(MemoryState):
@@ -171,7 +172,7 @@ class SnapshotMemory(MemoryQueries):
         lock = self.memory.lock
         if lock.acquire(blocking=False):
             try:
-                self.memory.state.sync_indices()
+                self.memory.state.sync_instance_index()  # these queries never read the voxel index
                 self.counters["reads_live"] += 1
                 yield self.memory.queries
             finally:
@@ -183,7 +184,7 @@ class SnapshotMemory(MemoryQueries):
             yield snap.engine
             return
         with lock:  # a short holder (stats, viz) or no snapshot yet: wait
-            self.memory.state.sync_indices()
+            self.memory.state.sync_instance_index()
             self.counters["reads_live"] += 1
             yield self.memory.queries
 
