@@ -35,8 +35,8 @@ setup(
         "console_scripts": [
             "robomem = robomem.cli:main",
             "robomem-eval = robomem_sim.runner:main",
-            "robomem-ingest-node = robomem.ros.ingest_node:main",
-            "robomem-memory-server = robomem.ros.memory_server:main",
+            "robomem-ingest-node = robomem.ros.entry:ingest_node",
+            "robomem-memory-server = robomem.ros.entry:memory_server",
             "robomem-planner-node = robomem.ros.planner_node:main",
             "robomem-replay = robomem.ros.replay:main",
         ],
