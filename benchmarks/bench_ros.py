@@ -122,6 +122,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--flood-s", type=float, default=0.0,
                    help="also measure Locate latency while flooding the node for this many seconds (0 = skip)")
     p.add_argument("--query-interval", type=float, default=0.05, help="s between Locate calls during the flood")
+    p.add_argument("--server-param", action="append", default=[], metavar="NAME=YAML",
+                   help="extra memory-server parameter, e.g. ingest_queue_size=8 (repeatable)")
     p.add_argument("--smoke", action="store_true", help="defaults 160x120, 20 frames, 10 queries")
     p.add_argument("--json", default="", help="also write the results here")
     args = p.parse_args(argv)
@@ -166,8 +168,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     (tmp / "memory.yaml").write_text(yaml.safe_dump({**scene.MEMORY_CONFIG,
                                                       "voxel": {**scene.MEMORY_CONFIG["voxel"],
                                                                 "pixel_stride": args.pixel_stride}}))
-    server_args = nodetools.server_args(tmp, tmp / "saved", extra={"memory_config_file": str(tmp / "memory.yaml"),
-                                                                   "log_throttle_s": 5.0})
+    extra = {"memory_config_file": str(tmp / "memory.yaml"), "log_throttle_s": 5.0}
+    for kv in args.server_param:
+        name, _, value = kv.partition("=")
+        extra[name] = yaml.safe_load(value)
+    server_args = nodetools.server_args(tmp, tmp / "saved", extra=extra)
     server = nodetools.NodeProcess("robomem-memory-server", server_args, tmp / "server.log")
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=int(os.environ["ROS_DOMAIN_ID"]))
@@ -251,12 +256,14 @@ def run_flood(args: Any, pub: Any, by_stamp: dict[int, list[tuple[str, Any]]], c
         if not ready.wait(120):
             raise RuntimeError("the query client process did not come up")
         results: dict[str, Any] = {}
+        print("Locate latency on the idle node ...", flush=True)
         start.set()
         time.sleep(min(10.0, args.flood_s / 3))
         stop.set()
         phase, lat, errors = out.get(timeout=60)
         results[phase] = {**latency_stats(lat), "errors": errors}
         before = client.stats()
+        print(f"flooding at {args.rate:g} Hz for {args.flood_s:g} s while Locate is called ...", flush=True)
         stamps = sorted(s for s, msgs in by_stamp.items() if any(t != "/tf_static" for t, _ in msgs))
         span = stamps[-1] - stamps[0] + (stamps[1] - stamps[0] if len(stamps) > 1 else 100_000_000)
         period = 1.0 / args.rate
@@ -281,6 +288,9 @@ def run_flood(args: Any, pub: Any, by_stamp: dict[int, list[tuple[str, Any]]], c
         phase, lat, errors = out.get(timeout=120)
         results[phase] = {**latency_stats(lat), "errors": errors}
         after = client.stats()
+        results["server_side_query_handler_us"] = {k: int(v) for k, v in after.items() if k.startswith("query_handler")}
+        results["snapshot"] = {k: int(after.get(k, 0)) for k in
+                               ("snapshot_copies", "snapshot_copy_us", "reads_snapshot", "reads_live")}
         ingested = int(after["frames_ingested"]) - int(before["frames_ingested"])
         results.update(frames_published=published, publish_hz=published / flood_s, frames_ingested=ingested,
                        ingest_hz=ingested / flood_s,

@@ -13,6 +13,8 @@ import contextlib
 import logging
 import os
 import threading
+import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -170,6 +172,7 @@ class MemoryServices:
         self.frame_id = frame_id
         self.extra_stats = extra_stats
         self.calls: dict[str, int] = {}
+        self._durations: deque[float] = deque(maxlen=512)  # s, the last query handlers (not save/load/reset)
 
     @property
     def default_k(self) -> int:
@@ -184,6 +187,7 @@ class MemoryServices:
         """Count the call, turn exceptions into a status + message on ``response`` (each handler makes one
         query of ``host.reads``: one consistent state)."""
         self.calls[name] = self.calls.get(name, 0) + 1
+        t0 = time.perf_counter()
         try:
             yield
         except QueryError as exc:
@@ -193,6 +197,18 @@ class MemoryServices:
         except Exception as exc:  # never let a handler kill the server
             log.exception("service %s failed", name)
             mc.set_status(response, QueryStatus.ERROR, f"internal error in {name}: {type(exc).__name__}: {exc}")
+        finally:
+            if name not in ("save", "load", "reset", "get_info"):
+                self._durations.append(time.perf_counter() - t0)
+
+    def latency_stats(self) -> dict[str, int]:
+        """p50/p95/max (us) of the last query handlers' own time (from request to response, in this node)."""
+        d = sorted(self._durations)
+        if not d:
+            return {}
+        return {"query_handler_p50_us": int(d[len(d) // 2] * 1e6),
+                "query_handler_p95_us": int(d[int(0.95 * (len(d) - 1))] * 1e6),
+                "query_handler_max_us": int(d[-1] * 1e6)}
 
     def _k(self, k: int) -> int:
         if k < 0:
@@ -344,6 +360,7 @@ class MemoryServices:
                 regions = list(mem.regions())
             if self.extra_stats is not None:
                 stats.update(self.extra_stats())
+            stats.update(self.latency_stats())
             response.regions = [mc.region_to_msg(r) for r in regions]
             set_stamp(response.first_stamp, t0)
             set_stamp(response.last_stamp, t1)
