@@ -38,6 +38,8 @@ class VoxelConfig:
     removal_margin: a voxel is free only if it lies this far (m) in front of the observed surface.
     removal_max_depth: free-space evidence is only trusted up to this depth, m.
     removal_min_misses: consecutive free-space observations before a voxel is removed (noise guard).
+    removal_min_interval_s: voxels are carved at most this often (0.1: 10 Hz from a 30 Hz camera; frames in
+        between are integrated without carving). 0 = every frame.
     negative_cell_size: cell edge (m) of the coarse grid that records "seen empty at t".
     edge_jump: depth-edge (flying pixel) filter: pixels whose depth differs from a neighbour's by more than
         ``edge_jump * z`` are not integrated (0 = off). edge_invalid_neighbours: also drop pixels next to invalid
@@ -45,7 +47,7 @@ class VoxelConfig:
         (less axial noise). support_window_s: unlabelled voxels still short of ``min_support`` this long
         after their last observation are dropped (noise). negative_min_interval_s: the negative-evidence grid is
         updated at most this often (a 30 Hz camera need not mark the coarse grid every frame), and always in a
-        frame that removed voxels. min_support: frames that must observe a voxel before it counts as surface
+        frame that removed voxels of an instance. min_support: frames that must observe a voxel before it counts as surface
         (``VoxelMap.surface_points``, ``voxel_cloud``).
     device: "cpu", "cuda" or "auto" (cuda if available).
     torch_threads: CPU threads for torch (process-wide ``torch.set_num_threads``); 0 keeps torch's default.
@@ -61,6 +63,7 @@ class VoxelConfig:
     removal_margin: float = 0.1
     removal_max_depth: float = 5.0
     removal_min_misses: int = 1
+    removal_min_interval_s: float = 0.1
     negative_cell_size: float = 0.25
     negative_pixel_stride: int = 16
     edge_jump: float = 0.04
@@ -78,7 +81,7 @@ class VoxelConfig:
         _positive(self, "negative_pixel_stride", "removal_min_misses")
         _non_negative(self, "min_depth", "removal_margin", "edge_jump")
         _positive(self, "min_support")
-        _non_negative(self, "support_window_s", "negative_min_interval_s")
+        _non_negative(self, "support_window_s", "negative_min_interval_s", "removal_min_interval_s")
         if self.min_depth >= self.max_depth:
             raise ConfigError(f"voxel.min_depth ({self.min_depth}) must be < voxel.max_depth ({self.max_depth})")
         if self.device not in ("cpu", "cuda", "auto"):

@@ -454,6 +454,7 @@ class VoxelMap:
         self._srows = torch.zeros(0, dtype=torch.int64, device=self.device)
         self._uid_index: Optional[tuple[Tensor, Tensor]] = None
         self._last_negative_ns: Optional[int] = None
+        self._last_carve_ns: Optional[int] = None
         self._frames_since_prune = 0
 
     # ------------------------------------------------------------------------------------- storage
@@ -593,32 +594,35 @@ class VoxelMap:
             return depth_m
         s = cfg.pixel_stride
         d = depth_m.to(torch.float32)
+        if not bool(torch.isfinite(d).all()):  # NaN / inf mean "no measurement", like 0
+            d = torch.where(torch.isfinite(d), d, torch.zeros_like(d))
         H, W = d.shape
-        # invalid (0, NaN, inf) -> NaN, so that every comparison with an invalid neighbour is false
-        dn = torch.where((d > 0) & (d < math.inf), d, torch.full_like(d, math.nan))
-        # each sampled pixel and its 4 full-resolution neighbours, as strided views of the NaN-padded image
+        # each sampled pixel and its 4 full-resolution neighbours, as strided views of the zero-padded image
         # (strided slices are several times faster than pooling on CPU)
-        pad = torch.nn.functional.pad(dn[None, None], (1, 1, 1, 1), value=math.nan)[0, 0]
+        pad = torch.nn.functional.pad(d[None, None], (1, 1, 1, 1))[0, 0]
         centre = pad[1: 1 + H: s, 1: 1 + W: s]
         tol = centre * k
+        neg_tol = -tol
         nearer = torch.zeros(centre.shape, dtype=torch.bool, device=d.device)
         farther = torch.zeros_like(nearer)
+        invalid_nb = torch.zeros_like(nearer)
         total = torch.zeros_like(centre)  # sum of (neighbour - centre) over neighbours on the same surface
         n_same = torch.ones_like(centre)
         for dv, du in ((0, 1), (1, 0), (1, 2), (2, 1)):
             v = pad[dv: dv + H: s, du: du + W: s]
+            ok = v > 0
             diff = v - centre
-            nearer |= diff < -tol
+            nearer |= (diff < neg_tol) & ok
             farther |= diff > tol
-            same = diff.abs() <= tol
-            total += diff.nan_to_num_(0.0) * same
+            same = (diff.abs() <= tol) & ok
+            total.addcmul_(diff, same)
             n_same += same
-            if cfg.edge_invalid_neighbours:
-                nearer |= v != v  # NaN: an invalid neighbour drops the pixel (below)
-                farther |= v != v
-        keep = centre == centre  # valid
-        if k > 0 or cfg.edge_invalid_neighbours:
+            invalid_nb |= ~ok
+        keep = centre > 0
+        if k > 0:
             keep &= ~(nearer & farther)  # between a nearer and a farther surface: a flying pixel
+        if cfg.edge_invalid_neighbours:
+            keep &= ~invalid_nb
         new = centre + total / n_same if cfg.depth_smoothing else centre
         new = torch.where(keep, new, torch.zeros_like(centre))
         out = d.clone()
@@ -883,11 +887,20 @@ class VoxelMap:
             )
         T = as_pose_tensor(world_T_camera, dev)
         stamp = int(stamp_ns)
-        result = self._carve_voxels(depth, intrinsics, T, stamp) if self._n else CarveResult.empty()
-        # the coarse grid at most every negative_min_interval_s, and whenever this frame removed something
+        last_carve = self._last_carve_ns
+        carve_due = (last_carve is None or stamp - last_carve >= int(cfg.removal_min_interval_s * 1e9)
+                     or stamp < last_carve)
+        result = CarveResult.empty()
+        if carve_due:
+            self._last_carve_ns = stamp
+            if self._n:
+                result = self._carve_voxels(depth, intrinsics, T, stamp)
+        # the coarse grid at most every negative_min_interval_s, and whenever this frame removed part of an
+        # instance (a removal event: its place must read "seen empty" at this stamp); unlabelled removals are
+        # mostly depth noise seen through and need no extra update
         last = self._last_negative_ns
         due = last is None or stamp - last >= int(cfg.negative_min_interval_s * 1e9) or stamp < last
-        if due or len(result.removed_uids):
+        if due or result.removed_per_instance:
             self.negative.update(depth, intrinsics, T, stamp)
             self._last_negative_ns = stamp
         return result

@@ -21,7 +21,9 @@ from robomem.errors import FrameError, MemoryStateError, PersistenceError
 
 W, H = 160, 120
 INTR = CameraIntrinsics(fx=120.0, fy=120.0, cx=(W - 1) / 2, cy=(H - 1) / 2, width=W, height=H)
-CFG = VoxelConfig(pixel_stride=1, negative_pixel_stride=4, device="cpu")
+# frames here are 1 ns apart: carve and mark negative evidence in every one of them
+CFG = VoxelConfig(pixel_stride=1, negative_pixel_stride=4, device="cpu", removal_min_interval_s=0.0,
+                  negative_min_interval_s=0.0)
 T0 = 1_000_000_000
 EYE = np.array([0.0, 0.0, 1.2])
 POSE = look_at(EYE, np.array([3.0, 0.0, 0.3]))
