@@ -47,8 +47,8 @@ class VoxelConfig:
         (less axial noise). support_window_s: unlabelled voxels still short of ``min_support`` this long
         after their last observation are dropped (noise). negative_min_interval_s: the negative-evidence grid is
         updated at most this often (a 30 Hz camera need not mark the coarse grid every frame), and always in a
-        frame that removed voxels of an instance. min_support: frames that must observe a voxel before it counts as surface
-        (``VoxelMap.surface_points``, ``voxel_cloud``).
+        frame that removed voxels of an instance. min_support: frames that must observe a voxel before it counts
+        as surface (``VoxelMap.surface_points``, ``voxel_cloud``).
     device: "cpu", "cuda" or "auto" (cuda if available).
     torch_threads: CPU threads for torch (process-wide ``torch.set_num_threads``); 0 keeps torch's default.
         1 is the measured best for per-frame work on small CPUs: at 2 threads on a loaded 2-core machine the
