@@ -87,7 +87,7 @@ def _cell(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "distance_success_rate": _rate(rows, "distance_success"),
         "coverage_success_rate": _rate(rows, "coverage_success"),
         "strict_success_rate": _rate(rows, "strict_success"),
-        "spl": sum(float(r["spl"]) for r in rows) / n if n else None,
+        "spl": math.fsum(float(r["spl"]) for r in rows) / n if n else None,  # fsum: same in any record order
         "failures": sum(1 for r in rows if not r["success"]),
         "failure_modes": dict(sorted(modes.items())),
     }
@@ -145,7 +145,7 @@ def chance_levels(records: Sequence[Mapping[str, Any]]) -> dict[str, Optional[fl
     out: dict[str, Optional[float]] = {}
     for c in categories_of(records):
         mine = [float(r["chance"]) for r in tasks if _in_category(r, c)]
-        out[c] = sum(mine) / len(mine) if mine else None
+        out[c] = math.fsum(mine) / len(mine) if mine else None
     return out
 
 
