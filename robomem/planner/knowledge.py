@@ -131,6 +131,10 @@ class Knowledge:
         self._senses_cache[phrase] = hit or ()
         return hit or ()
 
+    def words(self) -> set[str]:
+        """Every single word of every phrase the lexicon knows."""
+        return {w for phrase in self._index for w in phrase.split()} | set(self.shape_words)
+
     def is_known(self, phrase: str) -> bool:
         return bool(self.senses(phrase))
 

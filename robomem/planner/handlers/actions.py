@@ -70,7 +70,7 @@ def _filtered_picks(plan: QueryPlan, env: Env) -> list[Move]:
 def pick_receptacle(plan: QueryPlan, env: Env) -> PlannerAnswer:
     inst, mvs = _picks_of(plan, env)
     mv = _nth(mvs, plan.ordinal, 1)
-    rec = env.by_id(mv.from_receptacle_id)
+    rec = env.source_receptacle(mv)
     if rec is None:
         raise UnknownError(f"I picked up the {inst.label} at {env.fmt(mv.pick_ns)} but did not see what it was on",
                       inst.label)
@@ -82,7 +82,7 @@ def pick_receptacle(plan: QueryPlan, env: Env) -> PlannerAnswer:
 def place_receptacle(plan: QueryPlan, env: Env) -> PlannerAnswer:
     inst, mvs = _picks_of(plan, env)
     mv = _nth(mvs, plan.ordinal, -1)
-    rec = env.by_id(mv.to_receptacle_id)
+    rec = env.destination_receptacle(mv)
     if rec is None:
         raise UnknownError(f"I do not know what I put the {inst.label} on", inst.label)
     when = f" at {env.fmt(mv.place_ns)}" if mv.place_ns is not None else ""
@@ -153,7 +153,7 @@ def _filtered_picks_no_time(plan: QueryPlan, env: Env) -> list[Move]:
 
 def place_at_time(plan: QueryPlan, env: Env) -> PlannerAnswer:
     mv = _nearest_in_time([(m.place_ns, m) for m in env.picks() if m.place_ns is not None], plan, "put down", env)
-    rec = env.by_id(mv.to_receptacle_id)
+    rec = env.destination_receptacle(mv)
     if rec is None:
         raise UnknownError(f"I put the {mv.label} down at {env.fmt(mv.place_ns or 0)} but did not see on what")
     return env.nav_receptacle(rec, f"I put the {mv.label} on the {rec.label} at {env.fmt(mv.place_ns or 0)}"
@@ -223,7 +223,7 @@ def multi_picked(plan: QueryPlan, env: Env) -> PlannerAnswer:
 def multi_placed_receptacles(plan: QueryPlan, env: Env) -> PlannerAnswer:
     recs: list[InstanceSummary] = []
     for mv in _filtered_picks(plan, env):
-        r = env.by_id(mv.to_receptacle_id)
+        r = env.destination_receptacle(mv)
         # ordered: one goal per placement (the same receptacle twice is two goals); unordered: distinct
         if r is not None and (plan.ordered or all(x.instance_id != r.instance_id for x in recs)):
             recs.append(r)

@@ -49,6 +49,10 @@ class Where:
     last_seen_ns: int
 
 
+def _rid(inst: Optional[InstanceSummary]) -> Optional[int]:
+    return inst.instance_id if inst is not None else None
+
+
 def names(labels: Iterable[str]) -> str:
     """ "the red mug", "the red mug or the blue mug", "the a, the b or the c"."""
     items = [f"the {x}" for x in dict.fromkeys(labels)]
@@ -88,6 +92,38 @@ class Env:
 
     def room_of(self, pos: Sequence[float]) -> Optional[str]:
         return self.snap.room_name(pos)
+
+    def _placed_on(self, iid: Optional[int], position: Optional[Sequence[float]], after_ns: Optional[int],
+                   before_ns: Optional[int]) -> Optional[InstanceSummary]:
+        """The receptacle under ``position`` (5 cm), else the one the object's history shows it on in the
+        placement that starts after ``after_ns`` (or ends before ``before_ns``)."""
+        if position is not None:
+            rec = self.goals.support(self.snap, position)
+            if rec is not None:
+                return rec
+        if iid is None:
+            return None
+        for p in self.snap.history(iid):
+            if after_ns is not None and p.first_seen_ns >= after_ns - 60 * NS and p.receptacle_id is not None:
+                return self.by_id(p.receptacle_id)
+        if before_ns is not None:
+            before = [p for p in self.snap.history(iid) if p.last_seen_ns <= before_ns + 60 * NS]
+            if before and before[-1].receptacle_id is not None:
+                return self.by_id(before[-1].receptacle_id)
+        return None
+
+    def source_receptacle(self, mv: Move) -> Optional[InstanceSummary]:
+        """What a move took the object off: as recorded, else under the gripper, else from the history."""
+        return self.by_id(mv.from_receptacle_id) or self._placed_on(mv.instance_id, mv.from_position, None,
+                                                                      mv.pick_ns)
+
+    def destination_receptacle(self, mv: Move) -> Optional[InstanceSummary]:
+        """What a move put the object on: as recorded, else under the gripper, else from the history."""
+        if mv.to_receptacle_id is not None:
+            return self.by_id(mv.to_receptacle_id)
+        if mv.place_ns is None:
+            return None
+        return self._placed_on(mv.instance_id, mv.to_position, mv.place_ns, None)
 
     # ------------------------------------------------------------------------------------------ resolution
     def resolve(self, ref: EntityRef, kinds: Iterable[NodeKind] = (NodeKind.OBJECT,)) -> Resolution:
@@ -268,9 +304,9 @@ class Env:
         if plan.receptacle is not None:
             recs = {r.instance_id for r in self.receptacles_named(plan.receptacle, plan.room)}
             if plan.relation is Relation.PLACED:
-                ok = {mv.instance_id for mv in picks if mv.to_receptacle_id in recs}
+                ok = {mv.instance_id for mv in picks if _rid(self.destination_receptacle(mv)) in recs}
             elif plan.relation is Relation.PICKED_FROM:
-                ok = {mv.instance_id for mv in picks if mv.from_receptacle_id in recs}
+                ok = {mv.instance_id for mv in picks if _rid(self.source_receptacle(mv)) in recs}
             else:
                 ok = {c.instance_id for c in cands
                       if c.receptacle_id in recs

@@ -78,11 +78,17 @@ def object_attribute(plan: QueryPlan, env: Env) -> PlannerAnswer:
     distinct = {v for v in values.values() if v}
     if not distinct:
         raise UnknownError(f"I do not know the {kind} of the {cands[0].label}", target)
-    if len(distinct) > 1:
+    if len(distinct) > 1 and not _constrained(plan):
         raise ClarifyError(f"Which one do you mean: {names(sorted({c.label for c in cands})[:5])}?", target)
-    inst = next(c for c in sorted(cands, key=lambda c: (-c.n_observations, c.instance_id)) if values[c.instance_id])
+    # several things meet the description (two cans picked from the same table): name each, answer the latest seen
+    inst = next(c for c in sorted(cands, key=lambda c: (-c.last_seen_ns, c.instance_id)) if values[c.instance_id])
     value = values[inst.instance_id]
     assert value is not None
+    if len(distinct) > 1:
+        each = "; ".join(f"the {c.label} is {values[c.instance_id]}" for c in cands if values[c.instance_id])
+        return PlannerAnswer(QueryStatus.OK, AnswerKind.TEXT, f"{len(cands)} fit: {each}", value=value.split()[0]
+                             if plan.attribute_kind is AttributeKind.SHAPE else value,
+                             instance_ids=tuple(c.instance_id for c in cands), target=inst.label)
     if plan.attribute_kind is AttributeKind.SHAPE:
         value = value.split()[0]
     return PlannerAnswer(QueryStatus.OK, AnswerKind.TEXT, f"the {inst.label} is {value}", value=value,

@@ -13,6 +13,8 @@ from typing import Optional
 
 __all__ = [
     "COLOURS",
+    "COMMON_WORDS",
+    "correct_typos",
     "MATERIALS",
     "NUMBER_WORDS",
     "ORDINALS",
@@ -95,11 +97,16 @@ _POLITE = re.compile(
 )
 # indirect and polite question frames: "could you tell me where...", "do you know how many..." -> the question
 _INDIRECT = re.compile(
-    r"^(?:(?:can|could|would|will) you(?: please)?(?: (?:tell|remind) me| let me know| say| check| figure "
+    r"^(?:(?:would|do|did) you mind(?: if you)?"
+    r"|(?:can|could|would|will) you(?: please)?(?: (?:tell|remind) me| let me know| say| check| figure "
     r"out| find out| recall| remember)?|(?:do|did) you (?:know|remember|recall|happen to know|have any idea)|"
     r"(?:i would|i had|i'd) (?:like|love) to know|i want to know|i need to know|i wonder(?:ed)?|"
     r"i am wondering|i was wondering|any idea|have you any idea|tell me|remind me|let me know|"
     r"i am curious|i would like you to tell me|may i ask|can i ask)\b[ ,]*"
+    r"|^(?:(?:if|whether) (?:you )?(?:could|would|can|will|might)(?: possibly| please| kindly)?"
+    r"|(?:would|do|did) you mind(?: if you)?|would it be possible (?:for you )?to|is it possible (?:for you )?to"
+    r"|(?:could|can|may) i (?:ask|get) you to|i would like you to|i need you to|i want you to"
+    r"|(?:please )?be so kind (?:as )?to|you could|you can|you should|go ahead and)\b[ ,]*"
 )
 _TRAILING = re.compile(
     r"[ ,]*(?:\b(?:please|thanks|thank you|for me|if you can|if you could|if you know|if you remember|"
@@ -134,6 +141,9 @@ def normalize(text: str) -> str:
         t = _TRAILING.sub("", t).strip(" ,")
         if t == before:
             break
+    t = re.sub(r"^(lead|tak|bring|show|guid|walk|driv|get|navigat|head|tak)(?:ing|ding)\b",
+               lambda m: {"tak": "take", "guid": "guide", "driv": "drive", "navigat": "navigate"}.get(m.group(1),
+                                                                                                 m.group(1)), t)
     return re.sub(r"\s+", " ", t).strip(" ,")
 
 
@@ -203,3 +213,54 @@ def ordinal_value(word: str) -> Optional[int]:
         return ORDINALS[word]
     m = re.fullmatch(r"(\d+)(?:st|nd|rd|th)", word)
     return int(m.group(1)) if m else None
+
+
+COMMON_WORDS = tuple(
+    """the a an and or of to in on at from by with for into onto off out up down over under after before since until
+    what where when which who how why whose whatever wherever this that these those there here you your yours me my
+    mine we our us it its they them their i did do does done have has had was were is are be been being can could
+    would will should shall may might must not never no yes any some all every each both many much more most less
+    least first second third last next then than now today yesterday tonight morning afternoon evening night time
+    times room rooms object objects thing things item items stuff something anything everything one ones pick picked
+    picking put placed place take took taken bring brought show find found go went gone navigate leave left set move
+    moved see saw seen visit visited enter entered spend spent start started end ended finish finished count long
+    order any furniture receptacle piece near nearest closest farthest furthest longest shortest again back please
+    just right immediately already still also only ever""".split()
+)
+"""Words every question uses: a misspelling of one of them ("waht", "teh", "tihs") is corrected."""
+_COMMON_SET = frozenset(COMMON_WORDS)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """a and b differ by one substitution, insertion, deletion or swap of two neighbouring letters."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [k for k in range(len(a)) if a[k] != b[k]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                                  and a[diff[1]] == b[diff[0]])
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    k = next((k for k in range(len(short)) if short[k] != long_[k]), len(short))
+    return short[k:] == long_[k + 1 :]
+
+
+def correct_typos(text: str, known: frozenset[str] | set[str] | None = None) -> tuple[str, list[str]]:
+    """Fix one-letter misspellings of common question words in a normalised text (``known``: other words that must
+    be left alone, such as the memory's vocabulary). Returns the text and the corrections made ("waht->what")."""
+    out: list[str] = []
+    fixes: list[str] = []
+    prev = ""
+    for w in text.split(" "):
+        if (len(w) >= 3 and w.isalpha() and w not in _COMMON_SET and not (known and w in known)
+                and w not in NUMBER_WORDS and w not in ORDINALS
+                and prev not in ("the", "a", "an", "my", "your", "any", "some")):
+            cands = sorted({c for c in COMMON_WORDS if len(c) >= 3 and _one_edit(w, c)})
+            swaps = [c for c in cands if sorted(c) == sorted(w)]
+            if len(swaps) == 1:
+                cands = swaps
+            if len(cands) == 1 and (w[0] == cands[0][0] or sorted(w) == sorted(cands[0])):
+                fixes.append(f"{w}->{cands[0]}")
+                w = cands[0]
+        out.append(w)
+        prev = w
+    return " ".join(out), fixes

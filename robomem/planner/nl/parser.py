@@ -16,7 +16,7 @@ from typing import Mapping, Optional
 from robomem.planner.knowledge import Knowledge, default_knowledge
 from robomem.planner.nl.embedder import TextEmbedder
 from robomem.planner.nl.intents import IntentClassifier, IntentScore
-from robomem.planner.nl.lexicon import normalize
+from robomem.planner.nl.lexicon import COLOURS, MATERIALS, SIZES, correct_typos, normalize
 from robomem.planner.nl.plan import AttributeKind, EntityKind, EntityRef, Intent, QueryPlan, Relation
 from robomem.planner.nl.reader import Mention, Reading, read
 from robomem.planner.nl.timeexpr import TimeContext, TimeParse, extract_time
@@ -60,6 +60,9 @@ class Parser:
     def __init__(self, knowledge: Optional[Knowledge] = None, embedder: Optional[TextEmbedder] = None) -> None:
         self.knowledge = knowledge or default_knowledge()
         self.classifier = IntentClassifier(embedder)
+        self._lexicon_words = self.knowledge.words() | set(COLOURS) | set(MATERIALS) | set(SIZES)
+        self._known_key: int = -1
+        self._known_cache: set[str] = set()
 
     # ------------------------------------------------------------------------------------------ public
     def parse(self, question: str, ctx: ParseContext) -> QueryPlan:
@@ -69,9 +72,10 @@ class Parser:
         tp = extract_time(norm, ctx.time)
         if tp.error:
             return QueryPlan(I.NOT_UNDERSTOOD, confidence=0.0, text=norm, notes=(f"the time: {tp.error}",))
-        reading = read(tp.text, self.knowledge, ctx.vocabulary, ctx.attribute_words)
+        rest, fixes = correct_typos(tp.text, self._known(ctx))
+        reading = read(rest, self.knowledge, ctx.vocabulary, ctx.attribute_words)
         ranking = self.classifier.rank(reading, tp, reading.masked)
-        notes = [f"read: {reading.masked!r}"]
+        notes = [f"read: {reading.masked!r}"] + ([f"spelling: {', '.join(fixes)}"] if fixes else [])
         if tp.spec is not None:
             notes.append(f"time {tp.spec.text!r}")
         candidates = [s for s in ranking if s.total > 0]
@@ -87,6 +91,15 @@ class Parser:
         what = ", ".join(m.text for m in reading.mentions) or "nothing I know"
         notes.append(f"no question type fits (things named: {what})")
         return QueryPlan(I.NOT_UNDERSTOOD, confidence=0.0, text=norm, notes=tuple(notes))
+
+    def _known(self, ctx: ParseContext) -> set[str]:
+        """Words the typo fixer must leave alone: the memory's vocabulary and every word the lexicon knows."""
+        key = id(ctx.vocabulary)
+        if self._known_key != key:
+            words = {w for phrase in ctx.vocabulary for w in phrase.split()} | set(ctx.attribute_words)
+            self._known_cache = words | self._lexicon_words
+            self._known_key = key
+        return self._known_cache
 
     # ------------------------------------------------------------------------------------------ confidence
     def _confidence(self, best: IntentScore, runner: Optional[IntentScore], reading: Reading) -> float:

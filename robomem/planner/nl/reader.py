@@ -58,7 +58,9 @@ _NOT_THINGS = frozenset(
     shortest nearest farthest closest furthest earliest latest ones few couple bit lot while period duration point
     morning afternoon evening night lunch dinner breakfast today yesterday moment tour trip route path visit
     visits idea clue chance very really exact exactly actual same only just quickest fastest slowest quicker
-    bulk majority lot part rest whole couple pair way
+    bulk majority lot part rest whole couple pair way rearranging rearrangement moving move relocation relocating
+    pickup pick-up handling carrying transport trip distance amount length effort else others other greatest
+    highest lowest minimum maximum
     faster slower most least best worst biggest smallest largest nearest closest farthest furthest""".split()
 ) | frozenset(w for w in ORDINALS if " " not in w)
 
@@ -181,6 +183,7 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"\brelocat(?:e|ed|ing)\b", r"\bfetch(?:ed|ing)?\b", r"\bgot hold of\b", r"\bheld\b", r"\bhold\b",
         r"\bmov(?:e|ed|ing)\b", r"\bmanipulat(?:e|ed|ing)\b", r"\bpicked\b", r"\bused\b", r"\bplayed with\b",
         r"\bput away\b", r"\btidied\b", r"\btid(?:y|ied) up\b", r"\bremoved?\b", r"\bget\b", r"\bgot\b",
+        r"\brearrangement\b", r"\brelocation\b", r"\bpick-?up\b", r"\bpickups?\b", r"\btransport(?:ed|ing)?\b",
         r"\bgetting\b",
     )),
     ("verbs", "place", (
@@ -269,20 +272,27 @@ _ORDER = (
         r"\bin (?:the )?order (?:that |in which )?(?:you|i)\b", r"\bone after (?:the )?(?:other|another)\b",
         r"\bin turn\b", r"\bsequentially\b", r"\bchronologically\b", r"\bas listed\b", r"\bin that sequence\b",
         r"\bfollowing (?:this|that|the same) order\b", r"\bkeeping (?:the|that|this) order\b",
-        r"\bin the order i (?:said|gave|listed|named|told)\b",
+        r"\bin the order i (?:said|gave|listed|named|told)\b", r"\border i (?:listed|said|gave|named|mentioned|told)\b",
+        r"\b(?:keep|keeping|stick|sticking) to (?:the|that|this|my) order\b", r"\bsame order as\b",
+        r"\bin (?:the )?sequence\b", r"\bthe order (?:given|listed|stated)\b",
         r"(?<!since )(?<!before )\bthen\b", r"\bafterwards?\b", r"\bfollowed by\b", r"\bfirst\b.*\bthen\b",
         r"\bstarting with\b",
     )),
 )
 _SUPERLATIVES = (
     ("nearest", _words("nearest", "closest", "next to", "nearby", "near", r"close(?:st)? to", "the least far",
-                       "right by", "beside", "adjacent")),
+                       "right by", "beside", "adjacent", r"(?:smallest|shortest|least|lowest|minimum) distance")),
     ("farthest", _words("farthest", "most distant", "furthest", r"far(?:thest)? away", "farther", "the most far",
-                        "furthest away", "far from", "farthest away", "away from")),
+                        "furthest away", "far from", "farthest away", "away from",
+                        r"(?:greatest|largest|biggest|longest|most|highest|maximum) distance")),
     ("longest", _words("longest", "the most time", "most time", "slowest", "the longest time",
-                       r"took (?:you )?(?:the )?most", "took the longest", "longer", "the most effort", "forever")),
+                       r"took (?:you )?(?:the )?most", "took the longest", "longer", "the most effort", "forever",
+                       r"(?:greatest|largest|biggest|most|highest|maximum|longest) (?:amount of |length of )?time",
+                       "longest duration", "most effort")),
     ("shortest", _words("shortest", "least time", "the least time", "quickest", "fastest", "the least",
-                        r"took (?:you )?(?:the )?least", "quicker", "faster", "the shortest time", "briefest")),
+                        r"took (?:you )?(?:the )?least", "quicker", "faster", "the shortest time", "briefest",
+                        r"(?:smallest|least|lowest|minimum|shortest) (?:amount of |length of )?time",
+                        "shortest duration", "least effort", "most quickly", "soonest")),
 )
 _NAV_PHRASE = re.compile(
     r"\b(?:take|bring|get|lead|guide|walk|drive|move|show|carry|escort) (?:me|us|yourself)\b"
@@ -441,9 +451,11 @@ def _mentions(words: list[str], knowledge: Knowledge, vocab: Mapping[str, str], 
     return out
 
 
-_WHAT_THING = re.compile(r"^(?:\w+ ){0,3}(?:what|which)\b(?! (?:time|color|colour|material|shape|room|day|hour)\b)")
-_ON_WHAT = re.compile(r"\b(?:on|onto|from|off)(?: (?:the )?\w+ time(?: around)?)?(?: ,)?(?: take me there| go there)?"
-                      r"\s*$|\bon what\b|\bwhat (?:was|is) it (?:sitting|lying|standing|resting) on\b")
+_WHAT_THING = re.compile(
+    r"^(?:\w+ ){0,3}(?:what|which|whatever|whichever)\b(?! (?:time|color|colour|material|shape|room|day|hour)\b)")
+_ON_WHAT = re.compile(r"\b(?:on|onto|from|off)(?: (?:the )?\w+ time(?: around)?)?(?: ,)?"
+                      r"(?: (?:take|bring|lead|show|go|get)\b[\w ]*)?\s*$"
+                      r"|\bon what\b|\bwhat (?:was|is) it (?:sitting|lying|standing|resting) on\b")
 
 
 def _implicit_what(mtext: str, mentions: list[Mention]) -> None:
@@ -451,7 +463,7 @@ def _implicit_what(mtext: str, mentions: list[Mention]) -> None:
     mug down on", "what was it sitting on": for the furniture (a generic mention is inserted)."""
     asks_attr = re.match(r"(?:what|which) \w+ (?:is|was|are|were) (?:it|the|made)\b", mtext)
     if not _WHAT_THING.search(mtext) or asks_attr:
-        if not _ON_WHAT.search(mtext) or "what" not in mtext.split():
+        if not _ON_WHAT.search(mtext) or not {"what", "whatever"} & set(mtext.split()):
             return
     things = any(m.kind in ("object", "unknown", "kind") for m in mentions)
     if _ON_WHAT.search(mtext) and (things or "on what" in mtext):

@@ -81,7 +81,7 @@ _ATOMS = re.compile(
     r"(?: (?P<ap2b>in the morning|in the afternoon|in the evening|at night))?)"
     r"|(?P<named>noon|midday|midnight)"
     rf"|(?P<ago>(?P<an>{_NUM}|a couple of|a few|several) (?P<au>{_UNIT})(?: and a half)? ago)"
-    r"|(?P<momentago>just now|a moment ago|moments ago|a second ago|a little while ago|a while ago|a bit ago)"
+    r"|(?P<momentago>just now|a moment ago|moments ago|a second ago)"
     rf"|(?P<last>(?:in |during |over |within |for )?(?:the )?(?:last|past|previous) "
     rf"(?:(?P<ln>{_NUM}|couple of|few) )?(?P<lu>{_UNIT}))"
     r"|(?P<recent>(?<!most )recently|lately|earlier today)"
