@@ -196,6 +196,19 @@ def test_defaults_are_a_long_horizon_over_every_perception_mode_with_phrasings()
     d.validate()
 
 
+def test_findingdory_preset_is_findingdory_scale_and_flags_still_override():
+    from robomem_sim.episode import generate_episode
+    from robomem_sim.runner import build_parser, config_from_args
+
+    preset = config_from_args(build_parser().parse_args(["--preset", "findingdory"]))
+    assert preset.frame_every == 1 and preset.max_interactions == 11 and preset.days >= 2 and preset.episodes >= 4
+    args = ["--preset", "findingdory", "--days", "1", "--resolution", "32x24"]
+    cfg = config_from_args(build_parser().parse_args(args))
+    assert cfg.days == 1 and cfg.width == 32 and cfg.frame_every == 1  # flags override the preset
+    ep = generate_episode(cfg.sim(), seed=0)
+    assert len(ep.frames) >= 400  # FindingDory: 400-3,500 frames a day
+
+
 def test_run_config_roundtrip_and_sim_overrides():
     cfg = RunConfig(days=2, min_interactions=3, max_interactions=4, objects=9, width=64, height=48, frame_every=2,
                     perception=("noisy",), phrasings="")
