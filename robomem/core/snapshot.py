@@ -84,6 +84,7 @@ def copy_read_side(state: MemoryState) -> MemoryState:
 @dataclasses.dataclass(frozen=True)
 class _Snapshot:
     engine: QueryEngine
+    source: MemoryState  # the live state it copies (a replaced state makes it stale whatever the versions)
     version: int
     taken_s: float
 
@@ -150,6 +151,8 @@ class SnapshotMemory(MemoryQueries):
         if now - self._last_read > self.active_s:
             return  # nobody is asking: no copies (offline ingest, bag replay)
         snap = self._snapshot
+        if snap is not None and snap.source is not self.memory.state:
+            snap = self._snapshot = None  # load / reset swapped the state
         if snap is not None and snap.version == self.memory.state.version:
             return
         if not force and snap is not None and now - snap.taken_s < max(self.period_s, 10.0 * self._copy_s):
@@ -157,7 +160,7 @@ class SnapshotMemory(MemoryQueries):
         t0 = time.perf_counter()
         state = copy_read_side(self.memory.state)
         self._copy_s = time.perf_counter() - t0
-        self._snapshot = _Snapshot(QueryEngine(state, self.memory.text_feature), state.version, now)
+        self._snapshot = _Snapshot(QueryEngine(state, self.memory.text_feature), self.memory.state, state.version, now)
         self.counters["snapshot_copies"] += 1
 
     @property
@@ -179,7 +182,7 @@ class SnapshotMemory(MemoryQueries):
                 lock.release()
             return
         snap = self._snapshot
-        if snap is not None and self._busy:
+        if snap is not None and self._busy and snap.source is self.memory.state:
             self.counters["reads_snapshot"] += 1
             yield snap.engine
             return
