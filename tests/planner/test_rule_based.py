@@ -239,3 +239,27 @@ def test_house_specific_knowledge_can_be_layered(world) -> None:
     a = planner.answer("Navigate to the conical object you picked up.", mem, now_ns=ep.now_ns)
     assert a.kind is AnswerKind.INSTANCE and a.instance_ids and a.value == ep.house.label(oid)
     assert eval_memory_config(AgentsConfig(encoder="hash")) is not None
+
+
+def test_model_answers_get_the_same_reachable_goals(world) -> None:
+    """A model planner naming the same instances gets the same goals from the shared placer, all navigable."""
+    from robomem.planner.llm.answer import parse_final_answer
+
+    ep, mem, tasks, planner = world
+    compared = 0
+    for task in tasks:
+        rule = planner.answer(task.text, mem, now_ns=task.now_ns)
+        if rule.kind not in (AnswerKind.INSTANCE, AnswerKind.RECEPTACLE, AnswerKind.LIST) or not rule.goals:
+            continue
+        ids = [g.instance_id for g in rule.goals if g.instance_id is not None]
+        if len(ids) != len(rule.goals) or len(set(ids)) != len(ids):
+            continue
+        model = parse_final_answer({"kind": rule.kind.value, "text": "x", "instance_ids": ids}, mem,
+                                   now_ns=task.now_ns,
+                                   goals_from=planner.executor.goal_maker(planner.executor.context(mem, task.now_ns)))
+        for a, b in zip(rule.goals, model.goals):
+            assert ep.house.is_navigable(b.position[0], b.position[1]), (task.text, b)
+            if rule.kind is not AnswerKind.INSTANCE or not rule.may_have_moved:
+                assert math.hypot(a.position[0] - b.position[0], a.position[1] - b.position[1]) < 1e-6, task.text
+        compared += 1
+    assert compared >= 10
