@@ -24,7 +24,7 @@ from robomem.planner.nl.embedder import LazyMiniLM, TextEmbedder
 from robomem.planner.nl.parser import Parser
 from robomem.planner.nl.plan import Intent, QueryPlan
 
-__all__ = ["Intent", "QueryPlan", "RuleBasedPlanner", "parse_task"]
+__all__ = ["Intent", "QueryPlan", "RuleBasedPlanner"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -77,28 +77,6 @@ class RuleBasedPlanner:
         ctx = self.executor.context(memory, now_ns)
         plan = self.parser.parse(task if isinstance(task, str) else "", self.executor.parse_context(ctx))
         return self.executor.execute(plan, ctx, task if isinstance(task, str) else "")
-
-
-_RULES_ONLY: Optional[Parser] = None
-
-
-def parse_task(text: str, day1_ns: int, now_ns: int) -> QueryPlan:
-    """Rules-only parse in UTC without a memory (kept for ``robomem_sim``'s no-memory baseline, which only
-    needs the intent; new code should call :meth:`RuleBasedPlanner.parse`). Raises ValueError when no intent
-    fits."""
-    import datetime
-
-    from robomem.planner.nl.parser import ParseContext
-    from robomem.planner.nl.timeexpr import TimeContext
-
-    global _RULES_ONLY
-    if _RULES_ONLY is None:
-        _RULES_ONLY = Parser(default_knowledge(), None)
-    ctx = ParseContext(TimeContext(datetime.timezone.utc, now_ns, day1_ns, now_ns))
-    plan = _RULES_ONLY.parse(text, ctx)
-    if plan.intent is Intent.NOT_UNDERSTOOD:
-        raise ValueError(f"could not understand the task {text!r}")
-    return plan
 
 
 def _factory(config: Optional[PlannerConfig] = None, **kwargs: Any) -> RuleBasedPlanner:
