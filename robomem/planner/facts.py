@@ -214,6 +214,10 @@ class MemorySnapshot:
 
     def _record_move(self, pick: ActionRecord, place: Optional[ActionRecord]) -> Move:
         iid = pick.instance_id if pick.instance_id is not None else (place.instance_id if place else None)
+        if iid is None:  # unresolved by the memory: the stack's label, when exactly one instance carries it
+            hint = (pick.label or pick.label_hint).strip().lower()
+            same = [i.instance_id for i in self.objects() if hint and i.label.strip().lower() == hint]
+            iid = same[0] if len(same) == 1 else None
         inst = self.by_id.get(iid) if iid is not None else None
         label = inst.label if inst is not None else (pick.label or pick.label_hint or "object")
         gp = pick.gripper_position

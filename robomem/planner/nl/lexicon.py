@@ -62,6 +62,11 @@ ORDINALS: dict[str, int] = {
     "earliest": 1, "very first": 1, "very last": -1, "initial": 1,
 }  # fmt: skip
 """Ordinal words -> 1-based position (negative: from the end)."""
+for _tens, _name in ((20, "twenty"), (30, "thirty"), (40, "forty"), (50, "fifty")):
+    ORDINALS[{"twenty": "twentieth", "thirty": "thirtieth", "forty": "fortieth", "fifty": "fiftieth"}[_name]] = _tens
+    for _unit, _word in enumerate(("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
+                                   "ninth"), start=1):
+        ORDINALS[f"{_name}-{_word}"] = ORDINALS[f"{_name} {_word}"] = _tens + _unit
 
 _CONTRACTIONS: tuple[tuple[str, str], ...] = (
     (r"\bcan't\b", "can not"), (r"\bcannot\b", "can not"), (r"\bwon't\b", "will not"), (r"\bain't\b", "is not"),
@@ -251,7 +256,8 @@ def correct_typos(text: str, known: frozenset[str] | set[str] | None = None) -> 
     fixes: list[str] = []
     prev = ""
     for w in text.split(" "):
-        if (len(w) >= 3 and w.isalpha() and w not in _COMMON_SET and not (known and w in known)
+        if (len(w) >= 3 and w.isalpha() and w not in _COMMON_SET
+                and not (known and (w in known or singular(w) in known))
                 and w not in NUMBER_WORDS and w not in ORDINALS
                 and prev not in ("the", "a", "an", "my", "your", "any", "some")):
             cands = sorted({c for c in COMMON_WORDS if len(c) >= 3 and _one_edit(w, c)})

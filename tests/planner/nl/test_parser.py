@@ -83,6 +83,8 @@ CASES: dict[str, list[tuple[str, Intent, dict[str, Any]]]] = {
     ],
     "plural and singular": [
         ("How many books did you spot?", I.COUNT_CATEGORY, {"target": "book"}),
+        ("How many hats are there in the house?", I.COUNT_CATEGORY, {"target": "hat"}),  # not a typo of "has"
+        ("Go to the twenty-third thing you picked up", I.PICK_ORDER, {"ordinal": 23}),
         ("Show me all the stuff you picked up", I.MULTI_PICKED, {"navigate": True, "ordered": False}),
         ("Where are the mugs?", I.FIND_OBJECT, {"target": "mug"}),
         ("How many rooms have you been in?", I.COUNT_ROOMS, {"count": True}),
