@@ -3,15 +3,18 @@
 :mod:`robomem.core.persistence` decides *what* a memory directory holds; this module decides *how* it gets
 onto disk without ever destroying data:
 
-* **Safe targets.** A save refuses an empty path, an existing file, a non-empty directory that is not a store
-  of this format (no valid manifest), a store of another format version, and a ``<name>.previous`` that is not
-  ours: nothing that robomem did not write is ever moved, replaced or deleted.
+* **Safe targets.** A save refuses an empty path (or one no file can have), an existing file, a non-empty
+  directory that is not entirely robomem's (no valid manifest, or anything in it the manifest does not list: a
+  user's notes, a subdirectory, a link), a store of another format version, a ``<name>.previous`` that is not
+  ours, and a target inside another store (it would be deleted with that one): nothing that robomem did not
+  write is ever moved, replaced or deleted. Directories are created with the usual permissions (0777 less the
+  umask), not mkdtemp's 0700.
 * **Atomic writes.** Files go to a hidden sibling ``.<name>.tmp-<random>`` (marked as ours by a marker file
   until its manifest exists); every file is fsynced, its sha256 and size go into ``manifest.json`` (written
   last); then the old target is renamed to ``<name>.previous``, the new one renamed into place, and the
   previous one removed. At every instant ``<name>`` or ``<name>.previous`` is a complete store.
 * **Self-healing.** Leftovers of a killed save (``.<name>.tmp-*`` and ``.<name>.trash-*`` directories that are
-  provably ours: marker, manifest or empty) are removed by the next save or load of that target. A load whose
+  provably ours: see :func:`_foreign`) are removed by the next save or load of that target. A load whose
   target is missing or fails verification falls back to ``<name>.previous`` and logs that it did.
 * **Verified reads.** The manifest must name the format and version and list every file the format requires,
   each with its size and sha256; everything is checked before the caller builds anything.
@@ -35,8 +38,8 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
+import secrets
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,10 +104,16 @@ def resolve_target(directory: PathLike) -> Path:
     raw = os.fspath(directory) if not isinstance(directory, str) else directory
     if not str(raw).strip():
         raise PersistenceError("the directory path is empty; give the directory to save to or load from")
+    if "\0" in str(raw):
+        raise PersistenceError(f"the path {str(raw)[:200]!r} contains a NUL character; no file can have that name")
     try:
         path = Path(raw).expanduser().resolve()
-    except (OSError, RuntimeError) as exc:
-        raise PersistenceError(f"cannot resolve the path {raw!r}: {_cause(exc)}") from exc
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # a new target (or one under a file: the save says so with the path)
+    except (OSError, RuntimeError, ValueError) as exc:
+        shown = str(raw) if len(str(raw)) <= 200 else f"{str(raw)[:200]}... ({len(str(raw))} characters)"
+        raise PersistenceError(f"cannot resolve the path {shown!r}: {_cause(exc)}") from exc
     if not path.name or path == path.parent:
         raise PersistenceError(f"{path} cannot hold a memory (it is a filesystem root); give a subdirectory")
     return path
@@ -200,23 +209,73 @@ def read_manifest(directory: Path, fmt: StoreFormat, verify_checksums: bool = Tr
 # ---------------------------------------------------------------------------------------------- ownership
 
 
-def _ours(directory: Path, fmt: StoreFormat) -> bool:
-    """True when robomem provably wrote ``directory``: it holds our marker, a manifest of this format, or
-    nothing at all."""
+def _foreign(directory: Path, fmt: StoreFormat) -> Optional[str]:
+    """None when robomem provably wrote everything in ``directory``; else why not (for a message).
+
+    Ours: an empty directory; or one holding only regular files that are its manifest (of this format) and the
+    files it lists; or our marker and files of this format (a temporary or dying directory). A subdirectory, a
+    link or a file the manifest does not list (a user's notes, another memory saved inside this one) makes it
+    not ours: robomem then neither replaces nor deletes it.
+    """
     try:
         if directory.is_symlink() or not directory.is_dir():
-            return False
-        entries = os.listdir(directory)
-    except OSError:
-        return False
-    if not entries or MARKER in entries:
-        return True
+            return "it is not a directory (a file or a link)"
+        entries = sorted(os.listdir(directory))
+    except (OSError, ValueError) as exc:
+        return f"it cannot be read ({_cause(exc)})"
+    if not entries:
+        return None
     manifest = _peek_manifest(directory)
-    return manifest is not None and manifest.get("format") == fmt.name
+    listed = manifest.get("files") if manifest is not None and manifest.get("format") == fmt.name else None
+    allowed = {MANIFEST} | (set(listed) if isinstance(listed, dict) else set())
+    if MARKER in entries:
+        allowed |= {MARKER, *fmt.required_files}
+    elif not isinstance(listed, dict):
+        return f"no valid {MANIFEST} of a robomem memory"
+    foreign = [e for e in entries if e not in allowed]
+    try:
+        foreign += [e for e in entries if e in allowed and not stat.S_ISREG(os.lstat(directory / e).st_mode)]
+    except OSError as exc:
+        return f"it cannot be read ({_cause(exc)})"
+    if foreign:
+        shown = ", ".join(repr(e) for e in foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        return f"{len(foreign)} entr{'y' if len(foreign) == 1 else 'ies'} robomem did not write: {shown}"
+    return None
+
+
+def _ours(directory: Path, fmt: StoreFormat) -> bool:
+    """True when robomem provably wrote everything in ``directory`` (see :func:`_foreign`)."""
+    return _foreign(directory, fmt) is None
+
+
+def enclosing_store(path: Path, fmt: StoreFormat) -> Optional[Path]:
+    """The robomem store (or temporary store directory) that ``path`` lies inside, if any: a memory saved there
+    would be deleted together with it the next time that one is saved."""
+    for parent in path.parents:
+        try:
+            if (parent / MARKER).exists():
+                return parent
+        except (OSError, ValueError):
+            continue
+        manifest = _peek_manifest(parent)
+        if manifest is not None and manifest.get("format") == fmt.name:
+            return parent
+    return None
+
+
+def _check_not_inside_store(target: Path, fmt: StoreFormat) -> None:
+    outer = enclosing_store(target, fmt)
+    if outer is not None:
+        raise PersistenceError(
+            f"{target} is inside the robomem memory {outer}: a memory saved there would be deleted the next time "
+            "that one is saved; choose a directory outside it"
+        )
 
 
 def check_target(target: Path, fmt: StoreFormat) -> None:
-    """Refuse a save target (and its ``.previous`` sibling) that exists and is not a store of ``fmt``."""
+    """Refuse a save target (or its ``.previous`` sibling) that exists and is not a store of ``fmt`` written
+    entirely by robomem, and a target inside another store."""
+    _check_not_inside_store(target, fmt)
     for path, role in ((target, "the save target"), (previous_of(target), "the previous-save slot")):
         try:
             if not path.exists() and not path.is_symlink():
@@ -227,23 +286,24 @@ def check_target(target: Path, fmt: StoreFormat) -> None:
                     "choose a new or empty directory"
                 )
             entries = sorted(os.listdir(path))
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             raise PersistenceError(f"cannot inspect {path} ({role}): {_cause(exc)}") from exc
         if not entries:
             continue
         manifest = _peek_manifest(path)
-        if manifest is None or manifest.get("format") != fmt.name:
-            shown = ", ".join(repr(e) for e in entries[:5]) + (", ..." if len(entries) > 5 else "")
-            raise PersistenceError(
-                f"{path} ({role}) is not empty and is not a robomem memory (no valid {MANIFEST}; it holds "
-                f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}: {shown}): refusing to overwrite it; "
-                "choose a new or empty directory"
-            )
-        if manifest.get("version") != fmt.version:
+        if manifest is not None and manifest.get("format") == fmt.name and manifest.get("version") != fmt.version:
             raise PersistenceError(
                 f"{path} ({role}) holds a robomem memory in format version {manifest.get('version')} (this "
                 f"robomem writes version {fmt.version}): refusing to replace it; move it away or choose another "
                 "directory"
+            )
+        why = _foreign(path, fmt)
+        if why is not None:
+            shown = ", ".join(repr(e) for e in entries[:5]) + (", ..." if len(entries) > 5 else "")
+            raise PersistenceError(
+                f"{path} ({role}) is not empty and is not a robomem memory ({why}; it holds {len(entries)} "
+                f"entr{'y' if len(entries) == 1 else 'ies'}: {shown}): refusing to overwrite it; choose a new or "
+                "empty directory, or move what robomem did not write out of it"
             )
 
 
@@ -256,33 +316,58 @@ def _leftovers(target: Path) -> list[Path]:
     return [target.parent / n for n in sorted(names) if n.startswith(prefixes)]
 
 
-def _remove_ours(directory: Path) -> None:
+def _unique_name(parent: Path, prefix: str) -> Path:
+    """A path ``parent/<prefix><random>`` that does not exist yet (nothing is created)."""
+    while True:
+        p = parent / f"{prefix}{secrets.token_hex(6)}"
+        if not p.exists() and not p.is_symlink():
+            return p
+
+
+def _mkdir_unique(parent: Path, prefix: str) -> Path:
+    """Create ``parent/<prefix><random>`` with the usual permissions (0777 less the umask, like ``mkdir``:
+    a memory must stay readable by whoever could read the directory it replaces, unlike mkdtemp's 0700)."""
+    while True:
+        p = parent / f"{prefix}{secrets.token_hex(6)}"
+        try:
+            os.mkdir(p, 0o777)
+            return p
+        except FileExistsError:
+            continue
+
+
+def _remove_ours(directory: Path, fmt: StoreFormat) -> bool:
     """Delete a directory robomem wrote, in an order that keeps it recognisable as ours if interrupted:
-    marker first, then the content, the marker last, then the empty directory."""
+    marker first, then the files, the marker last, then the empty directory. A directory holding anything
+    robomem did not write (see :func:`_foreign`) is left in place and logged; returns whether it was removed."""
+    why = _foreign(directory, fmt)
+    if why is not None:
+        log.warning("leaving %s in place: %s", directory, why)
+        return False
     marker = directory / MARKER
     if not marker.exists():
         marker.touch()
         _fsync_dir(directory)
     for entry in os.listdir(directory):
-        if entry == MARKER:
-            continue
-        p = directory / entry
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p)
-        else:
-            p.unlink()
+        if entry != MARKER:
+            (directory / entry).unlink()  # regular files only (checked above)
     marker.unlink()
     directory.rmdir()
+    return True
 
 
-def _discard(path: Path, target: Path) -> None:
+def _discard(path: Path, target: Path, fmt: StoreFormat) -> None:
     """Remove a complete store (``<name>.previous``): renamed to a trash name first, so an interrupted
-    deletion never leaves a half-deleted directory under a name that loads."""
-    trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.trash-", dir=target.parent))
-    trash.rmdir()  # only the unique name is wanted
+    deletion never leaves a half-deleted directory under a name that loads. Left in place (and logged) when
+    it holds anything robomem did not write."""
+    why = _foreign(path, fmt)
+    if why is not None:
+        log.warning("leaving %s in place: %s", path, why)
+        return
+    trash = _unique_name(target.parent, f".{target.name}.trash-")
     os.replace(path, trash)
     _fault("removing")
-    _remove_ours(trash)
+    _remove_ours(trash, fmt)
 
 
 def cleanup(target: Path, fmt: StoreFormat) -> list[Path]:
@@ -293,8 +378,8 @@ def cleanup(target: Path, fmt: StoreFormat) -> list[Path]:
             log.warning("leaving %s alone: it looks like a robomem leftover but holds files robomem did not write", p)
             continue
         try:
-            _remove_ours(p)
-            removed.append(p)
+            if _remove_ours(p, fmt):
+                removed.append(p)
         except OSError as exc:
             log.warning("could not remove the leftover %s of an interrupted save: %s", p, _cause(exc))
     if removed:
@@ -331,6 +416,7 @@ def save(directory: PathLike, fmt: StoreFormat, fill: Callable[[Path], dict[str,
     changed, when the target is not ours, when the disk is full or unwritable, or when ``fill`` fails.
     """
     target = resolve_target(directory)
+    _check_not_inside_store(target, fmt)  # before creating any missing parent directory
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -340,7 +426,7 @@ def save(directory: PathLike, fmt: StoreFormat, fill: Callable[[Path], dict[str,
         cleanup(target, fmt)
         tmp: Optional[Path] = None
         try:
-            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+            tmp = _mkdir_unique(target.parent, f".{target.name}.tmp-")
             (tmp / MARKER).touch()
             _fault("tmp_created")
             extra = fill(tmp)
@@ -373,7 +459,7 @@ def save(directory: PathLike, fmt: StoreFormat, fill: Callable[[Path], dict[str,
         finally:
             if tmp is not None:
                 with contextlib.suppress(OSError):
-                    _remove_ours(tmp)
+                    _remove_ours(tmp, fmt)
     log.info("saved %s to %s (%d files)", fmt.name, target, len(files))
     return target
 
@@ -393,10 +479,10 @@ def _swap_in(tmp: Path, target: Path, fmt: StoreFormat) -> None:
     if target.exists():
         if previous.exists() and not _intact(target, fmt) and _intact(previous, fmt):
             # the target was damaged (edited, truncated) but the previous save is good: keep that one
-            _discard(target, target)
+            _discard(target, target, fmt)
         else:
             if previous.exists():
-                _discard(previous, target)
+                _discard(previous, target, fmt)
             os.replace(target, previous)
             _fsync_dir(target.parent)
             _fault("rotated")
@@ -405,7 +491,7 @@ def _swap_in(tmp: Path, target: Path, fmt: StoreFormat) -> None:
     _fault("swapped")
     if previous.exists():
         try:
-            _discard(previous, target)
+            _discard(previous, target, fmt)
         except OSError as exc:  # the new save is in place; a stale previous is removed next time
             log.warning("saved to %s but could not remove %s: %s", target, previous, _cause(exc))
     _fsync_dir(target.parent)
@@ -436,7 +522,7 @@ def open_store(directory: PathLike, fmt: StoreFormat) -> Iterator[Opened]:
         previous = previous_of(target)
         if previous.is_dir() and _ours(previous, fmt):  # a save was killed after its swap: stale
             try:
-                _discard(previous, target)
+                _discard(previous, target, fmt)
             except OSError as exc_rm:
                 log.warning("could not remove the stale previous save %s: %s", previous, _cause(exc_rm))
         yield Opened(target, manifest, target)

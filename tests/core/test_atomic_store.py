@@ -10,6 +10,8 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +127,85 @@ def test_an_empty_directory_and_an_own_memory_are_replaced(encoder, tmp_path):
     memory_at(encoder, 2).save(target)
     assert generation(SpatioSemanticMemory.load(target, encoder)) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mem"]
+
+
+def test_a_memory_is_never_saved_inside_another_one(encoder, tmp_path):
+    """A memory saved inside another was deleted with it the next time the outer one was saved."""
+    outer = tmp_path / "mem"
+    memory_at(encoder, 1).save(outer)
+    for inner in (outer / "sub", outer / "a" / "b"):
+        with pytest.raises(PersistenceError, match=r"inside the robomem memory .*mem.*choose a directory outside"):
+            memory_at(encoder, 2).save(inner)
+    memory_at(encoder, 3).save(outer)
+    assert generation(SpatioSemanticMemory.load(outer, encoder)) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mem"]
+
+
+@pytest.mark.parametrize("what", ["file", "directory", "symlink"])
+def test_what_a_user_put_into_a_memory_is_never_deleted(encoder, tmp_path, what):
+    """A save replaced (and deleted) a memory directory together with the user's files in it."""
+    target = tmp_path / "mem"
+    memory_at(encoder, 1).save(target)
+    extra = target / "notes"
+    if what == "file":
+        extra.write_text("my notes about this map")
+    elif what == "directory":
+        extra.mkdir()
+        (extra / "photo.jpg").write_bytes(b"\xff\xd8")
+    else:
+        (tmp_path / "elsewhere").write_text("x")
+        extra.symlink_to(tmp_path / "elsewhere")
+    before = user_files(target)
+    with pytest.raises(PersistenceError, match=r"robomem did not write: 'notes'.*refusing to overwrite"):
+        memory_at(encoder, 2).save(target)
+    assert user_files(target) == before and generation(SpatioSemanticMemory.load(target, encoder)) == 1
+    # the same directory as a stale ``.previous`` next to a good save: loading leaves it in place
+    target.rename(tmp_path / "mem.previous")
+    memory_at(encoder, 3).save(tmp_path / "other")
+    (tmp_path / "other").rename(target)
+    assert generation(SpatioSemanticMemory.load(target, encoder)) == 3
+    assert user_files(tmp_path / "mem.previous") == before
+
+
+@pytest.mark.parametrize("extra", [{}, {"photo.jpg": b"\xff\xd8"}])
+def test_a_hand_written_manifest_does_not_make_a_directory_a_memory(encoder, tmp_path, extra):
+    """A directory holding a manifest.json with the right format name (and the user's files) was replaced."""
+    d = tmp_path / "album"
+    d.mkdir()
+    (d / "manifest.json").write_text(json.dumps({"format": FORMAT.name, "version": FORMAT.version}))
+    for name, data in extra.items():
+        (d / name).write_bytes(data)
+    before = user_files(d)
+    with pytest.raises(PersistenceError, match="not a robomem memory.*refusing to overwrite"):
+        memory_at(encoder, 1).save(d)
+    with pytest.raises(PersistenceError, match="lists no files"):
+        SpatioSemanticMemory.load(d, encoder)
+    assert user_files(d) == before and sorted(p.name for p in tmp_path.iterdir()) == ["album"]
+
+
+def test_paths_no_file_can_have_are_persistence_errors(encoder, tmp_path):
+    mem = memory_at(encoder, 1)
+    for bad, message in [(str(tmp_path / "a\0b"), "NUL character"),
+                         (str(tmp_path / ("x" * 300)), r"File name too long \(ENAMETOOLONG\)"),
+                         (str(tmp_path / "loop"), "Symlink loop")]:
+        (tmp_path / "loop").unlink(missing_ok=True)
+        (tmp_path / "loop").symlink_to(tmp_path / "loop")
+        with pytest.raises(PersistenceError, match=message):
+            mem.save(bad)
+        with pytest.raises(PersistenceError, match=message):
+            SpatioSemanticMemory.load(bad, encoder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loop"]
+
+
+def test_a_saved_memory_has_the_usual_permissions(encoder, tmp_path):
+    """mkdtemp made every saved memory 0700: another user (a planner, a backup job) could not read it."""
+    umask = os.umask(0o022)
+    try:
+        target = memory_at(encoder, 1).save(tmp_path / "mem")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o755
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in target.iterdir())
 
 
 # --------------------------------------------------------------------------------------------- filesystem errors
