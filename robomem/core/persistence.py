@@ -32,6 +32,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ from robomem.core import atomic_store
 from robomem.core.action_log import ActionLog
 from robomem.core.atomic_store import StoreFormat
 from robomem.core.episodic import KeyframeStore
+from robomem.core.frame import MAX_STAMP_NS
 from robomem.core.objects import ObjectStore
 from robomem.core.scene_graph import TemporalSceneGraph
 from robomem.core.state import COUNTER_NAMES, TRANSIENT_FIELDS, MemoryState, state_field_names
@@ -82,6 +84,8 @@ def _json(directory: Path, name: str) -> Any:
         return json.loads((directory / name).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PersistenceError(f"{directory / name} cannot be read ({exc})") from None
+    except RecursionError:
+        raise PersistenceError(f"{directory / name} is nested too deeply to be a robomem file (corrupted)") from None
 
 
 def read_saved_config(directory: Union[str, Path]) -> MemoryConfig:
@@ -145,17 +149,39 @@ def _write_memory_meta(state: MemoryState, d: Path) -> None:
 
 def _read_memory_meta(d: Path, cfg: MemoryConfig, dim: int) -> dict[str, Any]:
     meta = _json(d, "memory.json")
-    regions = tuple(Region(str(r["name"]), Box3D(tuple(r["min"]), tuple(r["max"])))  # type: ignore[arg-type]
-                    for r in meta["regions"])
+    regions = tuple(_region(r) for r in meta["regions"])
     counters = dict.fromkeys(COUNTER_NAMES, 0)
-    counters.update({str(k): int(v) for k, v in meta.get("counters", {}).items()})
-    first, last = meta.get("first_stamp_ns"), meta.get("last_stamp_ns")
-    return {
-        "regions": regions,
-        "first_stamp_ns": None if first is None else int(first),
-        "last_stamp_ns": None if last is None else int(last),
-        "counters": counters,
-    }
+    for k, v in meta.get("counters", {}).items():
+        if not _is_int(v) or v < 0:
+            raise PersistenceError(f"memory.json: counter {k!r} must be a non-negative integer, got {v!r}")
+        counters[str(k)] = int(v)
+    first, last = _stamp_or_none(meta.get("first_stamp_ns"), "first"), _stamp_or_none(meta.get("last_stamp_ns"), "last")
+    if (first is None) != (last is None) or (first is not None and last is not None and first > last):
+        raise PersistenceError(f"memory.json: first_stamp_ns {first} and last_stamp_ns {last} do not form a time range")
+    return {"regions": regions, "first_stamp_ns": first, "last_stamp_ns": last, "counters": counters}
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _stamp_or_none(v: Any, what: str) -> Optional[int]:
+    """A saved stamp: None or an int in (0, 2^63) ns (what every accepted frame has)."""
+    if v is None:
+        return None
+    if not _is_int(v) or not 0 < v <= MAX_STAMP_NS:
+        raise PersistenceError(f"memory.json: {what}_stamp_ns must be an integer in (0, 2^63) ns, got {v!r}")
+    return int(v)
+
+
+def _region(r: Any) -> Region:
+    """A saved region, checked like regions_file: a name and finite 3-vectors with min < max."""
+    name, lo, hi = r["name"], tuple(float(v) for v in r["min"]), tuple(float(v) for v in r["max"])
+    if not isinstance(name, str) or not name or len(lo) != 3 or len(hi) != 3 or not all(
+        math.isfinite(a) and math.isfinite(b) and a < b for a, b in zip(lo, hi)
+    ):
+        raise PersistenceError(f"memory.json: region {r!r} needs a name and finite 3-vectors min < max")
+    return Region(name, Box3D(lo, hi))  # type: ignore[arg-type]
 
 
 def _index_part(name: str) -> _Part:
@@ -262,12 +288,46 @@ def _build(
     try:
         for part in _PARTS:
             values.update(part.read(directory, cfg, encoder.dim))
-    except PersistenceError:
-        raise
+        _check_consistent(values, encoder.dim)
+    except PersistenceError as exc:
+        if str(directory) in str(exc):
+            raise
+        raise PersistenceError(f"{directory}: {exc}") from None
     except IndexBackendError as exc:
         raise PersistenceError(f"{directory}: {exc}") from None
     except OSError as exc:
         raise PersistenceError(f"{directory}: cannot read it ({exc})") from exc
-    except (KeyError, TypeError, ValueError, AttributeError, EOFError) as exc:
+    except Exception as exc:  # content that passed its checksum but is not what robomem writes: never a raw error
         raise PersistenceError(f"{directory}: malformed content ({type(exc).__name__}: {exc})") from None
     return MemoryState(device=values["voxels"].device, **values)
+
+
+def _check_consistent(values: dict[str, Any], dim: int) -> None:
+    """Cross-file checks of a loaded state (each part checked its own file): files edited with their checksums
+    rewritten must fail here, at load, and not later in a query or an ingest."""
+    objects = values["objects"]
+    with_feature = set()
+    for inst in objects.all():
+        iid = inst.instance_id
+        if not 0 <= iid <= MAX_STAMP_NS:
+            raise PersistenceError(f"objects: instance id {iid} is out of range")
+        if inst.feature is not None:
+            f = np.asarray(inst.feature)
+            if f.shape != (dim,) or not np.all(np.isfinite(f)):
+                raise PersistenceError(f"objects: instance {iid} has a feature of shape {f.shape} (the encoder's is "
+                                       f"({dim},)) or non-finite values")
+            with_feature.add(iid)
+        for pl in inst.placements:
+            stamps = [pl.first_seen_ns, pl.last_seen_ns] + ([] if pl.vanished_ns is None else [pl.vanished_ns])
+            if not all(_is_int(t) and 0 <= t <= MAX_STAMP_NS for t in stamps) or pl.first_seen_ns > pl.last_seen_ns:
+                raise PersistenceError(f"objects: instance {iid} has a placement with impossible stamps {stamps}")
+            if not all(math.isfinite(v) for v in (*pl.position, *pl.box.min_xyz, *pl.box.max_xyz)):
+                raise PersistenceError(f"objects: instance {iid} has a non-finite position or box")
+    stray = sorted(set(values["instance_index"].ids().tolist()) - with_feature)
+    if stray:
+        raise PersistenceError(f"instance_index.bin holds ids {stray[:5]} that are no instance with a feature in "
+                               "objects.json (the index belongs to another memory or was edited)")
+    uids = values["voxel_index"].ids()
+    if len(uids) and (values["voxels"].rows_for_uids(uids) < 0).any():
+        raise PersistenceError("voxel_index.bin holds ids that are no voxel of voxels.npz (the index belongs to "
+                               "another memory or was edited)")
