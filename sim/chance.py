@@ -11,8 +11,9 @@ BOOLEAN                yes / no with p = 1/2
 TIME                   a uniform stamp between the first frame and the question time
 DURATION               a uniform duration in 0..600 s
 TEXT                   a uniformly random word of :data:`GUESS_COLOURS` (the only TEXT answers are colours)
-INSTANCE / RECEPTACLE  a uniform point in a uniformly random room (0.3 m from its walls), no heading
-LIST                   1..4 such points (uniform count)
+INSTANCE / RECEPTACLE  a uniform point in a uniformly random room (0.3 m from its walls), uniform heading
+LIST                   as many such points as the task has goals (generous: a question that names the
+                       things says how many)
 =====================  ======================================================================================
 
 It never answers "I don't know" (so absence tasks, whose right answer is an honest "not found" naming the
@@ -48,7 +49,6 @@ GUESS_COLOURS = ("red", "green", "blue", "yellow", "orange", "purple", "pink", "
 
 NUMBER_RANGE = (0, 10)
 DURATION_RANGE_S = 600.0
-MAX_LIST = 4
 WALL_MARGIN_M = 0.3
 MC_DRAWS = 24
 """Monte-Carlo draws per navigation task for its chance level."""
@@ -65,7 +65,7 @@ def _random_point(regions: Sequence[Region], rng: np.random.Generator) -> Goal:
     m = min(WALL_MARGIN_M, (x1 - x0) / 4, (y1 - y0) / 4)
     x = float(rng.uniform(x0 + m, x1 - m))
     y = float(rng.uniform(y0 + m, y1 - m))
-    return Goal((x, y, 0.0), None, label=r.name)
+    return Goal((x, y, 0.0), float(rng.uniform(-math.pi, math.pi)), label=r.name)
 
 
 def chance_answer(task: Task, regions: Sequence[Region], start_ns: int, now_ns: int,
@@ -91,7 +91,7 @@ def chance_answer(task: Task, regions: Sequence[Region], start_ns: int, now_ns: 
         return PlannerAnswer(QueryStatus.OK, kind, text, value=float(rng.uniform(0.0, DURATION_RANGE_S)))
     if kind is AnswerKind.TEXT:
         return PlannerAnswer(QueryStatus.OK, kind, text, value=GUESS_COLOURS[int(rng.integers(len(GUESS_COLOURS)))])
-    n = int(rng.integers(1, MAX_LIST + 1)) if kind is AnswerKind.LIST else 1
+    n = max(1, len(task.expected.targets)) if kind is AnswerKind.LIST else 1
     goals = tuple(_random_point(regions, rng) for _ in range(n))
     return PlannerAnswer(QueryStatus.OK, kind if kind is not AnswerKind.UNKNOWN else AnswerKind.INSTANCE, text,
                          goals=goals)

@@ -202,7 +202,8 @@ def phrase_task(task: Task, phrasing: str) -> Task:
             alt = next((d for d, src in DERIVED.items() if src == source and d in used), None)
             if alt is not None:
                 asked = values.get(alt, asked)
-    return dataclasses.replace(task, text=text, asked=asked)
+    control = None if task.control is None else phrase_task(task.control, phrasing)
+    return dataclasses.replace(task, text=text, asked=asked, control=control)
 
 
 def variants(task: Task, phrasings: PhrasingSet | None) -> list[tuple[str, int, Task]]:

@@ -8,8 +8,10 @@ success, HL-SR), ``spl``, ``distance_success_rate`` / ``coverage_success_rate``,
 stricter FindingDory rules, see :mod:`robomem_sim.scoring`), ``failures`` and ``failure_modes``.
 
 ``summary.json``: ``results`` - one row {agent, perception, phrasing, category, n, success_rate, spl} per
-non-empty cell; ``table`` - the full cells; ``chance`` - the chance level per category (the expected success of
-``no_memory``'s type-aware random guess, :mod:`robomem_sim.chance`); ``exclusions`` - dropped cases per reason;
+non-empty cell; ``table`` - the full cells; ``chance`` - the chance level per category: per template the better
+of two memoryless strategies, a random answer of the type (:mod:`robomem_sim.chance`; ``chance_random``) and
+the template's most frequent answer over the run's other tasks (``chance_prior``, :func:`task_chance`);
+``exclusions`` - dropped cases per reason;
 ``targets`` - checks per perception mode (``uniform_keyframes`` at least 25 points below robomem; ``no_memory``
 not above chance); ``timings`` (``wall_seconds``). The report's headline is the ``noisy`` mode (else the first
 mode run).
@@ -17,6 +19,7 @@ mode run).
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
@@ -135,16 +138,74 @@ def results_rows(table: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Any]
     return rows
 
 
-def chance_levels(records: Sequence[Mapping[str, Any]]) -> dict[str, Optional[float]]:
-    """Chance level per category: the mean of each task's chance level (each task once)."""
+def _prior_hits(tasks: Sequence[Mapping[str, Any]]) -> list[float]:
+    """Per task of one template: 1.0 when the answer most often right on the template's *other* tasks (leave
+    one out) is right on this one. Discrete values (rooms, numbers, yes/no, colours) by exact match
+    (case-insensitive); times and durations by the constant that falls within the tolerance of the most other
+    tasks' answers."""
+    accepted = [[v.lower() if isinstance(v, str) else v for v in r.get("expected_values") or []] for r in tasks]
+    tol = [float(r.get("tolerance", 0.0) or 0.0) for r in tasks]
+    continuous = str(tasks[0].get("expected_kind")) in ("time", "duration") if tasks else False
+    out = []
+    for i in range(len(tasks)):
+        others = [j for j in range(len(tasks)) if j != i and accepted[j]]
+        if not accepted[i] or not others:
+            out.append(0.0)
+            continue
+        if continuous:
+            # candidate constants: each accepted value of the other tasks, +-tolerance edges
+            cands = sorted({float(v) + d * tol[j] for j in others for v in accepted[j] for d in (-1, 0, 1)})
+            best, best_n = None, -1
+            for c in cands:
+                n = sum(1 for j in others if any(abs(float(v) - c) <= tol[j] + 1e-9 for v in accepted[j]))
+                if n > best_n:
+                    best, best_n = c, n
+            out.append(float(best is not None and any(abs(float(v) - best) <= tol[i] + 1e-9 for v in accepted[i])))
+        else:
+            counts: dict[str, int] = {}
+            for j in others:
+                for v in dict.fromkeys(json.dumps(x) for x in accepted[j]):
+                    counts[v] = counts.get(v, 0) + 1
+            guess = min(counts, key=lambda v: (-counts[v], v))
+            out.append(float(guess in {json.dumps(x) for x in accepted[i]}))
+    return out
+
+
+def task_chance(records: Sequence[Mapping[str, Any]]) -> dict[tuple[int, str], tuple[float, float, float]]:
+    """Per task (episode, task id): (chance, random-answer chance, answer-prior chance). The chance of a task is
+    that of the better memoryless strategy for its template: a random answer of the type (``record["chance"]``,
+    :mod:`robomem_sim.chance`) or the template's most frequent answer (leave-one-out over the run's tasks,
+    :func:`_prior_hits`) - so an agent that answers every "how many ..." with the usual number is not above
+    chance."""
     per_task: dict[tuple[int, str], Mapping[str, Any]] = {}
     for r in records:
         if "chance" in r:
             per_task.setdefault((int(r["episode"]), str(r["task_id"])), r)
-    tasks = list(per_task.values())
+    by_template: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for k, r in sorted(per_task.items()):
+        by_template.setdefault((str(r["family"]), str(r.get("template"))), []).append(k)
+    out: dict[tuple[int, str], tuple[float, float, float]] = {}
+    for keys in by_template.values():
+        rows = [per_task[k] for k in keys]
+        rand = [float(r["chance"]) for r in rows]
+        prior = _prior_hits(rows)
+        use_prior = math.fsum(prior) > math.fsum(rand)
+        for k, a, b in zip(keys, rand, prior):
+            out[k] = (b if use_prior else a, a, b)
+    return out
+
+
+def chance_levels(records: Sequence[Mapping[str, Any]], which: int = 0) -> dict[str, Optional[float]]:
+    """Chance level per category: the mean of each task's chance (each task once; ``which`` 0 = the better
+    memoryless strategy per template, 1 = a random answer of the type, 2 = the template's usual answer)."""
+    per_task: dict[tuple[int, str], Mapping[str, Any]] = {}
+    for r in records:
+        if "chance" in r:
+            per_task.setdefault((int(r["episode"]), str(r["task_id"])), r)
+    levels = task_chance(records)
     out: dict[str, Optional[float]] = {}
     for c in categories_of(records):
-        mine = [float(r["chance"]) for r in tasks if _in_category(r, c)]
+        mine = [levels[k][which] for k, r in per_task.items() if _in_category(r, c)]
         out[c] = math.fsum(mine) / len(mine) if mine else None
     return out
 
@@ -154,7 +215,8 @@ def _sr(table: Mapping[str, Any], col: str, cat: str, ph: str = TEMPLATES) -> Op
     return None if c is None or not c["n"] else c["success_rate"]
 
 
-def target_checks(table: Mapping[str, Any], chance: Mapping[str, Optional[float]]) -> list[dict[str, Any]]:
+def target_checks(table: Mapping[str, Any], chance: Mapping[str, Optional[float]],
+                  chance_random: Optional[Mapping[str, Optional[float]]] = None) -> list[dict[str, Any]]:
     """Per perception mode: robomem - uniform_keyframes >= 25 points overall; robomem >= 2x static_map on
     moved objects; no_memory not above the chance level of any category; random_guess (if run) within two
     binomial errors of it."""
@@ -179,15 +241,16 @@ def target_checks(table: Mapping[str, Any], chance: Mapping[str, Optional[float]
         if not cells:
             continue
         above = []
+        levels = chance if sigmas == 0 or chance_random is None else chance_random
         for cat, cell in cells.items():
-            p = chance.get(cat)
+            p = levels.get(cat)
             if not cell["n"] or p is None or cell["success_rate"] is None:
                 continue
             margin = sigmas * math.sqrt(max(p * (1 - p), 1e-12) / cell["n"]) + 1e-9
             if cell["success_rate"] > p + margin:
                 above.append(f"{cat} ({100 * cell['success_rate']:.1f} % vs chance {100 * p:.1f} %)")
         name = (f"{agent} not above chance in any category" if sigmas == 0 else
-                f"{agent} within 2 binomial errors of chance in every category")
+                f"{agent} within 2 binomial errors of the random-answer chance in every category")
         checks.append({"name": name, "value": len(above), "target": 0, "met": not above, "above": above})
     return checks
 
@@ -243,6 +306,8 @@ def summarize_run(
         "results": results_rows(table),
         "table": table,
         "chance": chance,
+        "chance_random": chance_levels(records, which=1),
+        "chance_prior": chance_levels(records, which=2),
         "exclusions": dict(sorted(exclusions.items(), key=lambda kv: (-kv[1], kv[0]))),
         "episodes_info": {
             "days": sorted({int(m.get("days", 0)) for m in metas}),
@@ -252,7 +317,7 @@ def summarize_run(
                                                       for m in metas),
             "action_events": sum(int(m.get("action_events", 0)) for m in metas),
         },
-        "targets": target_checks(table, chance),
+        "targets": target_checks(table, chance, chance_levels(records, which=1)),
         "timings": timings,
     }
 
@@ -408,7 +473,9 @@ def write_report(out_dir: Path, summary: Mapping[str, Any]) -> Path:
         "",
         f"## Headline: perception `{head}`, success rate (HL-SR, %)",
         "",
-        "`chance`: the expected success of a random answer of the right type (see `robomem_sim.chance`).",
+        "`chance`: per template, the better of two strategies that use no memory: a random answer of the right "
+        "type (`robomem_sim.chance`) and the template's most frequent answer on the run's other tasks "
+        "(`summary.json`: `chance_random`, `chance_prior`).",
         "",
         format_markdown_table(summary, "success_rate", with_chance=True),
         "",

@@ -241,6 +241,23 @@ def _answer_key(task_id: str, ans: PlannerAnswer) -> tuple[Any, ...]:
             ans.text if ans.value is None else "")
 
 
+def expected_values(task: Any) -> list[Any]:
+    """The accepted values of a typed task (room names, numbers, booleans, times ns, durations s, colour words)
+    as JSON values, for the answer-prior baseline of the report; [] for navigation answers."""
+    exp = task.expected
+    if exp.not_found or exp.kind.value in ("instance", "receptacle", "list", "unknown"):
+        return []
+    vals = [v for v in (exp.value, *exp.alternatives) if v is not None]
+    if exp.kind.value == "room":
+        vals += [t.room for g in exp.targets for t in g if t.room is not None]
+    out: list[Any] = []
+    for v in vals:
+        v = v if isinstance(v, (bool, int, float)) else str(v)
+        if v not in out:
+            out.append(v)
+    return out
+
+
 def run_episode(cfg: RunConfig, episode_seed: int) -> EpisodeResult:
     """Run one episode with every agent in every perception mode. Deterministic in (cfg, episode_seed); safe
     to call in a Ray worker."""
@@ -248,7 +265,7 @@ def run_episode(cfg: RunConfig, episode_seed: int) -> EpisodeResult:
     from robomem_sim.chance import chance_level
     from robomem_sim.episode import generate_episode, iter_frames, robot_actions
     from robomem_sim.perception import Perceiver
-    from robomem_sim.scoring import format_answer, score_task
+    from robomem_sim.scoring import format_answer, gave_up, score_task
     from robomem_sim.tasks import generate_task_set
     from robomem_sim.world import OBJECT_CATEGORIES
 
@@ -330,12 +347,14 @@ def run_episode(cfg: RunConfig, episode_seed: int) -> EpisodeResult:
             for phrasing, p_index, asked in vs:
                 ta = time.perf_counter()
                 ans = a.answer(asked)
+                control_ans = None if asked.control is None else a.answer(asked.control)
                 answer_s[key] += time.perf_counter() - ta
                 tsc = time.perf_counter()
-                ck = _answer_key(task.task_id, ans) + (asked.asked,)
+                ck = _answer_key(task.task_id, ans) + (asked.asked,) + (
+                    () if control_ans is None else (gave_up(control_ans),))
                 score = cache.get(ck)
                 if score is None:
-                    score = score_task(asked, ans, episode, renderer)
+                    score = score_task(asked, ans, episode, renderer, control_answer=control_ans)
                     cache[ck] = score
                 score_s += time.perf_counter() - tsc
                 records.append(
@@ -371,6 +390,12 @@ def run_episode(cfg: RunConfig, episode_seed: int) -> EpisodeResult:
                         "answer_target": ans.target,
                         "may_have_moved": bool(ans.may_have_moved),
                         "plan": list(ans.plan),
+                        "expected_values": expected_values(task),
+                        "tolerance": float(task.expected.tolerance),
+                        **({} if control_ans is None or asked.control is None else {
+                            "control_text": asked.control.text,
+                            "control_answer": format_answer(control_ans),
+                            "control_not_found": gave_up(control_ans)}),
                     }
                 )
     meta = {

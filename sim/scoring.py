@@ -4,13 +4,16 @@ Navigation answers (``PlannerAnswer.goals``; one goal per expected goal, in orde
 
 * OBJECT target: straight-line xy distance from the goal position to the object's centre <= 2.0 m (the
   built-in sim has no geodesic planner for answers; FindingDory uses geodesic distance), the goal ``yaw``
-  points at the object within pi/4 (``yaw`` None: the robot turns to face it, so the heading passes), and
+  points at the object within pi/4 (a goal without a heading, ``yaw`` None, fails: FindingDory's answers
+  are stored poses, and a heading-free spot would "face" everything around it), and
   the object covers >= 0.1 % of the pixels of a render from the goal: camera at ``CameraConfig.height_m``,
   head pointed at the object's centre (Stretch pans/tilts its head), default intrinsics. So coverage
   tests occlusion and apparent size, the heading rule tests facing.
 * RECEPTACLE target: xy distance from the goal to the receptacle's footprint (its nearest face) <= 1.0 m
   (FindingDory: <= 0.1 m from a precomputed viewpoint; our scripted viewpoints are 0.7 m from the front face),
-  heading to the receptacle's centre within pi/2, and >= 0.1 % coverage as above.
+  heading to the receptacle's centre within pi/2, and >= 0.1 % coverage as above. One goal indicates one
+  receptacle: of the receptacles within 1.0 m, the one whose centre it faces most directly (others within
+  10 deg of that count too); a spot between several pieces of furniture does not answer for all of them.
 * LAST_KNOWN target (a stale belief): the object rule's distance and heading to where the object was last
   seen, and that spot of the receptacle it stood on covers >= 0.1 % of the render (the object is gone).
 * ROOM target: the goal position is inside the room's floor rectangle. A ROOM answer without goals is
@@ -34,13 +37,16 @@ Typed answers: ROOM/TEXT exact (case-insensitive), NUMBER and BOOLEAN exact, TIM
 any of ``ExpectedAnswer.alternatives`` is as good as ``value``. For typed answers ``distance_success`` and
 ``coverage_success`` equal ``success`` and ``spl`` is ``float(success)``.
 
-"I don't know": a ``not_found`` (absence) task succeeds iff the answer is NOT_FOUND / UNKNOWN **and** its
+"I don't know": a ``not_found`` (absence) task succeeds iff the answer is NOT_FOUND / UNKNOWN, its
 ``target`` names the asked thing (:func:`names_asked`: every word of ``Task.asked`` is among the target's
-words, case, punctuation and plural -s ignored), so a question that was not understood never scores. On any
-other task such an answer fails (GAVE_UP).
+words, case, punctuation and plural -s ignored), so a question that was not understood never scores, **and**
+the same agent did not answer "not found" to the task's control (``Task.control``: the same template about a
+thing it saw), so saying "not found" to everything never scores. On any other task such an answer fails
+(GAVE_UP).
 
 Stale beliefs: when ``ExpectedAnswer.requires_may_have_moved`` the answer must also say
-``may_have_moved`` (else STALE_NOT_FLAGGED); when ``forbids_may_have_moved`` it must not (WRONGLY_FLAGGED).
+``may_have_moved`` (else STALE_NOT_FLAGGED); when ``forbids_may_have_moved`` (every accepted target is an
+object the robot saw where it is now) it must not (WRONGLY_FLAGGED): hedging every answer is not free.
 """
 
 from __future__ import annotations
@@ -59,7 +65,7 @@ from robomem_sim.episode import Episode
 from robomem_sim.render import Renderer, look_at
 from robomem_sim.strict import STRICT_DURATION_TOLERANCE_S, VIEWPOINT_RADIUS_M, StrictRules, strict_rules
 from robomem_sim.types import NavTarget, TargetKind, Task, TaskFamily
-from robomem_sim.world import WorldState
+from robomem_sim.world import House, WorldState
 
 from robomem.core.query_types import QueryStatus
 from robomem.errors import SimError
@@ -85,6 +91,7 @@ class FailureMode(enum.Enum):
     WRONG_VALUE = "wrong_value"  # typed answer differs
     OUT_OF_TOLERANCE = "out_of_tolerance"  # time / duration answer outside the tolerance
     UNKNOWN_WITHOUT_TARGET = "unknown_without_target"  # "not found" on an absence task, not naming what was asked
+    NOT_FOUND_ALSO_PRESENT = "not_found_also_present"  # absence task: "not found" to its control (a seen thing) too
     STALE_NOT_FLAGGED = "stale_not_flagged"  # right last-known place, but not said that it may have moved
     WRONGLY_FLAGGED = "wrongly_flagged"  # "may have moved" about an object seen at its new place
 
@@ -101,6 +108,9 @@ class GoalCheck:
     heading_error_rad: float
     coverage: float
     strict_distance_ok: bool = False
+    faces_other: Optional[int] = None
+    """RECEPTACLE targets: another receptacle within reach that the goal faces more directly (the goal then
+    indicates that one, not the target)."""
 
     @property
     def success(self) -> bool:
@@ -139,15 +149,22 @@ class TaskScore:
 _NAV_KINDS = (AnswerKind.INSTANCE, AnswerKind.RECEPTACLE, AnswerKind.LIST)
 
 
+def gave_up(answer: PlannerAnswer) -> bool:
+    """Whether ``answer`` says "not found" / "I don't know"."""
+    return answer.status is QueryStatus.NOT_FOUND or answer.kind is AnswerKind.UNKNOWN
+
+
 def score_task(task: Task, answer: PlannerAnswer, episode: Episode, renderer: Renderer,
-               full: bool = True) -> TaskScore:
+               full: bool = True, control_answer: Optional[PlannerAnswer] = None) -> TaskScore:
     """Score ``answer`` to ``task``. ``renderer`` is synced to the world at ``task.now_ns`` here (cheap when
     it already is), so one renderer can score all tasks of an episode. ``full=False`` skips the coverage
     render of goals that already fail the distance or heading rule (``success`` and ``spl`` are unchanged;
-    ``coverage_success`` is then a lower bound): for Monte-Carlo chance levels."""
+    ``coverage_success`` is then a lower bound): for Monte-Carlo chance levels. ``control_answer``: the same
+    agent's answer to ``task.control`` (absence tasks; the evaluation always passes it: without it the control
+    check is skipped, for unit tests of the answer alone)."""
     exp = task.expected
     summary = format_answer(answer)
-    gave_up = answer.status is QueryStatus.NOT_FOUND or answer.kind is AnswerKind.UNKNOWN
+    said_not_found = gave_up(answer)
 
     def result(success: bool, mode: FailureMode, error: str, dist: Optional[bool] = None,
                cov: Optional[bool] = None, spl: Optional[float] = None, strict: Optional[bool] = None) -> TaskScore:
@@ -157,15 +174,20 @@ def score_task(task: Task, answer: PlannerAnswer, episode: Episode, renderer: Re
                          task.about_moved_object, success if strict is None else strict)
 
     if exp.not_found:
-        if not gave_up:
+        if not said_not_found:
             return result(False, FailureMode.FALSE_POSITIVE,
                           "the target does not exist / was never seen, but the answer claims it was found")
         if not names_asked(answer.target, task.asked):
             return result(False, FailureMode.UNKNOWN_WITHOUT_TARGET,
                           f"answered 'not found' for {answer.target!r}, which does not name the asked "
                           f"{task.asked!r} (a question that was not understood does not score)")
+        if control_answer is not None and gave_up(control_answer):
+            assert task.control is not None
+            return result(False, FailureMode.NOT_FOUND_ALSO_PRESENT,
+                          f"also answered 'not found' to the control {task.control.text!r} about a thing it saw: "
+                          "'not found' does not tell absent from present")
         return result(True, FailureMode.NONE, "")
-    if gave_up:
+    if said_not_found:
         return result(False, FailureMode.GAVE_UP, f"answered {answer.status.name}/{answer.kind.value} but the "
                                                   "target exists")
     if exp.kind in _NAV_KINDS or (exp.kind is AnswerKind.ROOM and answer.goals and exp.targets):
@@ -197,7 +219,7 @@ def _check_stale_flag(task: Task, answer: PlannerAnswer, score: TaskScore) -> Ta
     if exp.forbids_may_have_moved and answer.may_have_moved:
         return dataclasses.replace(
             score, success=False, spl=0.0, strict_success=False, failure_mode=FailureMode.WRONGLY_FLAGGED,
-            error="the object was seen at its new place after it was moved; 'may have moved' is wrong")
+            error="the robot saw the object where it is now (after its last move); 'may have moved' is wrong")
     return score
 
 
@@ -344,6 +366,11 @@ def _classify(c: GoalCheck, kind: TargetKind, cfg: ScoringConfig) -> tuple[Failu
         mode = FailureMode.TOO_FAR if c.distance_m <= 2 * limit else FailureMode.WRONG_TARGET
         return mode, f"goal is {c.distance_m:.2f} m from the nearest valid target (limit {limit} m)"
     if not c.heading_ok:
+        if c.faces_other is not None:
+            return FailureMode.WRONG_TARGET, (f"the goal faces receptacle {c.faces_other} more directly than the "
+                                              "target (one goal indicates one receptacle)")
+        if c.heading_error_rad >= math.pi:
+            return FailureMode.WRONG_HEADING, "the goal has no heading (yaw None): it must face the target"
         return FailureMode.WRONG_HEADING, f"heading is off by {math.degrees(c.heading_error_rad):.0f} deg"
     return FailureMode.NOT_VISIBLE, f"target covers {100 * c.coverage:.3f} % of the view (< {100 * cfg.min_coverage} %)"
 
@@ -388,9 +415,17 @@ def check_goal(goal: Goal, target: NavTarget, episode: Episode, renderer: Render
         d = rec.footprint_distance(gx, gy)
         dist_limit, head_limit = cfg.receptacle_distance_m, cfg.receptacle_heading_rad
         aim = rec.center
-    heading_err = 0.0 if goal.yaw is None else abs(wrap_angle(goal.yaw - math.atan2(aim[1] - gy, aim[0] - gx)))
+    heading_err = math.pi if goal.yaw is None else abs(wrap_angle(goal.yaw - math.atan2(aim[1] - gy, aim[0] - gx)))
     dist_ok = d <= dist_limit + 1e-9
     head_ok = heading_err <= head_limit + 1e-9
+    faces: Optional[int] = None
+    if target.kind is TargetKind.RECEPTACLE and dist_ok and head_ok and goal.yaw is not None:
+        faces = _faced_receptacle(goal, (gx, gy), house, cfg.receptacle_distance_m)
+        if faces is not None and faces != target.sim_id and \
+                _heading_error(goal, (gx, gy), house.receptacle(faces).center) + FACING_TIE_RAD < heading_err:
+            head_ok = False
+        else:
+            faces = None
     strict_ok = False
     if strict is not None and dist_ok:  # the strict rules are never looser than the relaxed ones
         if target.kind is TargetKind.RECEPTACLE:
@@ -398,10 +433,30 @@ def check_goal(goal: Goal, target: NavTarget, episode: Episode, renderer: Render
         else:
             strict_ok = strict.geodesic((gx, gy), (aim[0], aim[1])) <= dist_limit + 1e-9
     if not full and not (dist_ok and head_ok and navigable):
-        return GoalCheck(dist_ok, head_ok, False, navigable, d, heading_err, 0.0, strict_ok)
+        return GoalCheck(dist_ok, head_ok, False, navigable, d, heading_err, 0.0, strict_ok, faces)
     eye = (gx, gy, episode.config.camera.height_m)
     coverage = renderer.visible_fraction(look_at(eye, aim), visible_id, episode.config.camera.intrinsics())
-    return GoalCheck(dist_ok, head_ok, coverage >= cfg.min_coverage, navigable, d, heading_err, coverage, strict_ok)
+    return GoalCheck(dist_ok, head_ok, coverage >= cfg.min_coverage, navigable, d, heading_err, coverage, strict_ok,
+                     faces)
+
+
+FACING_TIE_RAD = math.radians(10.0)
+"""A receptacle goal indicates the receptacle within reach it faces most directly; another one counts as
+faced as well when its heading error is within this margin (two pieces of furniture side by side)."""
+
+
+def _heading_error(goal: Goal, xy: tuple[float, float], aim: tuple[float, ...]) -> float:
+    assert goal.yaw is not None
+    return abs(wrap_angle(goal.yaw - math.atan2(aim[1] - xy[1], aim[0] - xy[0])))
+
+
+def _faced_receptacle(goal: Goal, xy: tuple[float, float], house: House, reach_m: float) -> Optional[int]:
+    """The receptacle within ``reach_m`` of ``xy`` (footprint distance) whose centre the goal's heading points
+    at most directly (None when none is within reach)."""
+    near = [r for r in house.receptacles.values() if r.footprint_distance(xy[0], xy[1]) <= reach_m + 1e-9]
+    if not near:
+        return None
+    return min(near, key=lambda r: (_heading_error(goal, xy, r.center), r.sim_id)).sim_id
 
 
 def _best_check(goal: Goal, targets: frozenset[NavTarget], episode: Episode, renderer: Renderer,

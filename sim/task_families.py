@@ -22,11 +22,11 @@ import numpy as np
 from robomem_sim.dynamics import NS
 from robomem_sim.episode import Episode, EventKind, Interaction
 from robomem_sim.types import ExpectedAnswer, NavTarget, TargetKind, TaskFamily
-from robomem_sim.world import COLOURS, OBJECT_CATEGORIES
+from robomem_sim.world import COLOURS, OBJECT_CATEGORIES, Receptacle
 
 from robomem.planner.base import AnswerKind
 
-__all__ = ["GENERATORS", "ORDINALS", "TIE_MARGIN_M", "TIE_MARGIN_S", "Candidate", "Ctx"]
+__all__ = ["GENERATORS", "ORDINALS", "TIE_MARGIN_M", "TIE_MARGIN_S", "Candidate", "Ctx", "all_seen_now"]
 
 _ORD_UNITS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
 ORDINALS = _ORD_UNITS + ("tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth",
@@ -50,6 +50,8 @@ class Candidate:
     expected: ExpectedAnswer
     about_moved: bool = False
     asked: str = ""
+    control: Optional[Candidate] = None
+    """Absence tasks: the same template about a thing the robot did see (see :func:`_absence`)."""
 
 
 class Ctx:
@@ -195,6 +197,13 @@ class Ctx:
         return frozenset(NavTarget(TargetKind.ROOM, room=n) for n in names)
 
 
+def all_seen_now(goal_sets: tuple[Goals, ...]) -> bool:
+    """Every accepted target is an object the robot saw where it is now (after its last move): saying that it
+    may have moved is then wrong (:func:`robomem_sim.tasks.generate_task_set` sets ``forbids_may_have_moved``
+    on every such task)."""
+    return bool(goal_sets) and all(t.kind is TargetKind.OBJECT for g in goal_sets for t in g)
+
+
 def objects_text(labels: list[str]) -> str:
     items = [f"the {x}" for x in labels]
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
@@ -295,7 +304,18 @@ def _ties(dist: dict[int, float], best: float) -> list[int]:
     return sorted(k for k, d in dist.items() if abs(d - best) <= TIE_MARGIN_M)
 
 
+def _rec_distance(rec: Receptacle, xy: tuple[float, float], edge: bool) -> float:
+    """Distance (m) from a point to a receptacle: to its footprint (``edge``) or to its centre."""
+    if edge:
+        return rec.footprint_distance(xy[0], xy[1])
+    return math.hypot(xy[0] - rec.center[0], xy[1] - rec.center[1])
+
+
 def _spatial(c: Ctx) -> list[Candidate]:
+    """Nearest / farthest. Distances between an object and a receptacle are read two ways, both right: between
+    their centres, and from the object's centre to the receptacle's footprint (its nearest edge: every object
+    standing on a receptacle is at distance 0 from it). The receptacle an object stands on is not a candidate
+    for "the receptacle nearest to the {object}" (the question asks about another piece of furniture)."""
     out = []
     recs = sorted(c.house.receptacles)
     for o in sorted(c.house.objects):
@@ -306,30 +326,38 @@ def _spatial(c: Ctx) -> list[Candidate]:
             c.exclude("spatial relation to an object whose current place was not observed", 2)
             continue
         ox, oy = c.pos(o)
-        dist = {r: math.hypot(c.house.receptacle(r).center[0] - ox, c.house.receptacle(r).center[1] - oy)
-                for r in recs if r != c.state.receptacle_of(o)}
-        if len(dist) < 2:
+        own = c.state.receptacle_of(o)
+        readings = [{r: math.hypot(c.house.receptacle(r).center[0] - ox, c.house.receptacle(r).center[1] - oy)
+                     for r in recs if r != own},
+                    {r: c.house.receptacle(r).footprint_distance(ox, oy) for r in recs if r != own}]
+        if len(readings[0]) < 2:
             continue
         fill = {"object": c.label(o)}
-        for t, best in ((0, max(dist.values())), (1, min(dist.values()))):
-            winners = _ties(dist, best)
+        for t, pick in ((0, max), (1, min)):
+            winners = sorted({w for dist in readings for w in _ties(dist, pick(dist.values()))})
             if not any(w in c.seen for w in winners):
                 c.exclude("spatial answer is a receptacle never seen")
                 continue
             out.append(Candidate(t, fill, ExpectedAnswer(AnswerKind.RECEPTACLE, (c.rec(*winners),)), c.moved(o)))
+    believed = {o: p for o in c.house.objects if (p := c.believed_pos(o)) is not None}
     for r in recs:
         if r not in c.seen:
             c.exclude("receptacle never seen")
             continue
-        cx, cy, _ = c.house.receptacle(r).center
-        true = {o: math.hypot(c.pos(o)[0] - cx, c.pos(o)[1] - cy) for o in c.house.objects}
-        best = min(true.values())
-        winners = _ties(true, best)
-        believed = {o: p for o in c.house.objects if (p := c.believed_pos(o)) is not None}
-        nearer = [o for o, p in believed.items() if math.hypot(p[0] - cx, p[1] - cy) < best - TIE_MARGIN_M]
-        if not all(c.known_now(w) for w in winners) or nearer:
+        rec = c.house.receptacle(r)
+        winners_set: set[int] = set()
+        observable = True
+        for edge in (False, True):
+            true = {o: _rec_distance(rec, c.pos(o), edge) for o in c.house.objects}
+            best = min(true.values())
+            winners = _ties(true, best)
+            winners_set.update(winners)
+            nearer = [o for o, p in believed.items() if _rec_distance(rec, p, edge) < best - TIE_MARGIN_M]
+            observable = observable and all(c.known_now(w) for w in winners) and not nearer
+        if not observable:
             c.exclude("nearest object to a receptacle not observable (moved unseen)")
             continue
+        winners = sorted(winners_set)
         out.append(Candidate(2, c.rec_ref(r), ExpectedAnswer(AnswerKind.INSTANCE, (c.goals(winners)[0],)),
                              any(c.moved(w) for w in winners)))
     return out
@@ -379,11 +407,14 @@ def _interaction_order(c: Ctx) -> list[Candidate]:
         after = [its[k + 1].object_id for k, it in enumerate(its[:-1]) if it.object_id == o]
         if after:
             out.append(c.nav(2, {"object": c.label(o)}, list(dict.fromkeys(after)), "object never seen"))
+    distinct = list(dict.fromkeys(it.object_id for it in its))
     for k in range(1, len(its)):
         if k >= len(ORDINALS):
             c.exclude("more picks than ordinal words")
             continue
-        out.append(c.nav(3, {"ordinal": ORDINALS[k]}, [its[k].object_id], "object never seen"))
+        # "the third object you picked up": the third pick, or the third distinct object (picks A, B, A, C)
+        ids = [its[k].object_id] + ([distinct[k]] if k < len(distinct) else [])
+        out.append(c.nav(3, {"ordinal": ORDINALS[k]}, list(dict.fromkeys(ids)), "object never seen"))
     return [x for x in out if x is not None]
 
 
@@ -458,11 +489,7 @@ def _multi_goal(c: Ctx, ordered: bool) -> list[Candidate]:
         out.append(c.nav_list(0, {}, list(c.interacted), ordered, "object never seen",
                               alternative=last_order if ordered else None))
     if ordered and len(its) >= 2:
-        recs = [it.to_receptacle for it in its]
-        if len(recs) > c.max_goals:
-            c.exclude("more goals than tasks.max_goals")
-        else:
-            out.append(Candidate(1, {}, ExpectedAnswer(AnswerKind.LIST, tuple(c.rec(r) for r in recs), ordered=True)))
+        out.append(_placements(c, 1, {}, [it.to_receptacle for it in its]))
     for i, fill in _since_windows(c):
         objs = list(dict.fromkeys(it.object_id for it in its[i:]))
         if len(objs) >= 2:
@@ -470,8 +497,8 @@ def _multi_goal(c: Ctx, ordered: bool) -> list[Candidate]:
             out.append(c.nav_list(3 if ordered else 2, fill, objs, ordered, "object never seen",
                                   alternative=last_order if ordered else None))
         if ordered:
-            recs = [it.to_receptacle for it in its[i:]]
-            out.append(Candidate(4, fill, ExpectedAnswer(AnswerKind.LIST, tuple(c.rec(r) for r in recs), ordered=True)))
+            since_ns = int(fill["_time_ns"])
+            out.append(_placements(c, 4, fill, [it.to_receptacle for it in its if it.place_ns >= since_ns]))
     seen = [o for o in sorted(c.house.objects) if o in c.seen]
     template = 2 if ordered else 1
     for _ in range(4 * c.ep.config.tasks.per_family):
@@ -482,6 +509,25 @@ def _multi_goal(c: Ctx, ordered: bool) -> list[Candidate]:
         out.append(c.nav_list(template, {"objects": objects_text([c.label(o) for o in pick])}, pick, ordered,
                               "object never seen"))
     return [x for x in out if x is not None]
+
+
+def _placements(c: Ctx, template: int, fill: dict[str, str], recs: list[int]) -> Optional[Candidate]:
+    """"The receptacles you placed objects on, in the order you placed them": every placement in order, and the
+    readings that visit a receptacle used several times once (consecutive repeats merged; each receptacle at its
+    first placement; each at its last) - all accepted."""
+    if len(recs) > c.max_goals:
+        c.exclude("more goals than tasks.max_goals")
+        return None
+    merged = [r for k, r in enumerate(recs) if k == 0 or recs[k - 1] != r]
+    first = list(dict.fromkeys(recs))
+    last = list(reversed(list(dict.fromkeys(reversed(recs)))))
+    alts: list[list[int]] = []
+    for seq in (merged, first, last):
+        if seq != recs and seq not in alts:
+            alts.append(seq)
+    return Candidate(template, fill, ExpectedAnswer(
+        AnswerKind.LIST, tuple(c.rec(r) for r in recs), ordered=True,
+        alternative_targets=tuple(tuple(c.rec(r) for r in seq) for seq in alts)))
 
 
 def _where_now(c: Ctx) -> list[Candidate]:
@@ -510,7 +556,8 @@ def _where_now(c: Ctx) -> list[Candidate]:
         here = c.known_now(o)
         t = NavTarget(TargetKind.OBJECT, sim_id=o) if here else NavTarget(
             TargetKind.LAST_KNOWN, sim_id=o, position=lk[0], support_id=lk[1])
-        out.append(Candidate(2, {"object": c.label(o)}, ExpectedAnswer(AnswerKind.INSTANCE, (frozenset([t]),)), True))
+        out.append(Candidate(2, {"object": c.label(o)}, ExpectedAnswer(AnswerKind.INSTANCE, (frozenset([t]),),
+                                                                      forbids_may_have_moved=here), True))
     return out
 
 
@@ -518,7 +565,14 @@ def _changes(c: Ctx) -> list[Candidate]:
     """What changed in a room since a time. A move is observable when the robot made it, or when someone else
     made it and the robot had seen the object before and then saw it again, or saw its old place (in that room)
     empty. A count is asked when every moved object has an observable move touching the room; the list of them
-    when, in addition, every one's current place was observed."""
+    when, in addition, every one's current place was observed.
+
+    The robot cannot tell *when* someone else's move happened, only that it happened between its last sighting
+    of the object before it and the first evidence after it (the object seen again, or its old place seen
+    empty). A (room, time) pair is asked only when that window decides every object: no window of a move
+    touching the room contains the time unless the object is counted anyway by a move known to come after it
+    (else "whether a move came before or after {time} was not observable"). Candidate times are 1-30 minutes
+    before a robot's pick, or before the robot's last sighting of an object someone then moved."""
     out: list[Candidate] = []
     moves: list[tuple[int, int, str, str, bool]] = []  # t, object, from room, to room, by the robot
     for it in c.its:
@@ -526,18 +580,45 @@ def _changes(c: Ctx) -> list[Candidate]:
     for mv in c.log.household_moves:
         moves.append((mv.t_ns, mv.object_id, mv.from_room, mv.to_room, False))
 
-    def observable(t: int, o: int, fr: str, room: str, robot: bool) -> bool:
-        if robot:
-            return True
-        if c.log.last_seen_ns(o, before_ns=t) is None:
-            return False
-        seen_after = (c.log.last_seen_ns(o) or -1) > t
-        return seen_after or (fr == room and (o, t) in c.log.vacancy_seen_ns)
+    def window(t: int, o: int, fr: str, room: str) -> Optional[tuple[int, int]]:
+        """(last sighting before, first evidence after) of someone else's move; None when unobservable."""
+        before = c.log.last_seen_ns(o, before_ns=t)
+        if before is None:
+            return None
+        after = [s.stamp_ns for s in c.log.sightings.get(o, ()) if s.stamp_ns > t][:1]
+        if fr == room and (o, t) in c.log.vacancy_seen_ns:
+            after.append(c.log.vacancy_seen_ns[(o, t)])
+        return (before, min(after)) if after else None
 
+    def observable(t: int, o: int, fr: str, room: str, robot: bool) -> bool:
+        return robot or window(t, o, fr, room) is not None
+
+    def decided(room: str, since_ns: int) -> bool:
+        """Whether the observations tell, for every object moved in/out of/within ``room``, if it moved since."""
+        touching = [m for m in moves if room in (m[2], m[3])]
+        for o in {m[1] for m in touching}:
+            mine = [m for m in touching if m[1] == o]
+            known_after = any((m[4] and m[0] >= since_ns) or (
+                not m[4] and (w := window(m[0], o, m[2], room)) is not None and w[0] >= since_ns) for m in mine)
+            if known_after:
+                continue
+            for t, _o, fr, _to, robot in mine:
+                w = None if robot else window(t, o, fr, room)
+                if w is not None and w[0] < since_ns <= w[1]:
+                    return False
+        return True
+
+    refs: list[tuple[int, str, str]] = []  # reference stamp, from room, to room
+    for t, o, fr, to, robot in sorted(moves):
+        if robot:
+            refs.append((t, fr, to))
+        else:
+            before = c.log.last_seen_ns(o, before_ns=t)
+            refs.append((t if before is None else before, fr, to))
     seen_pairs: set[tuple[str, int]] = set()
-    for t, _o, from_room, to_room, _r in sorted(moves):
-        since = max(_minute(t - int(c.rng.integers(1, 31)) * 60 * NS),
-                    _minute(c.clock.day_start_ns(c.clock.day_of(t))))
+    for ref, from_room, to_room in sorted(refs):
+        since = max(_minute(ref - int(c.rng.integers(1, 31)) * 60 * NS),
+                    _minute(c.clock.day_start_ns(c.clock.day_of(ref))))
         since_ns = since * 60 * NS
         for room in sorted({from_room, to_room}):
             if (room, since) in seen_pairs:
@@ -549,6 +630,9 @@ def _changes(c: Ctx) -> list[Candidate]:
                 continue
             if not all(any(observable(m[0], o, m[2], room, m[4]) for m in touching if m[1] == o) for o in objs):
                 c.exclude("a change in the room was not observed", 2)
+                continue
+            if not decided(room, since_ns):
+                c.exclude("whether a move came before or after {time} was not observable", 2)
                 continue
             fill = {"room": room, **c.time_fill(since_ns)}
             out.append(Candidate(1, fill, _typed(AnswerKind.NUMBER, [len(objs)]), True))
@@ -577,20 +661,62 @@ def _counting(c: Ctx) -> list[Candidate]:
     return out
 
 
+CONTROL_MIN_SIGHTINGS = 3
+"""An absence task's control names an object seen in at least this many frames when there is one."""
+
+
 def _absence(c: Ctx) -> list[Candidate]:
-    """Never-seen things: absent categories, and present categories in an absent colour or material."""
+    """Never-seen things: absent categories, and present categories in an absent colour or material.
+
+    Each absence task carries a *control*: the same template about a thing the robot did see (for an absent
+    colour or material of a present category, that category's object in the house, so the two questions
+    differ only in the attribute; else a well-seen object / category, or a picked category). Saying "not
+    found" scores only when the control was not answered "not found" too: an agent that says "not found" to
+    everything (or that cannot tell a blue mug from a red one) does not score absence."""
     out = []
     not_found = ExpectedAnswer(AnswerKind.INSTANCE, not_found=True)
     objs = list(c.house.objects.values())
     present = {o.category for o in objs}
     labels = {o.label for o in objs}
+    n_seen = {o.sim_id: len(c.log.sightings.get(o.sim_id, ())) for o in objs}
+    seen_objs = [o for o in objs if n_seen[o.sim_id] > 0]
+    if not seen_objs:
+        if objs:
+            c.exclude("nothing seen to control an absence question with")
+        return []
+
+    def well_seen(pool: list) -> list:
+        pool = sorted((o for o in pool if n_seen[o.sim_id] > 0), key=lambda o: o.sim_id)
+        good = [o for o in pool if n_seen[o.sim_id] >= CONTROL_MIN_SIGHTINGS]
+        return good or pool
+
+    def control_object(pool: list) -> Optional[Candidate]:
+        cands = well_seen(pool) or well_seen(objs)
+        o = cands[int(c.rng.integers(len(cands)))]
+        return c.nav(0, {"object": o.label}, [o.sim_id], "object never seen")
+
+    def control_category(template: int, cats: list[str], ids_of: Callable[[str], list[int]]) -> Optional[Candidate]:
+        if not cats:
+            return None
+        cat = cats[int(c.rng.integers(len(cats)))]
+        return c.nav(template, {"category": cat}, ids_of(cat), "object never seen")
+
+    def add(template: int, fill: dict[str, str], asked: str, control: Optional[Candidate]) -> None:
+        if control is None:
+            c.exclude("nothing seen to control an absence question with")
+            return
+        out.append(Candidate(template, fill, not_found, asked=asked, control=control))
+
+    seen_cats = sorted({o.category for o in seen_objs})
+    well_cats = sorted({o.category for o in well_seen(objs)})
     for cat in sorted(set(OBJECT_CATEGORIES) - present):
         oc = OBJECT_CATEGORIES[cat]
         colour = oc.colours[int(c.rng.integers(len(oc.colours)))]
         material = oc.materials[int(c.rng.integers(len(oc.materials)))]
         label = f"{colour} {material} {cat}"
-        out.append(Candidate(0, {"object": label}, not_found, asked=label))
-        out.append(Candidate(2, {"category": cat}, not_found, asked=cat))
+        add(0, {"object": label}, label, control_object(objs))
+        add(2, {"category": cat}, cat, control_category(
+            2, well_cats or seen_cats, lambda k: [o.sim_id for o in seen_objs if o.category == k]))
     for cat in sorted(present):
         oc = OBJECT_CATEGORIES[cat]
         mine = [o for o in objs if o.category == cat]
@@ -598,18 +724,18 @@ def _absence(c: Ctx) -> list[Candidate]:
         free_colours = [x for x in oc.colours if x not in colours] or [x for x in COLOURS if x not in colours]
         if free_colours:  # an absent colour of a present category (a material it does come in)
             colour = free_colours[int(c.rng.integers(len(free_colours)))]
-            material = mine[int(c.rng.integers(len(mine)))].material
-            label = f"{colour} {material} {cat}"
-            out.append(Candidate(0, {"object": label}, not_found, asked=label))
+            ref = mine[int(c.rng.integers(len(mine)))]
+            label = f"{colour} {ref.material} {cat}"
+            add(0, {"object": label}, label, control_object([ref] if n_seen[ref.sim_id] else mine))
         ref = mine[int(c.rng.integers(len(mine)))]  # a present colour in an absent material
         materials = [m for m in oc.materials if f"{ref.colour} {m} {cat}" not in labels]
         if materials:
             label = f"{ref.colour} {materials[int(c.rng.integers(len(materials)))]} {cat}"
-            out.append(Candidate(0, {"object": label}, not_found, asked=label))
-    seen_cats = {c.house.object(o).category for o in c.seen & set(c.house.objects)}
-    picked_cats = {c.house.object(o).category for o in c.interacted}
-    for cat in sorted(seen_cats - picked_cats):
-        out.append(Candidate(1, {"category": cat}, not_found, asked=cat))
+            add(0, {"object": label}, label, control_object([ref] if n_seen[ref.sim_id] else mine))
+    picked_cats = sorted({c.house.object(o).category for o in c.interacted})
+    for cat in sorted(set(seen_cats) - set(picked_cats)):
+        add(1, {"category": cat}, cat, control_category(
+            1, picked_cats, lambda k: [o for o in c.interacted if c.house.object(o).category == k]))
     return out
 
 

@@ -28,6 +28,7 @@ returns the tasks and the number of dropped cases per reason.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -35,7 +36,15 @@ from typing import Iterable, Optional
 
 import numpy as np
 from robomem_sim.episode import Episode
-from robomem_sim.task_families import GENERATORS, ORDINALS, TIE_MARGIN_M, TIE_MARGIN_S, Ctx
+from robomem_sim.task_families import (
+    GENERATORS,
+    ORDINALS,
+    TIE_MARGIN_M,
+    TIE_MARGIN_S,
+    Candidate,
+    Ctx,
+    all_seen_now,
+)
 from robomem_sim.types import Task, TaskFamily
 from robomem_sim.wording import derived_values
 
@@ -194,19 +203,26 @@ def _candidates(episode: Episode, family: TaskFamily, seed: int) -> tuple[list[T
     by_label = {o.label: o.sim_id for o in episode.house.objects.values()}
     out: list[Task] = []
     texts: set[str] = set()
-    for cand in GENERATORS[family](ctx):
+    def build(cand: Candidate, task_id: str) -> Task:
         template = TEMPLATES[family][cand.template]
         text = template.format(**{k: v for k, v in cand.fill.items() if not k.startswith("_")})
-        if text in texts:
-            continue
-        texts.add(text)
         assert cand.expected.kind is TEMPLATE_KINDS[template], (template, cand.expected.kind)
         meta: dict[str, object] = {"template": cand.template, **cand.fill,
                                    **derived_values(cand.fill, episode.house, episode.clock, episode.now_ns)}
         named = [by_label[x] for x in _named_labels(cand.fill) if x in by_label]
         about = cand.about_moved or any(ctx.moved(o) for o in named)
-        out.append(Task(f"{episode.seed}-{family.value}-{len(out)}", family, text, cand.expected, episode.now_ns,
-                        about, meta, cand.asked))
+        control = None if cand.control is None else build(cand.control, f"{task_id}-control")
+        expected = cand.expected
+        if all_seen_now(expected.targets) and not expected.forbids_may_have_moved:
+            expected = dataclasses.replace(expected, forbids_may_have_moved=True)
+        return Task(task_id, family, text, expected, episode.now_ns, about, meta, cand.asked, control)
+
+    for cand in GENERATORS[family](ctx):
+        task = build(cand, f"{episode.seed}-{family.value}-{len(out)}")
+        if task.text in texts:
+            continue
+        texts.add(task.text)
+        out.append(task)
     return out, Counter({f"{family.value}: {k}": v for k, v in ctx.excluded.items()})
 
 
@@ -254,8 +270,9 @@ def generate_task_set(
                 if q and len(chosen) < n:
                     chosen.append(q.pop(0))
         for k, t in enumerate(chosen):
-            out.append(Task(f"{episode.seed}-{fam.value}-{k}", t.family, t.text, t.expected, t.now_ns,
-                            t.about_moved_object, t.meta, t.asked))
+            tid = f"{episode.seed}-{fam.value}-{k}"
+            control = None if t.control is None else dataclasses.replace(t.control, task_id=f"{tid}-control")
+            out.append(dataclasses.replace(t, task_id=tid, control=control))
     if not out and n > 0:
         _LOG.warning("episode %d produced no tasks for families %s", episode.seed, [f.value for f in fams])
     return TaskSet(out, dict(sorted(excluded.items())))

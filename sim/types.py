@@ -77,8 +77,8 @@ class ExpectedAnswer:
     Stale beliefs: ``requires_may_have_moved`` - the object was moved by someone else, the robot then saw its
     old place empty and has not seen the object since: the right answer is its last known place (LAST_KNOWN
     targets / the last known room as ``value``) AND ``PlannerAnswer.may_have_moved``.
-    ``forbids_may_have_moved`` - the robot saw the object at its new place after the move: saying it may have
-    moved is wrong (only set on where-is-it-now tasks).
+    ``forbids_may_have_moved`` - every accepted target is an object the robot saw where it is now (after its
+    last move): saying it may have moved is wrong (set on every navigation task about such objects).
     """
 
     kind: AnswerKind
@@ -107,3 +107,6 @@ class Task:
     asked: str = ""
     """The words naming the thing the task asks about, as this task's text names it (absence tasks: an
     UNKNOWN / NOT_FOUND answer scores only when ``PlannerAnswer.target`` names it)."""
+    control: Optional[Task] = field(default=None, compare=False)
+    """Absence tasks: the same template asked about a thing the robot did see. The absence task scores only
+    when the agent did not answer "not found" to its control too (it tells absent from present)."""

@@ -80,6 +80,12 @@ def test_outputs(first_run, capsys):
     for r in rows:
         assert isinstance(r["success"], bool) and 0.0 <= r["spl"] <= 1.0 and 0.0 <= r["chance"] <= 1.0
         assert r["answer"] and r["failure_mode"]
+    absence = [r for r in rows if r["family"] == "absence"]
+    assert absence and all(r["control_text"] and isinstance(r["control_not_found"], bool) for r in absence)
+    for r in absence:  # the control is asked in the same wording as the absence question
+        assert r["control_text"].startswith("hey robot, ") == r["text"].startswith("hey robot, ")
+        assert not r["success"] or not r["control_not_found"]
+    assert all(r["expected_values"] == [] for r in rows if r["family"] == "object_recall")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["perception"] == ["gt_ids", "noisy"] and summary["headline_perception"] == "noisy"
     assert summary["phrasings"] == ["templates", "people"]

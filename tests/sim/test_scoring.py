@@ -113,7 +113,44 @@ def test_heading_boundary_is_quarter_pi(setup: Setup) -> None:
     assert not bad.success and bad.failure_mode is FailureMode.WRONG_HEADING
     assert bad.distance_success and bad.coverage_success  # only the heading failed
     no_yaw = score_task(task, _nav(Goal((x, y, 0.0), None)), setup.ep, setup.renderer)
-    assert no_yaw.success  # no yaw: the robot turns to face the target
+    # a goal must face its target: a spot without a heading would "face" everything around it
+    assert no_yaw.failure_mode is FailureMode.WRONG_HEADING and "no heading" in no_yaw.error
+
+
+def test_one_goal_indicates_one_receptacle() -> None:
+    """A spot within reach of two pieces of furniture answers for the one it faces, not for both."""
+    for seed in range(20):
+        ep = generate_episode(CFG, seed=seed)
+        house = ep.house
+        r = Renderer(house, WorldState(house), CFG.camera.intrinsics())
+        recs = list(house.receptacles.values())
+        for a in recs:
+            for b in recs:
+                if a.sim_id >= b.sim_id or a.room != b.room:
+                    continue
+                # a navigable spot within 1 m of both footprints, facing a's centre, b's off to the side
+                for gx in [x * 0.1 for x in range(int(house.bounds.max_xyz[0] * 10))]:
+                    for gy in [y * 0.1 for y in range(int(house.bounds.max_xyz[1] * 10))]:
+                        if not house.is_navigable(gx, gy) or a.footprint_distance(gx, gy) > 0.9 or \
+                                b.footprint_distance(gx, gy) > 0.9:
+                            continue
+                        ga = _facing(gx, gy, a.center)
+                        err_b = abs(math.remainder(ga.yaw - math.atan2(b.center[1] - gy, b.center[0] - gx),
+                                                   2 * math.pi))
+                        if not math.radians(30) < err_b < math.pi / 2 - 0.05:
+                            continue
+                        ta = _task(AnswerKind.RECEPTACLE, frozenset({NavTarget(REC, sim_id=a.sim_id)}),
+                                   now_ns=ep.now_ns)
+                        tb = _task(AnswerKind.RECEPTACLE, frozenset({NavTarget(REC, sim_id=b.sim_id)}),
+                                   now_ns=ep.now_ns)
+                        sa = score_task(ta, _nav(ga, kind=AnswerKind.RECEPTACLE), ep, r)
+                        if not sa.success:
+                            continue  # a's view is blocked from here
+                        sb = score_task(tb, _nav(ga, kind=AnswerKind.RECEPTACLE), ep, r)
+                        assert not sb.success and sb.failure_mode is FailureMode.WRONG_TARGET, sb.error
+                        assert "faces receptacle" in sb.error
+                        return
+    pytest.fail("no two receptacles within reach of one spot in seeds 0..19")
 
 
 def test_target_behind_a_wall_is_not_visible() -> None:

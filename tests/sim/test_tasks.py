@@ -293,11 +293,140 @@ def test_changes_are_asked_only_when_observable(episode: Episode, all_tasks) -> 
             assert all(tr.known(o) for o in moved)
 
 
+def _evidence_window(ep: Episode, tr: Truth, mv) -> tuple[int, int] | None:
+    """When the robot can place someone's move: after its last sighting of the object before the move, before
+    the first evidence after it (a sighting or its old place seen empty); None if it never learns of it."""
+    before = [s.stamp_ns for s in ep.log.sightings.get(mv.object_id, ()) if s.stamp_ns <= mv.t_ns]
+    after = [s.stamp_ns for s in ep.log.sightings.get(mv.object_id, ()) if s.stamp_ns > mv.t_ns][:1]
+    vac = ep.log.vacancy_seen_ns.get((mv.object_id, mv.t_ns))
+    after += [vac] if vac is not None else []
+    return (before[-1], min(after)) if before and after else None
+
+
+@pytest.mark.parametrize("seed", [100, 101])
+def test_changes_since_a_time_are_decidable_from_what_was_seen(seed: int) -> None:
+    """The robot cannot tell when an unseen move happened, only that it came between its last sighting of the
+    object and the first evidence after it: "moved since {time}" is asked only when no such window of a move
+    touching the room contains {time} (unless a move known to come later counts the object anyway); the
+    undecidable cases are counted as dropped."""
+    ep = generate_episode(dataclasses.replace(CFG, dynamics=dataclasses.replace(
+        CFG.dynamics, household_events_per_day=6, move_rate=0.3)), seed=seed)
+    tr = Truth(ep)
+    ts = generate_task_set(ep, families=[TaskFamily.CHANGES], per_family=1000)
+    asked = 0
+    for t in ts.tasks:
+        room, t0 = str(t.meta["room"]), int(str(t.meta["_time_ns"]))
+        sure = {it.object_id for it in tr.picks if it.pick_ns >= t0 and room in (it.from_room, it.to_room)}
+        windows = {}
+        for mv in ep.log.household_moves:
+            if room in (mv.from_room, mv.to_room) and (w := _evidence_window(ep, tr, mv)) is not None:
+                if w[0] >= t0:
+                    sure.add(mv.object_id)
+                windows.setdefault(mv.object_id, []).append(w)
+        for o, ws in windows.items():
+            assert o in sure or not any(b < t0 <= a for b, a in ws), (t.text, o, ws)
+        asked += 1
+    assert asked, "the busy episode asks some what-changed questions"
+    assert ts.exclusions.get("changes: whether a move came before or after {time} was not observable", 0) > 0
+
+
+def test_spatial_tasks_accept_centre_and_edge_distances(episode: Episode, all_tasks) -> None:
+    """'Nearest' between an object and a piece of furniture reads as centre-to-centre or to the furniture's
+    nearest edge: both winners are accepted, so every object standing on a receptacle is nearest to it."""
+    tr = Truth(episode)
+    h = episode.house
+    n_on = 0
+    for t in all_tasks[TaskFamily.SPATIAL_RELATIONSHIP]:
+        got = _ids(t.expected.targets[0])
+        if "object" in t.meta:
+            o = tr.by_label[_label_of(t)]
+            x, y, _ = tr.final.position(o)
+            own = tr.final.receptacle_of(o)
+            edge = {r: rc.footprint_distance(x, y) for r, rc in h.receptacles.items() if r != own}
+            pick = min if "nearest" in t.text else max
+            best = pick(edge.values())
+            assert {r for r, d in edge.items() if abs(d - best) <= 0.25} <= got, t.text
+            assert own not in got
+        else:
+            rid = next(r for r, rc in h.receptacles.items()
+                       if rc.category == t.meta["receptacle"] and rc.room == t.meta["room"])
+            on = {o for o in h.objects if tr.final.receptacle_of(o) == rid}
+            assert on <= got, t.text
+            n_on += bool(on)
+    assert n_on
+
+
+def test_receptacle_sequences_accept_visiting_a_repeated_receptacle_once() -> None:
+    """'The receptacles you placed objects on, in order' with two placements on one table in a row: visiting
+    it twice, once, at its first or at its last placement are all accepted."""
+    from robomem_sim.task_families import _placements
+
+    class Fake:
+        max_goals = 4
+        excluded: list[str] = []
+
+        def exclude(self, reason: str, n: int = 1) -> None:
+            self.excluded.append(reason)
+
+        rec = staticmethod(lambda *ids: frozenset(NavTarget(TargetKind.RECEPTACLE, sim_id=i) for i in ids))
+
+    cand = _placements(Fake(), 4, {}, [107, 101, 101, 100])  # type: ignore[arg-type]
+    assert cand is not None
+    seqs = [[next(iter(g)).sim_id for g in cand.expected.targets]] + [
+        [next(iter(g)).sim_id for g in alt] for alt in cand.expected.alternative_targets]
+    assert seqs[0] == [107, 101, 101, 100] and [107, 101, 100] in seqs
+    cand = _placements(Fake(), 4, {}, [101, 106, 101])  # type: ignore[arg-type]
+    assert cand is not None
+    seqs = [[next(iter(g)).sim_id for g in alt] for alt in cand.expected.alternative_targets]
+    assert [101, 106] in seqs and [106, 101] in seqs
+    assert _placements(Fake(), 4, {}, [1, 2, 3, 4, 5]) is None  # type: ignore[arg-type]
+
+
+def test_saying_may_have_moved_about_an_object_seen_where_it_is_fails(episode: Episode, all_tasks) -> None:
+    """Hedging is not free: on every navigation task whose targets are objects the robot saw where they are
+    now, an answer that says 'it may have moved' fails (else 'always may_have_moved=True' would cost nothing)."""
+    renderer = episode.renderer()
+    n = 0
+    for tasks in all_tasks.values():
+        for t in tasks:
+            kinds = {x.kind for g in t.expected.targets for x in g}
+            if t.expected.not_found or kinds != {TargetKind.OBJECT}:
+                continue
+            assert t.expected.forbids_may_have_moved, t.text
+            right = oracle_answer(t, episode, renderer)
+            hedged = dataclasses.replace(right, may_have_moved=True)
+            assert score_task(t, hedged, episode, renderer).failure_mode is FailureMode.WRONGLY_FLAGGED
+            n += 1
+            if n > 40:
+                return
+    assert n
+
+
+def test_absence_needs_the_control_answered(episode: Episode, all_tasks) -> None:
+    """Each absence task has a control: the same template about a thing the robot saw. 'Not found' to the
+    absent thing scores only when the control was not answered 'not found' too."""
+    renderer = episode.renderer()
+    absent = all_tasks[TaskFamily.ABSENCE]
+    assert absent
+    for t in absent:
+        c = t.control
+        assert c is not None and not c.expected.not_found and c.expected.targets
+        assert int(c.meta["template"]) == int(t.meta["template"])  # same question, other thing
+        nf = oracle_answer(t, episode, renderer)
+        assert score_task(t, nf, episode, renderer, control_answer=oracle_answer(c, episode, renderer)).success
+        s = score_task(t, nf, episode, renderer, control_answer=dataclasses.replace(nf, target=c.asked or c.text))
+        assert s.failure_mode is FailureMode.NOT_FOUND_ALSO_PRESENT
+    near_miss = [t for t in absent if "object" in t.meta and t.control is not None
+                 and str(t.meta["object"]).split(" ", 2)[2] == str(t.control.meta["object"]).split(" ", 2)[2]]
+    assert near_miss, "an absent colour/material of a present category is controlled by that category's object"
+
+
 def test_interaction_order_and_multi_goal_truth(episode: Episode, all_tasks) -> None:
     tr = Truth(episode)
     for t in all_tasks[TaskFamily.INTERACTION_ORDER]:
-        if "ordinal" in t.meta:
-            want = {tr.picks[ORDINALS.index(str(t.meta["ordinal"]))].object_id}
+        if "ordinal" in t.meta:  # the n-th pick, or the n-th distinct object picked (picks A, B, A, C)
+            k = ORDINALS.index(str(t.meta["ordinal"]))
+            want = {tr.picks[k].object_id} | ({tr.picked[k]} if k < len(tr.picked) else set())
         elif "object" in t.meta:
             x = tr.by_label[_label_of(t)]
             want = {tr.picks[i + 1].object_id for i, it in enumerate(tr.picks[:-1]) if it.object_id == x}

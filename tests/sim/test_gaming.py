@@ -1,0 +1,118 @@
+"""Degenerate agents that use no memory of the episode score at or below the report's chance column in every
+category: saying "not found" to everything (naming the asked thing), the usual answer of each template, room
+centres, and a random answer of the right type."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+from robomem_sim.chance import chance_answer, chance_level, guess_rng
+from robomem_sim.config import SimConfig
+from robomem_sim.episode import Episode, generate_episode
+from robomem_sim.report import chance_levels, task_chance
+from robomem_sim.runner import expected_values
+from robomem_sim.scoring import score_task
+from robomem_sim.tasks import generate_tasks
+from robomem_sim.types import Task
+
+from robomem.core.query_types import QueryStatus
+from robomem.planner.base import AnswerKind, Goal, PlannerAnswer
+
+Agent = Callable[[Task, Episode], PlannerAnswer]
+
+
+@pytest.fixture(scope="module")
+def run() -> list[tuple[Episode, list[Task]]]:
+    out = []
+    for seed in range(4):
+        ep = generate_episode(SimConfig.small(days=2), seed=seed)
+        out.append((ep, generate_tasks(ep, per_family=4)))
+    return out
+
+
+def _record(ep: Episode, t: Task, chance: float) -> dict[str, Any]:
+    return {"episode": ep.seed, "task_id": t.task_id, "family": t.family.value, "template": t.meta["template"],
+            "chance": chance, "expected_values": expected_values(t), "tolerance": t.expected.tolerance,
+            "expected_kind": t.expected.kind.value, "about_moved_object": t.about_moved_object,
+            "multi_goal": False}
+
+
+@pytest.fixture(scope="module")
+def records(run) -> list[dict[str, Any]]:
+    out = []
+    for ep, tasks in run:
+        r = ep.renderer()
+        out += [_record(ep, t, chance_level(t, ep, r)) for t in tasks]
+    return out
+
+
+def _score(run, agent: Agent) -> dict[str, list[float]]:
+    """Success per family (and overall) of ``agent``, its control answers included."""
+    out: dict[str, list[float]] = {}
+    for ep, tasks in run:
+        r = ep.renderer()
+        for t in tasks:
+            ctrl = None if t.control is None else agent(t.control, ep)
+            s = score_task(t, agent(t, ep), ep, r, control_answer=ctrl)
+            for cat in (t.family.value, "overall"):
+                out.setdefault(cat, []).append(float(s.success))
+    return out
+
+
+def _assert_at_most_chance(scores: dict[str, list[float]], chance: dict[str, Any], sigmas: float = 0.0) -> None:
+    for cat, xs in scores.items():
+        p = chance[cat]
+        rate = sum(xs) / len(xs)
+        margin = sigmas * math.sqrt(max(p * (1 - p), 1e-3) / len(xs)) + 1e-9
+        assert rate <= p + margin, f"{cat}: {100 * rate:.1f} % > chance {100 * p:.1f} %"
+
+
+def _not_found_naming_it(t: Task, ep: Episode) -> PlannerAnswer:
+    """Understands the question, has no memory: 'not found' naming the thing the text asks about."""
+    what = str(t.meta.get("object") or t.meta.get("category") or t.meta.get("categories") or t.text)
+    return PlannerAnswer(QueryStatus.NOT_FOUND, AnswerKind.UNKNOWN, f"I have not seen the {what}", target=what)
+
+
+def test_saying_not_found_to_everything_scores_nothing(run, records) -> None:
+    scores = _score(run, _not_found_naming_it)
+    assert sum(scores["absence"]) == 0.0, "absence is controlled by the same question about a thing seen"
+    _assert_at_most_chance(scores, chance_levels(records))
+
+
+def test_the_usual_answer_of_each_template_is_at_chance(run, records) -> None:
+    """An agent that learned each template's most frequent answer elsewhere (here: on the run's other tasks)
+    scores exactly the answer-prior part of the chance column, never above the column."""
+    levels = task_chance(records)
+    chance = chance_levels(records)
+    per_cat: dict[str, list[float]] = {}
+    for rec in records:
+        prior = levels[(rec["episode"], rec["task_id"])][2]
+        for cat in (rec["family"], "overall"):
+            per_cat.setdefault(cat, []).append(prior)
+    _assert_at_most_chance(per_cat, chance)
+    assert chance["counting"] > chance_levels(records, which=1)["counting"], \
+        "'how many ...' has a usual answer that beats a random number: the column says so"
+
+
+def test_room_centres_and_random_answers_are_at_chance(run, records) -> None:
+    def centre(t: Task, ep: Episode) -> PlannerAnswer:
+        regions = ep.house.regions()
+        rng = np.random.default_rng(abs(hash(t.task_id)) % 2**32)
+        room = regions[int(rng.integers(len(regions)))]
+        c = room.box.center
+        goal = Goal((c[0], c[1], 0.0), float(rng.uniform(-math.pi, math.pi)), label=room.name)
+        n = len(t.expected.targets) if t.expected.kind is AnswerKind.LIST else 1
+        if t.expected.kind in (AnswerKind.INSTANCE, AnswerKind.RECEPTACLE, AnswerKind.LIST, AnswerKind.ROOM):
+            return PlannerAnswer(QueryStatus.OK, t.expected.kind, "a room centre", value=room.name if
+                                 t.expected.kind is AnswerKind.ROOM else None, goals=(goal,) * n)
+        return chance_answer(t, regions, ep.frames[0].stamp_ns, ep.now_ns, rng)
+
+    def guess(t: Task, ep: Episode) -> PlannerAnswer:
+        return chance_answer(t, ep.house.regions(), ep.frames[0].stamp_ns, ep.now_ns, guess_rng(0, ep.seed, t.task_id))
+
+    chance = chance_levels(records)
+    _assert_at_most_chance(_score(run, centre), chance, sigmas=2.0)
+    _assert_at_most_chance(_score(run, guess), chance, sigmas=2.0)
