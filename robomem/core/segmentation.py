@@ -3,7 +3,8 @@
 :func:`frame_segments` splits the frame's back-projected points by segment id into
 :class:`~robomem.core.objects.SegmentObservation` s with a feature each (the label's text feature, or an
 image-crop feature when the segment has no label and the encoder has an image tower).
-:func:`cluster_segments` is the fallback for frames without masks (floor removal + DBSCAN, Open3D).
+:func:`cluster_segments` is the fallback for frames without masks (seeded-RANSAC floor removal + a
+deterministic DBSCAN on the sorted voxel centres: the same frame always gives the same segments).
 """
 
 from __future__ import annotations
@@ -19,6 +20,90 @@ from robomem.core.objects import SegmentObservation
 from robomem.core.types import NO_INSTANCE, Frame, NodeKind
 from robomem.encoders.base import Encoder
 
+_RANSAC_SEED = 0  # fixed: the same frame always gives the same floor plane and the same segments
+
+
+def _floor_inliers(centres: np.ndarray, threshold: float, iterations: int = 200) -> Optional[np.ndarray]:
+    """Indices of the voxel centres (N,3) on the floor (the lowest near-horizontal plane), or None.
+
+    Seeded RANSAC in numpy (deterministic: same input, same plane), then a least-squares refit on the
+    inliers. ``threshold``: inlier distance from the plane, m.
+    """
+    n = len(centres)
+    rng = np.random.default_rng(_RANSAC_SEED)
+    samples = rng.integers(0, n, size=(iterations, 3))
+    a, b, c = centres[samples[:, 0]], centres[samples[:, 1]], centres[samples[:, 2]]
+    normals = np.cross(b - a, c - a)
+    norms = np.linalg.norm(normals, axis=1)
+    ok = norms > 1e-9
+    if not ok.any():
+        return None
+    normals = normals[ok] / norms[ok, None]
+    offsets = -np.einsum("ij,ij->i", normals, a[ok])
+    best_idx: Optional[np.ndarray] = None
+    for k in range(len(normals)):  # in sample order: ties keep the first (deterministic)
+        if abs(normals[k, 2]) <= 0.95:
+            continue
+        inl = np.nonzero(np.abs(centres @ normals[k] + offsets[k]) <= threshold)[0]
+        if best_idx is None or len(inl) > len(best_idx):
+            best_idx = inl
+    if best_idx is None or len(best_idx) < 3:
+        return None
+    # refit z = p0 x + p1 y + p2 on the inliers; keep the points within threshold of the refit plane
+    pts = centres[best_idx]
+    design = np.column_stack([pts[:, 0], pts[:, 1], np.ones(len(pts))])
+    coef, *_ = np.linalg.lstsq(design, pts[:, 2], rcond=None)
+    normal = np.array([-coef[0], -coef[1], 1.0])
+    scale = float(np.linalg.norm(normal))
+    dist = np.abs(centres[:, 2] - (centres[:, 0] * coef[0] + centres[:, 1] * coef[1] + coef[2])) / scale
+    if abs(normal[2] / scale) <= 0.95:
+        return None
+    return np.nonzero(dist <= threshold)[0]
+
+
+def _dbscan(points: np.ndarray, eps: float, min_points: int) -> np.ndarray:
+    """Deterministic DBSCAN of (N,3) points: (N,) int64 labels, -1 = noise.
+
+    Core points have >= ``min_points`` neighbours within ``eps`` (itself included); clusters are the
+    connected components of core points; a border point joins the cluster of its lowest-index core
+    neighbour. Cluster labels are numbered by their lowest point index, so the result depends only on the
+    points and their order, never on threads.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    n = len(points)
+    labels = np.full(n, -1, dtype=np.int64)
+    if n == 0:
+        return labels
+    tree = cKDTree(points)
+    pairs = tree.query_pairs(eps, output_type="ndarray")
+    counts = np.ones(n, dtype=np.int64) + np.bincount(pairs.reshape(-1), minlength=n)
+    core = counts >= min_points
+    cc = pairs[core[pairs[:, 0]] & core[pairs[:, 1]]]
+    graph = coo_matrix((np.ones(len(cc)), (cc[:, 0], cc[:, 1])), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    core_idx = np.nonzero(core)[0]
+    if len(core_idx) == 0:
+        return labels
+    # renumber components by their lowest core point index
+    _, first = np.unique(comp[core_idx], return_index=True)
+    order = np.argsort(core_idx[first], kind="stable")
+    remap = np.full(int(comp.max()) + 1, -1, dtype=np.int64)
+    remap[comp[core_idx[first]][order]] = np.arange(len(order))
+    labels[core_idx] = remap[comp[core_idx]]
+    # border points: the lowest-index core neighbour's cluster
+    border = pairs[core[pairs[:, 0]] != core[pairs[:, 1]]]
+    if len(border):
+        core_end = np.where(core[border[:, 0]], border[:, 0], border[:, 1])
+        other = np.where(core[border[:, 0]], border[:, 1], border[:, 0])
+        srt = np.lexsort((core_end, other))
+        other, core_end = other[srt], core_end[srt]
+        uniq_other, first_pos = np.unique(other, return_index=True)
+        labels[uniq_other] = labels[core_end[first_pos]]
+    return labels
+
 
 def cluster_segments(
     points_world: np.ndarray,
@@ -28,37 +113,32 @@ def cluster_segments(
     eps: float,
     min_points: int,
 ) -> np.ndarray:
-    """Segment a frame without masks: drop the floor, DBSCAN the rest (Open3D) on voxel centres.
+    """Segment a frame without masks: drop the floor, DBSCAN the rest on voxel centres.
 
     Returns an (H, W) int32 segment mask (-1 = no segment). Segments get no label; their features come
-    from image crops when the encoder has an image tower. The floor is the lowest horizontal RANSAC plane.
+    from image crops when the encoder has an image tower. The floor is the lowest horizontal plane (seeded
+    RANSAC). Deterministic: the same points give the same mask, whatever the thread count or call order.
     """
-    import open3d as o3d
-
     h, w = image_hw
     mask = np.full(h * w, NO_INSTANCE, dtype=np.int32)
-    keys = np.floor(points_world / voxel_size).astype(np.int64)
-    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+    if len(points_world) == 0:
+        return mask.reshape(h, w)
+    keys = np.floor(np.asarray(points_world, dtype=np.float64) / voxel_size).astype(np.int64)
+    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)  # sorted: independent of pixel order
     inverse = inverse.reshape(-1)
     centres = (uniq.astype(np.float64) + 0.5) * voxel_size
     keep = np.ones(len(centres), dtype=bool)
     if len(centres) >= 50:
-        o3d.utility.random.seed(0)  # RANSAC: same frame -> same segments
-        pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(centres))
-        plane, inliers = pcd.segment_plane(distance_threshold=1.5 * voxel_size, ransac_n=3, num_iterations=200)
-        normal = np.asarray(plane[:3], dtype=np.float64)
-        normal = normal / max(float(np.linalg.norm(normal)), 1e-9)
-        if abs(normal[2]) > 0.95 and len(inliers) > 0.1 * len(centres):
+        inliers = _floor_inliers(centres, 1.5 * voxel_size)
+        if inliers is not None and len(inliers) > 0.1 * len(centres):
             floor_z = float(np.median(centres[inliers, 2]))
             if floor_z <= float(np.percentile(centres[:, 2], 10)) + voxel_size:
-                keep[np.asarray(inliers)] = False
+                keep[inliers] = False
     idx = np.nonzero(keep)[0]
     if len(idx) == 0:
         return mask.reshape(h, w)
-    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(centres[idx]))
-    labels_kept = np.asarray(pcd.cluster_dbscan(eps=max(eps, 3.0 * voxel_size), min_points=3))
     labels = np.full(len(centres), -1, dtype=np.int64)
-    labels[idx] = labels_kept
+    labels[idx] = _dbscan(centres[idx], max(eps, 3.0 * voxel_size), 3)
     point_labels = labels[inverse]
     mask[pixel_index] = point_labels.astype(np.int32)
     counts = np.bincount(point_labels[point_labels >= 0], minlength=1) if (point_labels >= 0).any() else np.zeros(1)
