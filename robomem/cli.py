@@ -4,7 +4,7 @@
     robomem query DIR locate "red mug"   run one query against a saved memory (JSON out)
     robomem config                       print the default memory config as YAML
     robomem ingest-bag BAG --out DIR     build a memory offline from a rosbag2 (sqlite3 or MCAP)
-    robomem ingest-dir DIR --format tum|7scenes|redwood --out MEMORY
+    robomem ingest-dir DIR --format tum|7scenes|redwood|scannet --out MEMORY
                                          build a memory from a recorded RGB-D dataset directory
 
 The simulation evaluation is ``robomem-eval`` (see README).
@@ -29,6 +29,8 @@ from robomem.errors import RobomemError
 
 log = logging.getLogger("robomem")
 
+DATASET_FORMATS = ("tum", "7scenes", "redwood", "scannet")
+"""``ingest-dir --format`` values (the keys of :data:`robomem.datasets.ingest.FORMATS`)."""
 QUERY_NAMES = ("locate", "last_seen", "where_at", "history", "changes", "count", "relations", "state_at",
                "keyframes_for", "room_visits")
 
@@ -130,7 +132,8 @@ def _cmd_ingest_dir(args: argparse.Namespace) -> int:
     if overrides:
         cfg = apply_overrides(cfg, overrides)
     seq = read_sequence(args.directory, args.format, ReaderOptions(
-        intrinsics=args.intrinsics, depth_scale=args.depth_scale, max_dt_s=args.max_dt))
+        intrinsics=args.intrinsics, depth_scale=args.depth_scale, max_dt_s=args.max_dt,
+        pose_max_gap_s=args.max_pose_gap, trajectory=args.trajectory))
     log.info("%s: %d frames listed, intrinsics %s, depth scale %g m/unit", seq.root, len(seq.records),
              seq.intrinsics, seq.depth_scale)
     regions: Any = ()
@@ -191,10 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extra keyword argument, e.g. --arg t_ns=1767254400000000000 --arg k=3")
     q.set_defaults(func=_cmd_query)
     d = sub.add_parser("ingest-dir", help="build a memory from a recorded RGB-D dataset directory",
-                       description="Build a memory from a TUM RGB-D, 7-Scenes or Redwood/Open3D sequence and save "
+                       description="Build a memory from a TUM RGB-D, 7-Scenes, Redwood/Open3D or ScanNet (SensReader "
+                                   "export) sequence and save "
                                    "it to --out (which must be new, empty, or a robomem memory with --force).")
     d.add_argument("directory", help="the sequence directory")
-    d.add_argument("--format", required=True, choices=("tum", "7scenes", "redwood"), help="dataset layout")
+    d.add_argument("--format", required=True, choices=DATASET_FORMATS, help="dataset layout")
     d.add_argument("--out", required=True, help="directory to save the memory to")
     d.add_argument("--force", action="store_true", help="replace a robomem memory already saved at --out")
     d.add_argument("--config", default="", help="memory config YAML (with a top-level 'memory:' section)")
@@ -206,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--intrinsics", default="", help="fx,fy,cx,cy of the depth image (overrides the layout's)")
     d.add_argument("--depth-scale", type=float, default=None, help="metres per depth unit (overrides the layout's)")
     d.add_argument("--max-dt", type=float, default=0.02, help="colour/depth/pose association tolerance, s (TUM)")
+    d.add_argument("--max-pose-gap", type=float, default=0.1,
+                   help="largest gap between two ground-truth samples a pose is interpolated over, s (TUM)")
+    d.add_argument("--trajectory", default="", help="trajectory .log file (Redwood/Open3D; default: found in DIR)")
     d.add_argument("--every", type=int, default=1, help="use every n-th frame")
     d.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0 = all)")
     d.add_argument("--color-shift", type=_parse_shift, default="report",

@@ -355,6 +355,20 @@ def find_file(path: Path, problems: ListingProblems, what: str) -> Optional[Path
     return None
 
 
+def first_depth_shape(records: tuple[FrameRecord, ...] | list[FrameRecord], tries: int = 10) -> tuple[int, int]:
+    """(H, W) of the first readable depth image among the first ``tries`` records (a corrupt first frame is
+    skipped later, counted, and must not stop the listing). Raises DatasetError naming the files when none is."""
+    errors = []
+    for rec in records[:tries]:
+        try:
+            h, w = read_depth(rec.depth_path).shape
+            return int(h), int(w)
+        except DatasetError as exc:
+            errors.append(str(exc))
+    raise DatasetError(f"none of the first {min(tries, len(records))} depth images can be read: "
+                       + "; ".join(errors[:3]))
+
+
 def synthetic_stamp(i: int) -> int:
     return SYNTHETIC_T0_NS + i * SYNTHETIC_DT_NS
 

@@ -1,7 +1,7 @@
 """Build a memory from a recorded RGB-D sequence: list it, load each frame (artefacts handled and counted),
 optionally run a perception front end on it, ingest it, and report what happened.
 
-Used by ``robomem ingest-dir DIR --format tum|7scenes|redwood --out MEMORY`` (:mod:`robomem.cli`).
+Used by ``robomem ingest-dir DIR --format tum|7scenes|redwood|scannet --out MEMORY`` (:mod:`robomem.cli`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from robomem.datasets.base import (
 )
 from robomem.datasets.options import ReaderOptions
 from robomem.datasets.redwood import read_redwood
+from robomem.datasets.scannet import read_scannet
 from robomem.datasets.sevenscenes import read_7scenes
 from robomem.datasets.tum import read_tum
 from robomem.errors import DatasetError, FrameError, PersistenceError
@@ -38,7 +39,9 @@ from robomem.errors import DatasetError, FrameError, PersistenceError
 log = logging.getLogger(__name__)
 
 Reader = Callable[[Path, ReaderOptions], Sequence]
-FORMATS: dict[str, Reader] = {"tum": read_tum, "7scenes": read_7scenes, "redwood": read_redwood}
+FORMATS: dict[str, Reader] = {
+    "tum": read_tum, "7scenes": read_7scenes, "redwood": read_redwood, "scannet": read_scannet,
+}
 """Dataset layout name -> reader."""
 
 def read_sequence(root: Union[str, Path], fmt: str, options: Optional[ReaderOptions] = None) -> Sequence:

@@ -5,6 +5,9 @@ clean z-depth + colour pair:
 
 * axial depth noise growing with z^2: sigma(z) = ``sigma0 + sigma2 * (z - 0.4)^2`` m (Nguyen et al. 2012,
   Kinect v1: 0.0012 + 0.0019 (z - 0.4)^2), quantised to whole millimetres;
+* disparity quantisation of structured light: depth is ``f b / d`` with the disparity ``d`` measured in steps of
+  ``disparity_step`` px (Kinect v1: f b ~ 580 px * 0.075 m, 1/8 px), so depth comes in steps of ~z^2 / 348 m
+  (2.6 cm at 3 m, 7 cm at 5 m);
 * flying pixels at depth discontinuities: pixels next to a jump take a depth between the two surfaces;
 * invalid pixels: random dropout, dropout next to depth edges (shadows), beyond ``max_range``; encoded as 0,
   and a fraction as 65535 (the other "no measurement" code seen in 16-bit PNGs);
@@ -12,7 +15,9 @@ clean z-depth + colour pair:
   is not registered, so a colour pixel is shifted by ``f * baseline / z`` (plus ``offset_px``): 15-31 px at
   2-1 m with the defaults;
 * JPEG colour (``jpeg_quality``, 0 = off);
-* rotations orthonormal only to ~``rotation_noise`` (motion capture / text round-off).
+* rotations orthonormal only to ~``rotation_noise`` (motion capture / text round-off);
+* ground-truth pose error: each recorded pose is off the true camera pose by ~``pose_sigma_t`` m and
+  ``pose_sigma_deg`` degrees (motion capture accuracy and clock offset; a few mm and a few tenths of a degree).
 
 Everything is deterministic in the ``numpy.random.Generator`` passed in.
 """
@@ -41,6 +46,10 @@ class SensorNoise:
     offset_px: tuple[int, int] = (0, 0)
     jpeg_quality: int = 85
     rotation_noise: float = 4e-4
+    disparity_fb: float = 43.5  # px m: focal length (px) * projector baseline (m); 0 = no quantisation
+    disparity_step: float = 0.125  # px
+    pose_sigma_t: float = 0.003  # m
+    pose_sigma_deg: float = 0.15
 
 
 def depth_sigma(z: np.ndarray, noise: SensorNoise) -> np.ndarray:
@@ -90,6 +99,11 @@ def noisy_depth_mm(depth_m: np.ndarray, noise: SensorNoise, rng: np.random.Gener
     out = np.where(fly, z + mix * (other - z), out)
     shadow = edges & ~fly & (rng.random(d.shape) < noise.edge_dropout)
     invalid = ~valid | shadow | (rng.random(d.shape) < noise.dropout)
+    if noise.disparity_fb > 0 and noise.disparity_step > 0:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            disp = np.round(noise.disparity_fb / np.where(out > 0, out, np.inf) / noise.disparity_step)
+            out = np.where(disp > 0, noise.disparity_fb / (np.maximum(disp, 1.0) * noise.disparity_step), 0.0)
+        invalid = invalid | ~(out > 0)
     mm = np.clip(np.round(out * 1000.0), 1, 65534).astype(np.uint16)
     code = np.where(rng.random(d.shape) < noise.invalid_max_fraction, 65535, 0).astype(np.uint16)
     return np.where(invalid, code, mm)
@@ -124,8 +138,16 @@ def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
 
 
 def perturb_rotation(world_T_camera: np.ndarray, noise: SensorNoise, rng: np.random.Generator) -> np.ndarray:
-    """The pose with its rotation entries perturbed by ~``rotation_noise`` (no longer exactly orthonormal)."""
+    """The recorded pose: off the true one by ~``pose_sigma_t`` / ``pose_sigma_deg`` (a small random rigid
+    motion), with its rotation entries then perturbed by ~``rotation_noise`` (no longer exactly orthonormal)."""
     T = np.array(world_T_camera, dtype=np.float64, copy=True)
+    if noise.pose_sigma_t > 0 or noise.pose_sigma_deg > 0:
+        import cv2
+
+        rvec = rng.normal(size=3) * np.deg2rad(noise.pose_sigma_deg)
+        R, _ = cv2.Rodrigues(rvec)
+        T[:3, :3] = T[:3, :3] @ R
+        T[:3, 3] += rng.normal(size=3) * noise.pose_sigma_t
     T[:3, :3] += rng.uniform(-1.0, 1.0, size=(3, 3)) * noise.rotation_noise
     return T
 

@@ -15,18 +15,21 @@ from robomem.errors import DatasetError
 class ReaderOptions:
     """intrinsics: "fx,fy,cx,cy" overriding the layout's default; depth_scale: metres per depth unit
     overriding the layout's; max_dt_s: colour/depth/pose association tolerance (TUM); pose_max_gap_s: largest
-    gap between two ground-truth samples that is interpolated (TUM)."""
+    gap between two ground-truth samples that is interpolated (TUM); trajectory: the trajectory file, absolute or
+    relative to the sequence directory (Redwood/Open3D; default: found in the directory)."""
 
     intrinsics: str = ""
     depth_scale: Optional[float] = None
     max_dt_s: float = 0.02
     pose_max_gap_s: float = 0.1
+    trajectory: str = ""
 
     def validate(self) -> None:
         if self.depth_scale is not None and not (self.depth_scale > 0):
             raise DatasetError(f"--depth-scale must be > 0 metres per unit, got {self.depth_scale}")
         if not self.max_dt_s > 0 or not self.pose_max_gap_s > 0:
-            raise DatasetError("--max-dt and the pose gap must be > 0 seconds")
+            raise DatasetError(f"--max-dt ({self.max_dt_s}) and --max-pose-gap ({self.pose_max_gap_s}) must be > 0 "
+                               "seconds")
 
     def intrinsics_for(
         self, root: Path, depth_hw: tuple[int, ...], default: tuple[float, float, float, float]

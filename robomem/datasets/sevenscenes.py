@@ -17,7 +17,7 @@ from robomem.datasets.base import (
     ListingProblems,
     Sequence,
     check_pose,
-    read_depth,
+    first_depth_shape,
     read_matrix_file,
     synthetic_stamp,
 )
@@ -35,9 +35,11 @@ def _sequence_dirs(root: Path) -> list[Path]:
     seqs = sorted(p for p in root.iterdir() if p.is_dir() and p.name.lower().startswith("seq"))
     seqs = [s for s in seqs if any(_FRAME.match(p.name) for p in s.iterdir())]
     if not seqs:
+        zips = sorted(p.name for p in root.iterdir() if p.suffix.lower() == ".zip")
+        hint = f" (unzip {', '.join(zips[:3])} first)" if zips else ""
         raise DatasetError(
             f"{root} is not a 7-Scenes sequence: no frame-NNNNNN.color.png/.depth.png/.pose.txt files here or in "
-            "seq-XX/ folders"
+            f"seq-XX/ folders{hint}"
         )
     return seqs
 
@@ -77,6 +79,6 @@ def read_7scenes(root: Path, options: ReaderOptions) -> Sequence:
     if not records:
         raise DatasetError(f"{root}: no frame has a colour image, a depth image and a valid pose "
                            f"({problems.notes[:3]})")
-    intr = options.intrinsics_for(root, read_depth(records[0].depth_path).shape, DEFAULT_INTRINSICS)
+    intr = options.intrinsics_for(root, first_depth_shape(records), DEFAULT_INTRINSICS)
     scale = options.depth_scale if options.depth_scale is not None else DEPTH_SCALE
     return Sequence(root.name, "7scenes", root, intr, scale, tuple(records), problems, synthetic_stamps=True)

@@ -26,10 +26,10 @@ from robomem.datasets.base import (
     check_pose,
     data_lines,
     find_file,
+    first_depth_shape,
     parse_floats,
     parse_stamp_ns,
     quaternion_pose,
-    read_depth,
 )
 from robomem.datasets.options import ReaderOptions
 from robomem.errors import DatasetError
@@ -143,8 +143,13 @@ def read_tum(root: Path, options: ReaderOptions) -> Sequence:
     pairs = associate(np.array([s for s, _ in rgb]), np.array([s for s, _ in depth]), max_dt)
     problems.unassociated_rgb = len(rgb) - len(pairs)
     problems.unassociated_depth = len(depth) - len(pairs)
-    if problems.unassociated_rgb:
-        problems.note(f"{problems.unassociated_rgb} colour image(s) have no depth image within {options.max_dt_s} s")
+    paired_rgb = {i for i, _ in pairs}
+    paired_depth = {j for _, j in pairs}
+    for kind, listed, paired, other in (("colour", rgb, paired_rgb, "depth"), ("depth", depth, paired_depth, "colour")):
+        lone = [name for k, (_, name) in enumerate(listed) if k not in paired]
+        if lone:
+            problems.note(f"{len(lone)} {kind} image(s) have no {other} image within --max-dt {options.max_dt_s} s "
+                          f"(e.g. {', '.join(lone[:3])}); skipped")
     records: list[FrameRecord] = []
     for i, j in pairs:
         stamp, rgb_rel = rgb[i]
@@ -163,7 +168,7 @@ def read_tum(root: Path, options: ReaderOptions) -> Sequence:
         records.append(FrameRecord(len(records), stamp, rgb_path, depth_path, pose))
     if not records:
         raise DatasetError(f"{root}: no frame has a colour image, a depth image and a pose ({problems.notes[:3]})")
-    intr = options.intrinsics_for(root, read_depth(records[0].depth_path).shape, _default_intrinsics(root))
+    intr = options.intrinsics_for(root, first_depth_shape(records), _default_intrinsics(root))
     scale = options.depth_scale if options.depth_scale is not None else DEPTH_SCALE
     return Sequence(root.name, "tum", root, intr, scale, tuple(records), problems)
 
