@@ -19,6 +19,12 @@ depth images:
     python benchmarks/bench_ingest.py --no-noise        # clean renders
     python benchmarks/bench_ingest.py --frames 4 --width 64 --height 48 --repeats 1   # smoke run
 
+The same noisy frames can be written as a recorded sequence in a published layout, to see what ``robomem
+ingest-dir`` does with it (the command to run is printed)::
+
+    python benchmarks/bench_ingest.py --frames 250 --write-sequence /tmp/seq --format tum
+    robomem ingest-dir /tmp/seq --format tum --out /tmp/mem --compare-tsdf --intrinsics 512.0,512.0,319.5,239.5
+
 Targets (noisy, 640x480, stride 2, removal on): coverage >= 90 %, precision >= 90 %, rate >= 0.3x the TSDF's.
 """
 
@@ -91,6 +97,28 @@ def render_frames(n: int, width: int, height: int, seed: int, noise: Optional[Se
     return frames, intr, removed
 
 
+def write_recorded(args: argparse.Namespace, noise: Optional[SensorNoise]) -> int:
+    """``--write-sequence``: the benchmark's noisy frames as a recorded sequence in layout ``--format``."""
+    from robomem.datasets.writers import RecordedFrame, write_sequence
+
+    scene = make_scene(args.seed)
+    intr = default_intrinsics(args.width, args.height)
+    rng = np.random.default_rng(args.seed)
+    frames = []
+    for T in trajectory(args.frames, loops=2):
+        rgb, depth, _ids = render(scene, T, intr)
+        if noise is not None:
+            rgb, depth_mm, pose = apply_noise(rgb, depth, T, intr.fx, noise, rng)
+        else:
+            depth_mm, pose = np.where(depth > 0, np.round(depth * 1000), 0).astype(np.uint16), T
+        frames.append(RecordedFrame(rgb, depth_mm, pose, T, depth))
+    out = Path(args.write_sequence)
+    extra = write_sequence(args.format, out, frames, intr)
+    print(f"wrote {len(frames)} frames ({args.width}x{args.height}) in the {args.format} layout to {out}; run\n"
+          f"  robomem ingest-dir {out} --format {args.format} --out MEMORY_DIR --compare-tsdf {' '.join(extra)}")
+    return 0
+
+
 def run_ours(frames: Sequence[BenchFrame], intr: CameraIntrinsics, cfg: VoxelConfig) -> tuple[float, VoxelMap, int]:
     """Ingest all frames into a fresh map as the memory does; returns (seconds, map, voxels removed)."""
     vm = VoxelMap(cfg, feature_dim=0, device=torch.device("cpu"))
@@ -126,9 +154,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--threads", type=int, default=1,
                     help="torch intra-op threads for robomem (default 1: its ops are small, and OpenMP threads "
                          "collapse when cores are shared; 0 = torch's default). Open3D uses its own OpenMP pool.")
+    ap.add_argument("--write-sequence", default="", metavar="DIR",
+                    help="write the frames as a recorded sequence in layout --format to DIR and exit (no timing)")
+    ap.add_argument("--format", default="tum", choices=("tum", "7scenes", "redwood", "scannet"),
+                    help="layout for --write-sequence (default tum)")
     args = ap.parse_args(argv)
     if args.frames < 2 or args.repeats < 1:
         ap.error("--frames must be >= 2 and --repeats >= 1")
+    if args.write_sequence:
+        return write_recorded(args, None if args.no_noise else SensorNoise())
     threads_before = torch.get_num_threads()
     if args.threads > 0:
         torch.set_num_threads(args.threads)

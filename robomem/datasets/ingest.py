@@ -55,7 +55,32 @@ def read_sequence(root: Union[str, Path], fmt: str, options: Optional[ReaderOpti
     path = Path(root)
     if not path.is_dir():
         raise DatasetError(f"dataset directory {path} does not exist or is not a directory")
-    return reader(path, opts)
+    try:
+        return reader(path, opts)
+    except DatasetError as exc:
+        guess = guess_format(path)
+        if guess is not None and guess != fmt:
+            raise DatasetError(f"{exc}; {path} looks like a {guess} sequence: try --format {guess}") from None
+        raise
+
+
+def guess_format(root: Path) -> Optional[str]:
+    """The layout ``root`` looks like (a key of :data:`FORMATS`), from the names of its entries; None if unclear."""
+    try:
+        names = {p.name.lower(): p for p in root.iterdir()}
+    except OSError:
+        return None
+    if "rgb.txt" in names and "depth.txt" in names:
+        return "tum"
+    if any(n.startswith("frame-") and n.endswith(".pose.txt") for n in names) or any(
+            n.startswith("seq-") and p.is_dir() for n, p in names.items()):
+        return "7scenes"
+    if "depth" in names and "pose" in names and "color" in names:
+        return "scannet"
+    if "depth" in names and any(n in names for n in ("color", "colors", "image", "rgb")) and any(
+            n.endswith(".log") or (n.endswith(".txt") and "traj" in n) for n in names):
+        return "redwood"
+    return None
 
 
 def is_memory_dir(path: Path) -> bool:

@@ -129,9 +129,10 @@ def read_tum(root: Path, options: ReaderOptions) -> Sequence:
     need = [root / "rgb.txt", root / "depth.txt", root / "groundtruth.txt"]
     missing = [p.name for p in need if not p.is_file()]
     if missing:
+        found = ", ".join(sorted(p.name for p in root.iterdir())[:10]) or "nothing"
         raise DatasetError(
             f"{root} is not a TUM RGB-D sequence: missing {', '.join(missing)} (expected rgb.txt, depth.txt and "
-            "groundtruth.txt beside rgb/ and depth/)"
+            f"groundtruth.txt beside rgb/ and depth/; found: {found})"
         )
     problems = ListingProblems()
     rgb = _stamped_list(root / "rgb.txt")

@@ -206,3 +206,14 @@ def test_noisy_overlapping_sequence_matches_open3d_tsdf(tmp_path: Path, capsys) 
     cmp = out["tsdf_comparison"]
     assert cmp["precision"] >= 0.9 and cmp["coverage"] >= 0.7, cmp
     assert "vs Open3D TSDF of the same frames" in printed and cmp["ratio"] > 0
+
+
+def test_wrong_format_names_the_layout_found(tmp_path: Path, recorded) -> None:
+    frames, intr, _ = recorded
+    write_7scenes(tmp_path / "seq-01", frames[:2])
+    with pytest.raises(DatasetError, match=r"not a TUM RGB-D sequence: missing rgb.txt.*found: frame-000000"
+                                           r".*looks like a 7scenes sequence: try --format 7scenes"):
+        read_sequence(tmp_path / "seq-01", "tum")
+    write_scannet(tmp_path / "sc", frames[:2], intr)
+    with pytest.raises(DatasetError, match=r"not a Redwood/Open3D sequence.*try --format scannet"):
+        read_sequence(tmp_path / "sc", "redwood")
