@@ -217,3 +217,18 @@ def test_wrong_format_names_the_layout_found(tmp_path: Path, recorded) -> None:
     write_scannet(tmp_path / "sc", frames[:2], intr)
     with pytest.raises(DatasetError, match=r"not a Redwood/Open3D sequence.*try --format scannet"):
         read_sequence(tmp_path / "sc", "redwood")
+
+
+@pytest.mark.parametrize("fmt", ["tum", "scannet"])
+def test_benchmark_writes_a_sequence_ingest_dir_reads(fmt: str, tmp_path: Path, capsys) -> None:
+    import importlib
+    import shlex
+
+    bench = importlib.import_module("benchmarks.bench_ingest")
+    assert bench.main(["--frames", "5", "--width", "64", "--height", "48", "--write-sequence", str(tmp_path / "s"),
+                       "--format", fmt]) == 0
+    command = capsys.readouterr().out.splitlines()[-1].split()
+    assert command[:2] == ["robomem", "ingest-dir"]
+    args = [a.replace("MEMORY_DIR", str(tmp_path / "mem")) for a in command[2:]]
+    rc, out, _ = _run(Path(args[0]), fmt, tmp_path / "mem", capsys, *shlex.split(" ".join(args[5:])))
+    assert rc == 0 and out["report"]["frames_ingested"] == 5
