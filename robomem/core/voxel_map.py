@@ -1147,6 +1147,9 @@ def _l2n(x: Tensor) -> Tensor:
 
 def _majority(inv: Tensor, labels: Tensor, n_vox: int) -> Tensor:
     """Per voxel, the most frequent label of its points (ties: the smallest label). (n_vox,) int64."""
+    lo, hi = torch.aminmax(labels)
+    if bool(lo == hi):  # one label for every point (an unsegmented frame): no sort needed
+        return lo.expand(n_vox).clone()
     ulab, code = torch.unique(labels, return_inverse=True)
     k = ulab.numel()
     if k == 1:
