@@ -364,10 +364,10 @@ RULES: dict[Intent, Rule] = {
         1.0 if "place" in f.verbs and (f.grec_plural or ((f.grec or "where" in f.wh) and (f.gobj_plural or f.all)))
         and not f.objs and not f.point else 0.0),
     I.MULTI_LIST: lambda f: (1.0 if f.objs >= 2 and not f.anchor and not _q(f) and not f.superlative
-                             and ("nav" in f.wh or "where" in f.wh or f.all) else 0.0),
+                             and ("nav" in f.wh or "where" in f.wh or f.all or f.order) else 0.0),
     I.FIND_OBJECT: lambda f: (
         0.0 if not (f.objs or f.gobj) or (f.wh & {"how_many", "how_long", "when", "how_many_times", "attr"})
-        or f.ordinal_time else
+        or f.ordinal_time and {"pick", "place"} & f.verbs else
         0.85 if f.wh & {"nav", "where", "is_there", "yesno", "which"} else 0.3 if f.unknown_only else 0.6),
 }
 

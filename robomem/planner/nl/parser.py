@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Mapping, Optional
 
 from robomem.planner.knowledge import Knowledge, default_knowledge
+from robomem.planner.nl.clauses import focus
 from robomem.planner.nl.embedder import TextEmbedder
 from robomem.planner.nl.intents import IntentClassifier, IntentScore
 from robomem.planner.nl.lexicon import COLOURS, MATERIALS, SIZES, correct_typos, normalize
@@ -69,13 +70,21 @@ class Parser:
         norm = normalize(question) if isinstance(question, str) else ""
         if not norm:
             return QueryPlan(I.NOT_UNDERSTOOD, confidence=0.0, text=norm, notes=("the question is empty",))
+        focused = focus(question, self.knowledge, ctx.vocabulary, ctx.attribute_words, ctx.time)
+        context_notes = []
+        if focused.text and focused.text != norm:
+            context_notes.append(f"asked: {focused.text!r}" + (f" ({', '.join(focused.used)} from the context)"
+                                                               if focused.used else ""))
+            if focused.dropped:
+                context_notes.append(f"context left out: {'; '.join(focused.dropped)}")
+            norm = focused.text
         tp = extract_time(norm, ctx.time)
         if tp.error:
             return QueryPlan(I.NOT_UNDERSTOOD, confidence=0.0, text=norm, notes=(f"the time: {tp.error}",))
         rest, fixes = correct_typos(tp.text, self._known(ctx))
         reading = read(rest, self.knowledge, ctx.vocabulary, ctx.attribute_words)
         ranking = self.classifier.rank(reading, tp, reading.masked)
-        notes = [f"read: {reading.masked!r}"] + ([f"spelling: {', '.join(fixes)}"] if fixes else [])
+        notes = context_notes + [f"read: {reading.masked!r}"] + ([f"spelling: {', '.join(fixes)}"] if fixes else [])
         if tp.spec is not None:
             notes.append(f"time {tp.spec.text!r}")
         candidates = [s for s in ranking if s.total > 0]
@@ -188,7 +197,8 @@ class Parser:
                     "shape": AttributeKind.SHAPE}.get(c.attribute_kind, AttributeKind.ANY)
             if kind is AttributeKind.ANY:
                 raise _SlotError("which attribute is asked is unclear")
-            rel = Relation.PICKED_FROM if receptacle is not None and "pick" in c.verbs else (
+            rel = Relation.PICKED_FROM if receptacle is not None and (
+                "pick" in c.verbs or recs[0].prep in ("from", "off", "out of")) else (
                 Relation.SEEN if receptacle is not None else Relation.NONE)
             return replace(plan, target=target, attribute_kind=kind, receptacle=receptacle, room=room, relation=rel,
                            interacted=True if robot_pick else None, navigate=False)

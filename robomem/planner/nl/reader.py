@@ -46,6 +46,12 @@ _FUNCTION = frozenset(
 )
 
 _VERBISH_BEFORE = frozenset("you i we they he she it to not never did do does can could will would".split())
+_TO_INFINITIVE = frozenset(
+    """want wants wanted need needs needed have has had like going trying try tried used how able wish love forgot
+    remember decided to in order about ought supposed began begin started start continue""".split()
+)
+"""Words after which "to" starts a verb ("want to plant"); elsewhere "to" is a preposition ("go to table")."""
+_NOUN_ONLY = frozenset("furniture receptacle surface location furnishing fixture".split())
 _MOSTLY_VERBS = frozenset(
     "can watch present ring play set fly pack light lead store rest stand file tape iron top bar hold end "
     "place spot change move show point park drop leave pick stay visit".split()
@@ -123,7 +129,8 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     # (group, name, alternatives (regexes) over the text with mentions masked)
     ("wh", "how_many_times", (
         r"\bhow (?:many|much) times\b", r"\bhow often\b", r"\bnumber of times\b", r"\bhow frequently\b",
-        r"\bhow many visits\b",
+        r"\bhow many visits\b", r"\bhow many time\b", r"\bhow much times?\b(?= (?:did |do |have )?you (?:go|went|enter|"
+        r"visit|been|come|came)\b)",
     )),
     ("wh", "how_many", (
         r"\bhow many\b", r"\bnumber of\b", r"\bcount\b", r"\bhow much\b(?! time)", r"\btotal of\b", r"\bquantity\b",
@@ -141,6 +148,7 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("wh", "which_room", (
         r"\b(?:which|what) (?:room|part of the house|area|space)\b", r"\bin which room\b", r"\bwhat room\b",
         r"\bwhich room\b", r"\bthe room (?:where|in which|that|it is in|it was in)\b",
+        r"(?:^|, )(?:the )?room (?:at|in the|during|when|on|around|yesterday|today|this|last)\b",
     )),
     ("wh", "where", (
         r"\bwhere\b", r"\bwhereabouts\b", r"\blocation of\b", r"\bwhat place\b",
@@ -154,6 +162,7 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"\bthe (?:color|colour|material|shape) of\b",
         r"\b(?:color|colour|material|shape) (?:was|is) (?:it|that|the)\b",
         r"\bwhat was it made of\b",
+        r"(?:^|, )(?:its |the |which |what )?(?:color|material|shape)(?: of it)?(?: , .*)?$",
     )),
     ("wh", "yesno", (
         r"^(?:did|have|has|had|was|were|is|are|do|does|whether|if)\b",
@@ -172,6 +181,8 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"\b(?:go|head|come) (?:back )?(?:there|over)\b", r"\bpoint me\b", r"\bvisit\b", r"\brevisit\b",
         r"\blead the way\b",
         r"\b(?:i would like|i want|i need|i wish|i would love) to see\b", r"\blet me see\b",
+        r"(?:^|, )(?:go|come|lead|guide|show|take me|bring me|show me|lead me|go there|take me there)(?: now| please)?"
+        r"\s*(?:,|$)",
     )),
     ("wh", "is_there", (
         r"^(?:is|are) there\b", r"\bdo (?:you|we) have (?:a|an|any)\b",
@@ -206,7 +217,8 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"\bgo (?:in|into|to|inside)\b", r"\bgone (?:in|into|to|inside)\b", r"\bgoing (?:in|into|to)\b",
         r"\bbeen (?:in|to|into|inside|through)\b", r"\bwalk(?:ed)? (?:in|into|through)\b",
         r"\bstep(?:ped)? (?:in|into)\b", r"\bpass(?:ed)? through\b", r"\bcame (?:in|into)\b",
-        r"\bcome (?:in|into)\b", r"\bbeen\b", r"\bexplor(?:e|ed)\b", r"\bunexplored\b", r"\bunvisited\b",
+        r"\bcome (?:in|into)\b", r"\bbeen\b",
+        r"\bentr(?:y|ies)\b", r"\bvisits\b", r"\bexplor(?:e|ed)\b", r"\bunexplored\b", r"\bunvisited\b",
         r"\bset foot\b", r"\bstop(?:ped)? by\b", r"\bdrop(?:ped)? (?:in|by)\b", r"\bcheck(?:ed)? (?:out|in)\b",
         r"\btrip\b", r"\btrips\b", r"\bwere you in\b", r"\bwas i in\b",
     )),
@@ -231,7 +243,7 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"\bchang(?:e|ed|es|ing)\b", r"\bdifferent\b", r"\bdifference\b",
         r"\bmoved (?:in|out|into|around|within|about|from|to)\b", r"\bbeen moved\b", r"\bgot moved\b",
         r"\bwas moved\b", r"\bwere moved\b", r"\bmoved (?:since|after|before|during)\b", r"\bmovement\b",
-        r"\bmoving\b", r"\bmoved\b", r"\bshifted\b", r"\brearranged\b", r"\bdisturbed\b",
+        r"\bmoving\b", r"\bmoved\b", r"\bmoves?\b", r"\bshifted\b", r"\brearranged\b", r"\bdisturbed\b",
         r"\btaken (?:out|away|into|in)\b", r"\bbrought (?:in|into|out)\b", r"\bcame (?:in|into|out)\b", r"\bleft\b",
         r"\bappeared\b", r"\bdisappeared\b", r"\bmissing\b", r"\bnew\b", r"\bgone\b", r"\bremoved\b", r"\badded\b",
     )),
@@ -276,23 +288,25 @@ _ORDER = (
         r"\b(?:keep|keeping|stick|sticking) to (?:the|that|this|my) order\b", r"\bsame order as\b",
         r"\bin (?:the )?sequence\b", r"\bthe order (?:given|listed|stated)\b",
         r"(?<!since )(?<!before )\bthen\b", r"\bafterwards?\b", r"\bfollowed by\b", r"\bfirst\b.*\bthen\b",
-        r"\bstarting with\b",
+        r"\bstarting with\b", r"\bsame order\b",
     )),
 )
 _SUPERLATIVES = (
     ("nearest", _words("nearest", "closest", "next to", "nearby", "near", r"close(?:st)? to", "the least far",
                        "right by", "beside", "adjacent", r"(?:smallest|shortest|least|lowest|minimum) distance")),
     ("farthest", _words("farthest", "most distant", "furthest", r"far(?:thest)? away", "farther", "the most far",
-                        "furthest away", "far from", "farthest away", "away from",
+                        "most far", "more far", "furthest away", "far from", "farthest away", "away from",
                         r"(?:greatest|largest|biggest|longest|most|highest|maximum) distance")),
-    ("longest", _words("longest", "the most time", "most time", "slowest", "the longest time",
+    ("longest", _words("longest", "the most time", "most long", "most slow", "most slowly", "most time", "slowest",
+                       "the longest time",
                        r"took (?:you )?(?:the )?most", "took the longest", "longer", "the most effort", "forever",
                        r"(?:greatest|largest|biggest|most|highest|maximum|longest) (?:amount of |length of )?time",
                        "longest duration", "most effort")),
     ("shortest", _words("shortest", "least time", "the least time", "quickest", "fastest", "the least",
                         r"took (?:you )?(?:the )?least", "quicker", "faster", "the shortest time", "briefest",
                         r"(?:smallest|least|lowest|minimum|shortest) (?:amount of |length of )?time",
-                        "shortest duration", "least effort", "most quickly", "soonest")),
+                        "shortest duration", "least effort", "most quickly", "soonest", "most short", "most fast",
+                        "most quick")),
 )
 _NAV_PHRASE = re.compile(
     r"\b(?:take|bring|get|lead|guide|walk|drive|move|show|carry|escort) (?:me|us|yourself)\b"
@@ -385,12 +399,17 @@ def _mentions(words: list[str], knowledge: Knowledge, vocab: Mapping[str, str], 
             if nxt is not None or (i + 1 < len(words) and _is_attribute_word(words[i + 1], knowledge, attr_words)):
                 hit = None
         prev = words[i - 1] if i > 0 else ""
+        nxt_w = words[i + 1] if i + 1 < len(words) else ""
         if hit is not None and hit[0] == i + 1 and w in _MOSTLY_VERBS and not (
             prev in DETERMINERS or prev in _PREPOSITIONS or prev.isdigit() or ordinal_value(prev) is not None
             or _is_attribute_word(prev, knowledge, attr_words)
+            or (prev in ("", ",", "is", "was") and nxt_w in ("", ",", "from", "on", "in", "you", "that", "which")
+                and not (prev in ("", ",") and nxt_w == "you"))  # "can from the table - colour?"
         ):
             hit = None  # "can you", "set it down", "watch": a verb here
-        elif hit is not None and prev in _VERBISH_BEFORE and hit[2] != "room" and w not in GENERIC_OBJECT:
+        elif hit is not None and prev in _VERBISH_BEFORE and hit[2] != "room" and w not in GENERIC_OBJECT and not (
+            prev == "to" and (w in _NOUN_ONLY or i >= 2 and words[i - 2] not in _TO_INFINITIVE)
+        ):
             hit = None  # "did you book", "to plant": a verb
         if hit is not None and hit[0] == i + 1 and _is_attribute_word(w, knowledge, attr_words) and (
             prev in ("of", "from", "is", "was", "are", "were", "in") and (i < 2 or words[i - 2] != "the")
