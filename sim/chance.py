@@ -22,13 +22,28 @@ exact for typed answers, a seeded Monte-Carlo estimate (:data:`MC_DRAWS` draws, 
 for places; the chance level of a category is its tasks' mean. The report prints it beside every category;
 ``no_memory`` (which says "I don't know" without naming anything) must not score above it anywhere, and
 ``random_guess`` (one draw per task) scatters around it within the binomial error.
+
+Other strategies that need no memory of the episode, each a level per task (:func:`memoryless_levels`; the
+report's chance column takes, per template, the best of them and of the template's usual answer):
+
+=========  ==========================================================================================
+``here``   stay where you are: one goal at the robot's pose at question time, facing where it faces (as
+           many such goals as a list needs); a room question answered with the room it stands in. The
+           robot ends the episode next to the last thing it handled, so "the last object you picked up"
+           or "which room did you end the day in" are answered without any memory.
+``map``    a piece of furniture at random (a map of the house, no memory of what happened): for a single
+           receptacle answer, the fraction of the house's receptacles whose front, facing it, succeeds.
+``coin``   absence tasks with a control: say "not found" (naming the asked thing) with probability p,
+           else something; it scores when it said "not found" to the task and not to its control:
+           p (1 - p) <= :data:`COIN_LEVEL` (p = 1/2).
+=========  ==========================================================================================
 """
 
 from __future__ import annotations
 
 import math
 import zlib
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 from robomem_sim.types import Task
@@ -41,7 +56,8 @@ if TYPE_CHECKING:
     from robomem_sim.episode import Episode
     from robomem_sim.render import Renderer
 
-__all__ = ["GUESS_COLOURS", "MC_DRAWS", "chance_answer", "chance_level", "guess_rng"]
+__all__ = ["COIN_LEVEL", "GUESS_COLOURS", "MC_DRAWS", "STRATEGIES", "chance_answer", "chance_level", "guess_rng",
+           "here_answer", "memoryless_levels"]
 
 GUESS_COLOURS = ("red", "green", "blue", "yellow", "orange", "purple", "pink", "white", "black", "grey",
                  "brown", "silver")
@@ -52,6 +68,10 @@ DURATION_RANGE_S = 600.0
 WALL_MARGIN_M = 0.3
 MC_DRAWS = 24
 """Monte-Carlo draws per navigation task for its chance level."""
+COIN_LEVEL = 0.25
+"""The best an agent that cannot tell absent from present does on an absence task with a control (p (1 - p))."""
+STRATEGIES = ("random", "here", "map", "coin")
+"""The memoryless strategies of :func:`memoryless_levels` (the report adds the template's usual answer)."""
 
 
 def guess_rng(seed: int, episode_seed: int, task_id: str, stream: int = 0) -> np.random.Generator:
@@ -165,3 +185,55 @@ def chance_level(task: Task, episode: Episode, renderer: Renderer, seed: int = 0
         ans = chance_answer(task, regions, start_ns, task.now_ns, rng)
         hits += int(score_task(task, ans, episode, renderer, full=False).success)
     return hits / draws if draws else math.nan
+
+
+def here_answer(task: Task, episode: Episode) -> Optional[PlannerAnswer]:
+    """Stay where you are (the ``here`` strategy): goals at the robot's pose at question time with its heading,
+    a room question answered with the room it stands in; None for answers that are not places."""
+    kind = task.expected.kind
+    pose = episode.final_pose
+    room = episode.house.room_at(pose.x, pose.y)
+    goal = Goal((pose.x, pose.y, 0.0), pose.yaw, label="here")
+    text = "no memory: where I am"
+    if kind is AnswerKind.ROOM:
+        return PlannerAnswer(QueryStatus.OK, kind, text, value=room, goals=(goal,))
+    if kind in (AnswerKind.INSTANCE, AnswerKind.RECEPTACLE, AnswerKind.LIST):
+        n = max(1, len(task.expected.targets)) if kind is AnswerKind.LIST else 1
+        return PlannerAnswer(QueryStatus.OK, kind, text, goals=(goal,) * n)
+    return None
+
+
+def _map_level(task: Task, episode: Episode, renderer: Renderer) -> float:
+    """Fraction of the house's receptacles whose front (facing it) answers a single-receptacle task."""
+    from robomem_sim.scoring import score_task, standoff_goal
+
+    if task.expected.kind is not AnswerKind.RECEPTACLE:
+        return 0.0
+    state = episode.state_at(task.now_ns)
+    renderer.sync(state)
+    recs = sorted(episode.house.receptacles)
+    hits = 0
+    for rid in recs:
+        goal = standoff_goal(rid, episode, state, renderer)
+        ans = PlannerAnswer(QueryStatus.OK, AnswerKind.RECEPTACLE, "no memory: a piece of furniture", goals=(goal,))
+        hits += int(score_task(task, ans, episode, renderer, full=False).success)
+    return hits / len(recs) if recs else 0.0
+
+
+def memoryless_levels(task: Task, episode: Episode, renderer: Renderer, seed: int = 0,
+                      draws: int = MC_DRAWS) -> dict[str, float]:
+    """The success probability of each memoryless strategy (:data:`STRATEGIES`, module docstring) on ``task``:
+    ``random`` is :func:`chance_level`; the others are exact."""
+    from robomem_sim.scoring import score_task
+
+    exp = task.expected
+    out = {name: 0.0 for name in STRATEGIES}
+    out["random"] = chance_level(task, episode, renderer, seed, draws)
+    if exp.not_found:
+        out["coin"] = COIN_LEVEL if task.control is not None else 1.0
+        return out
+    here = here_answer(task, episode)
+    if here is not None:
+        out["here"] = float(score_task(task, here, episode, renderer, full=False).success)
+    out["map"] = _map_level(task, episode, renderer)
+    return out

@@ -8,9 +8,11 @@ success, HL-SR), ``spl``, ``distance_success_rate`` / ``coverage_success_rate``,
 stricter FindingDory rules, see :mod:`robomem_sim.scoring`), ``failures`` and ``failure_modes``.
 
 ``summary.json``: ``results`` - one row {agent, perception, phrasing, category, n, success_rate, spl} per
-non-empty cell; ``table`` - the full cells; ``chance`` - the chance level per category: per template the better
-of two memoryless strategies, a random answer of the type (:mod:`robomem_sim.chance`; ``chance_random``) and
-the template's most frequent answer over the run's other tasks (``chance_prior``, :func:`task_chance`);
+non-empty cell; ``table`` - the full cells; ``chance`` - the chance level per category: per template the best
+memoryless strategy (:class:`TaskChance`): a random answer of the type (:mod:`robomem_sim.chance`;
+``chance_random``), the template's most frequent answer over the run's other tasks (``chance_prior``,
+:func:`task_chance`), staying where the robot is (``chance_here``), a random piece of furniture
+(``chance_map``), a coin flip on absence tasks (``chance_coin``);
 ``exclusions`` - dropped cases per reason;
 ``targets`` - checks per perception mode (``uniform_keyframes`` at least 25 points below robomem; ``no_memory``
 not above chance); ``timings`` (``wall_seconds``). The report's headline is the ``noisy`` mode (else the first
@@ -22,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, NamedTuple, Optional, Sequence
 
 from robomem_sim.types import TaskFamily
 
@@ -30,6 +32,7 @@ __all__ = [
     "CATEGORY_MOVED",
     "CATEGORY_MULTI",
     "CATEGORY_OVERALL",
+    "CHANCE_STRATEGIES",
     "HEADLINE_PERCEPTION",
     "aggregate",
     "categories_of",
@@ -39,6 +42,9 @@ __all__ = [
     "plot_success",
     "results_rows",
     "summarize_run",
+    "TaskChance",
+    "task_chance",
+    "chance_levels",
     "target_checks",
     "write_report",
 ]
@@ -171,12 +177,29 @@ def _prior_hits(tasks: Sequence[Mapping[str, Any]]) -> list[float]:
     return out
 
 
-def task_chance(records: Sequence[Mapping[str, Any]]) -> dict[tuple[int, str], tuple[float, float, float]]:
-    """Per task (episode, task id): (chance, random-answer chance, answer-prior chance). The chance of a task is
-    that of the better memoryless strategy for its template: a random answer of the type (``record["chance"]``,
-    :mod:`robomem_sim.chance`) or the template's most frequent answer (leave-one-out over the run's tasks,
-    :func:`_prior_hits`) - so an agent that answers every "how many ..." with the usual number is not above
-    chance."""
+class TaskChance(NamedTuple):
+    """One task's chance level: ``best`` - the level of the better memoryless strategy for its template (the
+    one with the highest total over the template's tasks in the run), then each strategy's level."""
+
+    best: float
+    random: float
+    prior: float
+    here: float = 0.0
+    map: float = 0.0
+    coin: float = 0.0
+
+
+CHANCE_STRATEGIES = tuple(TaskChance._fields[1:])
+"""The memoryless strategies the chance column takes the best of (``chance_<name>`` in summary.json)."""
+
+
+def task_chance(records: Sequence[Mapping[str, Any]]) -> dict[tuple[int, str], TaskChance]:
+    """Per task (episode, task id): its :class:`TaskChance`. The strategies: a random answer of the type
+    (``record["chance"]``, :mod:`robomem_sim.chance`), the template's most frequent answer (leave-one-out over
+    the run's tasks, :func:`_prior_hits`) - so an agent that answers every "how many ..." with the usual number
+    is not above chance -, staying where the robot is, a random piece of furniture and, on absence tasks, a
+    coin flip between "not found" and an answer (``record["chance_here"|"chance_map"|"chance_coin"]``,
+    :func:`robomem_sim.chance.memoryless_levels`; 0 when a record lacks them)."""
     per_task: dict[tuple[int, str], Mapping[str, Any]] = {}
     for r in records:
         if "chance" in r:
@@ -184,20 +207,23 @@ def task_chance(records: Sequence[Mapping[str, Any]]) -> dict[tuple[int, str], t
     by_template: dict[tuple[str, str], list[tuple[int, str]]] = {}
     for k, r in sorted(per_task.items()):
         by_template.setdefault((str(r["family"]), str(r.get("template"))), []).append(k)
-    out: dict[tuple[int, str], tuple[float, float, float]] = {}
+    out: dict[tuple[int, str], TaskChance] = {}
     for keys in by_template.values():
         rows = [per_task[k] for k in keys]
-        rand = [float(r["chance"]) for r in rows]
-        prior = _prior_hits(rows)
-        use_prior = math.fsum(prior) > math.fsum(rand)
-        for k, a, b in zip(keys, rand, prior):
-            out[k] = (b if use_prior else a, a, b)
+        levels = {"random": [float(r["chance"]) for r in rows], "prior": _prior_hits(rows)}
+        for name in CHANCE_STRATEGIES[2:]:
+            levels[name] = [float(r.get(f"chance_{name}", 0.0) or 0.0) for r in rows]
+        best = max(CHANCE_STRATEGIES, key=lambda n: (math.fsum(levels[n]), -CHANCE_STRATEGIES.index(n)))
+        for i, k in enumerate(keys):
+            out[k] = TaskChance(levels[best][i], *(levels[n][i] for n in CHANCE_STRATEGIES))
     return out
 
 
-def chance_levels(records: Sequence[Mapping[str, Any]], which: int = 0) -> dict[str, Optional[float]]:
-    """Chance level per category: the mean of each task's chance (each task once; ``which`` 0 = the better
-    memoryless strategy per template, 1 = a random answer of the type, 2 = the template's usual answer)."""
+def chance_levels(records: Sequence[Mapping[str, Any]], which: int | str = 0) -> dict[str, Optional[float]]:
+    """Chance level per category: the mean of each task's chance (each task once; ``which``: a
+    :class:`TaskChance` field or its index - 0 / "best" the better memoryless strategy per template, 1 /
+    "random" a random answer of the type, 2 / "prior" the template's usual answer, "here", "map", "coin")."""
+    index = TaskChance._fields.index(which) if isinstance(which, str) else int(which)
     per_task: dict[tuple[int, str], Mapping[str, Any]] = {}
     for r in records:
         if "chance" in r:
@@ -205,7 +231,7 @@ def chance_levels(records: Sequence[Mapping[str, Any]], which: int = 0) -> dict[
     levels = task_chance(records)
     out: dict[str, Optional[float]] = {}
     for c in categories_of(records):
-        mine = [levels[k][which] for k, r in per_task.items() if _in_category(r, c)]
+        mine = [levels[k][index] for k, r in per_task.items() if _in_category(r, c)]
         out[c] = math.fsum(mine) / len(mine) if mine else None
     return out
 
@@ -306,8 +332,7 @@ def summarize_run(
         "results": results_rows(table),
         "table": table,
         "chance": chance,
-        "chance_random": chance_levels(records, which=1),
-        "chance_prior": chance_levels(records, which=2),
+        **{f"chance_{name}": chance_levels(records, which=name) for name in CHANCE_STRATEGIES},
         "exclusions": dict(sorted(exclusions.items(), key=lambda kv: (-kv[1], kv[0]))),
         "episodes_info": {
             "days": sorted({int(m.get("days", 0)) for m in metas}),
@@ -473,9 +498,11 @@ def write_report(out_dir: Path, summary: Mapping[str, Any]) -> Path:
         "",
         f"## Headline: perception `{head}`, success rate (HL-SR, %)",
         "",
-        "`chance`: per template, the better of two strategies that use no memory: a random answer of the right "
-        "type (`robomem_sim.chance`) and the template's most frequent answer on the run's other tasks "
-        "(`summary.json`: `chance_random`, `chance_prior`).",
+        "`chance`: per template, the best of the strategies that use no memory of the episode: a random answer "
+        "of the right type, the template's most frequent answer on the run's other tasks, staying where the robot "
+        "is (it ends next to the last thing it handled), a random piece of furniture, and on absence tasks a coin "
+        "flip between 'not found' and an answer (`robomem_sim.chance`; `summary.json`: `chance_random`, "
+        "`chance_prior`, `chance_here`, `chance_map`, `chance_coin`).",
         "",
         format_markdown_table(summary, "success_rate", with_chance=True),
         "",

@@ -262,7 +262,7 @@ def run_episode(cfg: RunConfig, episode_seed: int) -> EpisodeResult:
     """Run one episode with every agent in every perception mode. Deterministic in (cfg, episode_seed); safe
     to call in a Ray worker."""
     from robomem_sim.actions import ActionFeed
-    from robomem_sim.chance import chance_level
+    from robomem_sim.chance import memoryless_levels
     from robomem_sim.episode import generate_episode, iter_frames, robot_actions
     from robomem_sim.perception import Perceiver
     from robomem_sim.scoring import format_answer, gave_up, score_task
@@ -334,7 +334,7 @@ def run_episode(cfg: RunConfig, episode_seed: int) -> EpisodeResult:
     t_frames = time.perf_counter() - t0
     renderer = episode.renderer()
     ts = time.perf_counter()
-    chance = {t.task_id: chance_level(t, episode, renderer, seed=cfg.seed) for t in tasks}
+    chance = {t.task_id: memoryless_levels(t, episode, renderer, seed=cfg.seed) for t in tasks}
     chance_s = time.perf_counter() - ts
     task_variants = [(t, variants(t, phrasings)) for t in tasks]
     templates_only = [(t, variants(t, None)) for t in tasks]
@@ -375,7 +375,8 @@ def run_episode(cfg: RunConfig, episode_seed: int) -> EpisodeResult:
                         "expected_kind": task.expected.kind.value,
                         "expected_not_found": bool(task.expected.not_found),
                         "stale": bool(task.expected.requires_may_have_moved),
-                        "chance": round(chance[task.task_id], 6),
+                        "chance": round(chance[task.task_id]["random"], 6),
+                        **{f"chance_{k}": round(v, 6) for k, v in chance[task.task_id].items() if k != "random"},
                         "success": bool(score.success),
                         "distance_success": bool(score.distance_success),
                         "coverage_success": bool(score.coverage_success),
@@ -556,8 +557,10 @@ def run(
     # episode order, not finishing order (Ray): the summary's sums are then bit-identical to the serial run's
     records = sorted((r for r in read_jsonl(out_dir / "log.jsonl") if int(r["episode"]) in seeds),
                      key=lambda r: int(r["episode"]))
-    metas = sorted((m for m in read_jsonl(out_dir / "episodes.jsonl") if int(m["episode"]) in seeds),
-                   key=lambda m: int(m["episode"]))
+    # one meta line per episode (the last): a run stopped between writing an episode's meta and its records
+    # reruns that episode on --resume and writes its meta again
+    last_meta = {int(m["episode"]): m for m in read_jsonl(out_dir / "episodes.jsonl") if int(m["episode"]) in seeds}
+    metas = [last_meta[k] for k in sorted(last_meta)]
     summary = summarize_run(records, metas, list(cfg.agents), cfg.to_dict(), wall_s=wall)
     write_json_atomic(out_dir / "summary.json", summary)
     write_report(out_dir, summary)

@@ -34,12 +34,15 @@ goal only for single-target tasks). SPL = success when both are 0.
 
 Typed answers: ROOM/TEXT exact (case-insensitive), NUMBER and BOOLEAN exact, TIME within
 ``TaskConfig.time_tolerance_s`` and DURATION within ``duration_tolerance_s`` (``ExpectedAnswer.tolerance``);
-any of ``ExpectedAnswer.alternatives`` is as good as ``value``. For typed answers ``distance_success`` and
-``coverage_success`` equal ``success`` and ``spl`` is ``float(success)``.
+any of ``ExpectedAnswer.alternatives`` is as good as ``value``. A TEXT (colour) answer without a ``value`` is
+read from its text: it must name a right colour and no other colour (listing colours does not score). For
+typed answers ``distance_success`` and ``coverage_success`` equal ``success`` and ``spl`` is
+``float(success)``.
 
 "I don't know": a ``not_found`` (absence) task succeeds iff the answer is NOT_FOUND / UNKNOWN, its
 ``target`` names the asked thing (:func:`names_asked`: every word of ``Task.asked`` is among the target's
-words, case, punctuation and plural -s ignored), so a question that was not understood never scores, **and**
+words, case, punctuation and plural -s ignored) without repeating the whole question
+(:func:`echoes_question`), so a question that was not understood never scores, **and**
 the same agent did not answer "not found" to the task's control (``Task.control``: the same template about a
 thing it saw), so saying "not found" to everything never scores. On any other task such an answer fails
 (GAVE_UP).
@@ -181,6 +184,10 @@ def score_task(task: Task, answer: PlannerAnswer, episode: Episode, renderer: Re
             return result(False, FailureMode.UNKNOWN_WITHOUT_TARGET,
                           f"answered 'not found' for {answer.target!r}, which does not name the asked "
                           f"{task.asked!r} (a question that was not understood does not score)")
+        if echoes_question(answer.target, task.text, task.asked):
+            return result(False, FailureMode.UNKNOWN_WITHOUT_TARGET,
+                          f"answered 'not found' for {answer.target!r}, which repeats the question instead of "
+                          "naming what was looked for (a question that was not parsed does not score)")
         if control_answer is not None and gave_up(control_answer):
             assert task.control is not None
             return result(False, FailureMode.NOT_FOUND_ALSO_PRESENT,
@@ -248,6 +255,26 @@ def names_asked(target: str, asked: str) -> bool:
     return bool(want) and all(any(w & h for h in have) for w in want)
 
 
+def echoes_question(target: str, text: str, asked: str) -> bool:
+    """Whether an answer's ``target`` just repeats the question ``text``: it has every word of the question
+    although the question says more than the ``asked`` thing (what an unparsed question gives back)."""
+    words = _words(text)
+    have = _words(target)
+    return len(words) > len(_words(asked)) and all(any(w & h for h in have) for w in words)
+
+
+COLOUR_WORDS = frozenset((
+    "red", "green", "blue", "yellow", "orange", "purple", "pink", "white", "black", "grey", "gray", "brown",
+    "silver", "gold", "teal", "beige", "navy", "cream", "tan", "olive", "maroon", "cyan", "magenta", "violet",
+    "turquoise", "ivory", "golden", "lime", "indigo", "khaki", "crimson", "bronze", "copper", "transparent",
+    "clear", "multicoloured", "multicolored"))
+"""Colour words a free-text colour answer is read for (every colour it names must be a right one)."""
+
+
+def _named_colours(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z]+", _norm(text)) if w in COLOUR_WORDS}
+
+
 _Result = Callable[..., TaskScore]
 
 
@@ -265,8 +292,9 @@ def _score_typed(task: Task, answer: PlannerAnswer, result: _Result) -> TaskScor
         wants = [_norm(str(x)) for x in accepted]
         if isinstance(v, str):
             ok = _norm(v) in wants
-        else:
-            ok = any(re.search(rf"\b{re.escape(w)}\b", _norm(answer.text)) is not None for w in wants)
+        else:  # free text: it names a right value, and every colour it names is a right one
+            ok = any(re.search(rf"\b{re.escape(w)}\b", _norm(answer.text)) is not None for w in wants) and \
+                _named_colours(answer.text) <= set(wants)
         got_t = v if v is not None else answer.text
         shown = exp.value if len(wants) == 1 else sorted(wants)
         return result(ok, FailureMode.WRONG_VALUE, f"expected {shown!r}, got {got_t!r}")
@@ -632,6 +660,11 @@ def oracle_answer(task: Task, episode: Episode, renderer: Optional[Renderer] = N
     if isinstance(value, tuple):
         value = ", ".join(value)
     return PlannerAnswer(QueryStatus.OK, exp.kind, f"oracle: {value}", value=value, may_have_moved=flag)
+
+
+def standoff_goal(receptacle_id: int, episode: Episode, state: WorldState, renderer: Renderer) -> Goal:
+    """The oracle's goal for a receptacle: in front of it, facing it (``renderer`` shows ``state``)."""
+    return _oracle_goal(NavTarget(TargetKind.RECEPTACLE, sim_id=receptacle_id), episode, state, renderer)
 
 
 def _oracle_goal(t: NavTarget, episode: Episode, state: WorldState, renderer: Renderer) -> Goal:

@@ -1,20 +1,22 @@
 """Degenerate agents that use no memory of the episode score at or below the report's chance column in every
-category: saying "not found" to everything (naming the asked thing), the usual answer of each template, room
-centres, and a random answer of the right type."""
+category: saying "not found" to everything (naming the asked thing, or echoing the question), the usual answer
+of each template, room centres, a random answer of the right type, staying where the robot stands, a random
+piece of furniture, a coin flip between "not found" and an answer, and listing every colour."""
 
 from __future__ import annotations
 
 import math
+import zlib
 from typing import Any, Callable
 
 import numpy as np
 import pytest
-from robomem_sim.chance import chance_answer, chance_level, guess_rng
+from robomem_sim.chance import GUESS_COLOURS, chance_answer, guess_rng, here_answer, memoryless_levels
 from robomem_sim.config import SimConfig
 from robomem_sim.episode import Episode, generate_episode
 from robomem_sim.report import chance_levels, task_chance
 from robomem_sim.runner import expected_values
-from robomem_sim.scoring import score_task
+from robomem_sim.scoring import score_task, standoff_goal
 from robomem_sim.tasks import generate_tasks
 from robomem_sim.types import Task
 
@@ -33,9 +35,11 @@ def run() -> list[tuple[Episode, list[Task]]]:
     return out
 
 
-def _record(ep: Episode, t: Task, chance: float) -> dict[str, Any]:
+def _record(ep: Episode, t: Task, levels: dict[str, float]) -> dict[str, Any]:
+    """A log record as the runner writes it (the fields the chance column reads)."""
     return {"episode": ep.seed, "task_id": t.task_id, "family": t.family.value, "template": t.meta["template"],
-            "chance": chance, "expected_values": expected_values(t), "tolerance": t.expected.tolerance,
+            "chance": levels["random"], **{f"chance_{k}": v for k, v in levels.items() if k != "random"},
+            "expected_values": expected_values(t), "tolerance": t.expected.tolerance,
             "expected_kind": t.expected.kind.value, "about_moved_object": t.about_moved_object,
             "multi_goal": False}
 
@@ -45,7 +49,7 @@ def records(run) -> list[dict[str, Any]]:
     out = []
     for ep, tasks in run:
         r = ep.renderer()
-        out += [_record(ep, t, chance_level(t, ep, r)) for t in tasks]
+        out += [_record(ep, t, memoryless_levels(t, ep, r)) for t in tasks]
     return out
 
 
@@ -100,7 +104,7 @@ def test_the_usual_answer_of_each_template_is_at_chance(run, records) -> None:
 def test_room_centres_and_random_answers_are_at_chance(run, records) -> None:
     def centre(t: Task, ep: Episode) -> PlannerAnswer:
         regions = ep.house.regions()
-        rng = np.random.default_rng(abs(hash(t.task_id)) % 2**32)
+        rng = np.random.default_rng(zlib.crc32(t.task_id.encode()))  # not hash(): salted per process
         room = regions[int(rng.integers(len(regions)))]
         c = room.box.center
         goal = Goal((c[0], c[1], 0.0), float(rng.uniform(-math.pi, math.pi)), label=room.name)
@@ -116,3 +120,76 @@ def test_room_centres_and_random_answers_are_at_chance(run, records) -> None:
     chance = chance_levels(records)
     _assert_at_most_chance(_score(run, centre), chance, sigmas=2.0)
     _assert_at_most_chance(_score(run, guess), chance, sigmas=2.0)
+
+
+def _rng(t: Task, ep: Episode, stream: int) -> np.random.Generator:
+    return np.random.default_rng([ep.seed, zlib.crc32(t.text.encode()), stream])
+
+
+def _guess(t: Task, ep: Episode, rng: np.random.Generator) -> PlannerAnswer:
+    return chance_answer(t, ep.house.regions(), ep.frames[0].stamp_ns, ep.now_ns, rng)
+
+
+def test_echoing_the_question_as_not_found_scores_nothing(run, records) -> None:
+    """A planner that did not parse the question and hands it back as the thing it did not find."""
+    def echo(t: Task, ep: Episode) -> PlannerAnswer:
+        return PlannerAnswer(QueryStatus.NOT_FOUND, AnswerKind.UNKNOWN, "not understood", target=t.text)
+
+    scores = _score(run, echo)
+    assert sum(scores["overall"]) == 0.0
+
+
+def test_staying_where_the_robot_stands_is_at_chance(run, records) -> None:
+    """The robot ends next to the last thing it handled: standing still answers 'the last object you picked up'
+    without memory. The chance column counts that strategy, so it does not beat the column."""
+    def here(t: Task, ep: Episode) -> PlannerAnswer:
+        return here_answer(t, ep) or _guess(t, ep, _rng(t, ep, 1))
+
+    chance = chance_levels(records)
+    _assert_at_most_chance(_score(run, here), chance, sigmas=2.0)
+    assert chance_levels(records, which="here")["interaction_order"] > chance_levels(records, which="random")[
+        "interaction_order"], "standing still beats a random place on 'the last object you picked up'"
+
+
+def test_a_random_piece_of_furniture_is_at_chance(run, records) -> None:
+    def furniture(t: Task, ep: Episode) -> PlannerAnswer:
+        kind = t.expected.kind
+        if kind not in (AnswerKind.INSTANCE, AnswerKind.RECEPTACLE, AnswerKind.LIST):
+            return _guess(t, ep, _rng(t, ep, 2))
+        rng = _rng(t, ep, 3)
+        ids = sorted(ep.house.receptacles)
+        n = len(t.expected.targets) if kind is AnswerKind.LIST else 1
+        state = ep.state_at(t.now_ns)
+        r = ep.renderer(t.now_ns)
+        goals = tuple(standoff_goal(ids[int(i)], ep, state, r) for i in rng.choice(len(ids), size=n, replace=False))
+        return PlannerAnswer(QueryStatus.OK, kind, "a piece of furniture", goals=goals)
+
+    _assert_at_most_chance(_score(run, furniture), chance_levels(records), sigmas=2.0)
+
+
+def test_a_coin_flip_between_not_found_and_an_answer_is_at_chance(run, records) -> None:
+    """'Not found' half of the time (the control catches it the other half): absence's chance is p (1 - p)."""
+    def coin(t: Task, ep: Episode) -> PlannerAnswer:
+        rng = _rng(t, ep, 4)
+        if rng.random() < 0.5:
+            return _not_found_naming_it(t, ep)
+        return _guess(t, ep, rng)
+
+    chance = chance_levels(records)
+    scores = _score(run, coin)
+    _assert_at_most_chance(scores, chance, sigmas=2.0)
+    assert chance["absence"] == pytest.approx(0.25)
+
+
+def test_listing_every_colour_is_not_an_answer(run, records) -> None:
+    def colours(t: Task, ep: Episode) -> PlannerAnswer:
+        if t.expected.kind is AnswerKind.TEXT:
+            return PlannerAnswer(QueryStatus.OK, AnswerKind.TEXT, "It was " + ", ".join(GUESS_COLOURS) + ".")
+        return _guess(t, ep, _rng(t, ep, 5))
+
+    scores = _score(run, colours)
+    text_tasks = [t for _, ts in run for t in ts if t.expected.kind is AnswerKind.TEXT]
+    assert text_tasks, "the run asks a colour question"
+    assert all(not score_task(t, colours(t, ep), ep, ep.renderer()).success for ep, ts in run for t in ts
+               if t.expected.kind is AnswerKind.TEXT)
+    _assert_at_most_chance(scores, chance_levels(records), sigmas=2.0)

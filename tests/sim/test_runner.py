@@ -97,6 +97,14 @@ def test_outputs(first_run, capsys):
     assert overall["n"] == n_tasks
     assert overall["success_rate"] > 0
     assert summary["timings"]["wall_seconds"] > 0 and "exclusions" in summary
+    for row in res:  # the documented fields, nothing else
+        assert set(row) == {"agent", "perception", "phrasing", "category", "n", "success_rate", "spl"}
+        assert isinstance(row["n"], int) and row["n"] > 0 and 0.0 <= row["success_rate"] <= 1.0
+        assert 0.0 <= row["spl"] <= row["success_rate"] + 1e-9 and row["category"] in summary["categories"]
+    families = [c for c in summary["categories"] if c not in ("multi-goal", "moved objects")]
+    for name in ("random", "prior", "here", "map", "coin"):  # the column is the best strategy per template
+        level = summary[f"chance_{name}"]
+        assert all(summary["chance"][c] >= level[c] - 1e-9 for c in families if level[c] is not None), name
     report = (out / "report.md").read_text()
     assert "| overall |" in report and "perception `noisy`" in report and "people" in report
     assert (out / "success.png").read_bytes()[:4] == b"\x89PNG"
@@ -110,6 +118,9 @@ def test_resume_skips_finished_episodes(first_run, monkeypatch, tmp_path):
     for name in ("run.json", "log.jsonl", "episodes.jsonl"):
         (out / name).write_bytes((first_run / name).read_bytes())
     before = (out / "log.jsonl").read_bytes()
+    # a run stopped after writing episode 1's meta line but before its records: that line is superseded
+    stale = {**read_jsonl(out / "episodes.jsonl")[0], "episode": 1, "frames": 10**6}
+    runner.append_jsonl_atomic(out / "episodes.jsonl", [stale])
     ran: list[int] = []
     real = runner.run_episode
 
@@ -125,6 +136,9 @@ def test_resume_skips_finished_episodes(first_run, monkeypatch, tmp_path):
     assert {r["episode"] for r in read_jsonl(out / "log.jsonl")} == {0, 1}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["timings"]["episodes"] == 2
+    metas = read_jsonl(out / "episodes.jsonl")
+    assert summary["timings"]["frames"] == metas[0]["frames"] + metas[-1]["frames"]
+    assert summary["timings"]["frames"] < 10**6
     assert summary["perception"] == ["gt_ids", "noisy"] and summary["phrasings"] == ["templates", "people"]
     assert {r["perception"] for r in read_jsonl(out / "log.jsonl") if r["episode"] == 1} == {"gt_ids", "noisy", "none"}
     # resuming again has nothing left to do

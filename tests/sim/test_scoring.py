@@ -262,6 +262,10 @@ def test_typed_answers_and_tolerances(setup: Setup) -> None:
     assert score_task(colour, _typed("Green", AnswerKind.TEXT), ep, r).success
     assert score_task(colour, PlannerAnswer(QueryStatus.OK, AnswerKind.TEXT, "It was green."), ep, r).success
     assert not score_task(colour, _typed("greenish", AnswerKind.TEXT), ep, r).success
+    for listing in ("It was red, green or blue.", "green or maybe grey", "Green and white."):  # naming every colour
+        s = score_task(colour, PlannerAnswer(QueryStatus.OK, AnswerKind.TEXT, listing), ep, r)
+        assert s.failure_mode is FailureMode.WRONG_VALUE, listing
+    assert not score_task(colour, _typed("red or green", AnswerKind.TEXT), ep, r).success
 
 
 def test_not_found_scores_only_when_the_answer_names_what_was_asked(setup: Setup) -> None:
@@ -279,6 +283,11 @@ def test_not_found_scores_only_when_the_answer_names_what_was_asked(setup: Setup
     assert names_asked("boxes", "box") and names_asked("alarm clocks", "alarm clock") and names_asked("vases", "vase")
     assert names_asked("glasses", "glass") and not names_asked("vase", "vases of glass")
     assert not names_asked("", "") and not names_asked("mug", "")
+    asked_in_text = dataclasses.replace(absent, text="Navigate to the blue ceramic mug.")
+    assert score_task(asked_in_text, unknown("blue ceramic mug"), ep, r).success
+    for echo in ("Navigate to the blue ceramic mug.", "navigate to the blue ceramic mug"):  # an unparsed question
+        s = score_task(asked_in_text, unknown(echo), ep, r)
+        assert s.failure_mode is FailureMode.UNKNOWN_WITHOUT_TARGET and "repeats the question" in s.error
     claimed = score_task(absent, _nav(_facing(*_at(setup, 1.0), setup.center)), ep, r)
     assert claimed.failure_mode is FailureMode.FALSE_POSITIVE
     present = _task(AnswerKind.INSTANCE, frozenset({NavTarget(OBJ, sim_id=setup.obj)}), now_ns=ep.now_ns)
