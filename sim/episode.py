@@ -192,7 +192,8 @@ class Episode:
     """A generated episode. Cheap to keep: frames are rendered on demand by :func:`iter_frames`.
 
     ``now_ns`` is when the tasks are asked (end of the last day); ``final_pose`` the robot's pose then
-    (the start of every navigation answer, for SPL). ``initial_state`` is the world before the first event.
+    (the start of every navigation answer, for SPL): a seeded free spot near the centre of a random room, not
+    where the last interaction ended. ``initial_state`` is the world before the first event.
     """
 
     seed: int
@@ -341,7 +342,11 @@ def generate_episode(config: Optional[SimConfig] = None, seed: int = 0) -> Episo
         frames.append(FrameMeta(len(frames), t_ns, T, wp.pose, in_room, wp.activity, it_idx))
     moves = tuple(sorted(gen.moves, key=lambda m: m.t_ns))
     log = EpisodeLog(tuple(interactions), tuple(visits), moves, tuple(events), {})
-    episode = Episode(int(seed), cfg, house, clock, tuple(frames), log, clock.day_end_ns(dyn.days - 1), pose,
+    # the questions come later, wherever the robot then stands: a seeded free spot near the centre of a random
+    # room (its own stream: the episode is unchanged). Not the end of the last interaction - standing there
+    # answers "the last object you picked up" without any memory.
+    asked_at = start_pose(house, agent.grid, np.random.default_rng([int(seed), 9]))
+    episode = Episode(int(seed), cfg, house, clock, tuple(frames), log, clock.day_end_ns(dyn.days - 1), asked_at,
                       initial)
     sightings, vacancies = _observe(episode)
     object.__setattr__(episode, "log", dataclasses.replace(log, sightings=sightings, vacancy_seen_ns=vacancies))

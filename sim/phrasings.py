@@ -11,9 +11,10 @@ placeholders must be said, itself or through one of its derived forms (``{time}`
 Templates without an entry are asked in the template text only.
 
 :func:`load_phrasings` validates everything up front and raises :class:`~robomem.errors.SimError` naming the
-entry, the phrasing and what to change: malformed JSON (line and column), a wrong structure, an unknown family
-or template (with the closest template), a placeholder the template does not have, a template placeholder
-that is not said, malformed braces, repeats.
+entry, the phrasing and what to change: malformed JSON (line and column), a wrong structure (not a list, no
+entries, a key missing, unknown or given twice), an unknown family or template (with the closest template), a
+placeholder the template does not have, a template placeholder that is not said, malformed braces, repeats.
+Any file that passes is asked without error: every phrasing can be filled for every task of its template.
 """
 
 from __future__ import annotations
@@ -111,6 +112,9 @@ def validate_entries(data: Any, where: str) -> dict[tuple[TaskFamily, str], tupl
     if not isinstance(data, list):
         raise SimError(f"{where}: the top level must be a JSON list of entries "
                        '{"family": ..., "template": ..., "phrasings": [...]}, got ' + type(data).__name__)
+    if not data:
+        raise SimError(f"{where}: the file lists no entries; give at least one "
+                       '{"family": ..., "template": ..., "phrasings": [...]} (or run with --phrasings none)')
     families = ", ".join(f.value for f in TaskFamily)
     out: dict[tuple[TaskFamily, str], tuple[str, ...]] = {}
     for k, entry in enumerate(data):
@@ -126,7 +130,7 @@ def validate_entries(data: Any, where: str) -> dict[tuple[TaskFamily, str], tupl
         fam_v, template, phrasings = entry["family"], entry["template"], entry["phrasings"]
         try:
             family = TaskFamily(fam_v)
-        except ValueError:
+        except (ValueError, TypeError):
             raise SimError(f"{at}: unknown family {fam_v!r}; families are {families}") from None
         if not isinstance(template, str) or template not in TEMPLATES[family]:
             hint = _closest(template, family) if isinstance(template, str) else ""
@@ -165,6 +169,19 @@ def validate_entries(data: Any, where: str) -> dict[tuple[TaskFamily, str], tupl
     return out
 
 
+class _RepeatedKeyError(Exception):
+    pass
+
+
+def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _RepeatedKeyError(key)
+        out[key] = value
+    return out
+
+
 def load_phrasings(path: Union[str, Path]) -> PhrasingSet:
     """Read and validate a phrasing file (module docstring). Raises SimError with what to fix."""
     p = Path(path)
@@ -172,12 +189,15 @@ def load_phrasings(path: Union[str, Path]) -> PhrasingSet:
         raw = p.read_bytes()
     except OSError as exc:
         raise SimError(f"cannot read phrasing file {str(p)!r}: {exc.strerror or exc}") from None
-    try:
-        data = json.loads(raw.decode("utf-8"))
+    try:  # utf-8-sig: a byte-order mark some editors write is fine
+        data = json.loads(raw.decode("utf-8-sig"), object_pairs_hook=_no_repeated_keys)
     except UnicodeDecodeError as exc:
         raise SimError(f"{p}: not UTF-8 text ({exc})") from None
     except json.JSONDecodeError as exc:
         raise SimError(f"{p}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except _RepeatedKeyError as exc:
+        raise SimError(f"{p}: an entry gives {str(exc)!r} twice (JSON would keep only the last one); "
+                       "put all its values in one key") from None
     entries = validate_entries(data, str(p))
     return PhrasingSet(p.stem, str(p), hashlib.sha256(raw).hexdigest(), entries)
 

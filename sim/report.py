@@ -8,11 +8,11 @@ success, HL-SR), ``spl``, ``distance_success_rate`` / ``coverage_success_rate``,
 stricter FindingDory rules, see :mod:`robomem_sim.scoring`), ``failures`` and ``failure_modes``.
 
 ``summary.json``: ``results`` - one row {agent, perception, phrasing, category, n, success_rate, spl} per
-non-empty cell; ``table`` - the full cells; ``chance`` - the chance level per category: per template the best
-memoryless strategy (:class:`TaskChance`): a random answer of the type (:mod:`robomem_sim.chance`;
-``chance_random``), the template's most frequent answer over the run's other tasks (``chance_prior``,
-:func:`task_chance`), staying where the robot is (``chance_here``), a random piece of furniture
-(``chance_map``), a coin flip on absence tasks (``chance_coin``);
+non-empty cell; ``table`` - the full cells; ``chance`` - the chance level per category: per task the memoryless
+strategy that does best on the other tasks of its template (:class:`TaskChance`): a random answer of the type
+(:mod:`robomem_sim.chance`; ``chance_random``), the template's most frequent answer over the run's other tasks
+(``chance_prior``, :func:`task_chance`), staying where the robot is (``chance_here``), a random piece of
+furniture (``chance_map``), a coin flip on absence tasks (``chance_coin``);
 ``exclusions`` - dropped cases per reason;
 ``targets`` - checks per perception mode (``uniform_keyframes`` at least 25 points below robomem; ``no_memory``
 not above chance); ``timings`` (``wall_seconds``). The report's headline is the ``noisy`` mode (else the first
@@ -178,8 +178,9 @@ def _prior_hits(tasks: Sequence[Mapping[str, Any]]) -> list[float]:
 
 
 class TaskChance(NamedTuple):
-    """One task's chance level: ``best`` - the level of the better memoryless strategy for its template (the
-    one with the highest total over the template's tasks in the run), then each strategy's level."""
+    """One task's chance level: ``best`` - the level of the memoryless strategy that does best on the other
+    tasks of its template in the run (leave-one-out; the random answer for a template asked once), then each
+    strategy's level on this task."""
 
     best: float
     random: float
@@ -213,8 +214,12 @@ def task_chance(records: Sequence[Mapping[str, Any]]) -> dict[tuple[int, str], T
         levels = {"random": [float(r["chance"]) for r in rows], "prior": _prior_hits(rows)}
         for name in CHANCE_STRATEGIES[2:]:
             levels[name] = [float(r.get(f"chance_{name}", 0.0) or 0.0) for r in rows]
-        best = max(CHANCE_STRATEGIES, key=lambda n: (math.fsum(levels[n]), -CHANCE_STRATEGIES.index(n)))
         for i, k in enumerate(keys):
+            # the strategy that does best on the template's *other* tasks (leave-one-out: choosing the best of
+            # several strategies on the task it then scores would lift the column by luck on small runs); a
+            # template asked once keeps the random answer
+            best = max(CHANCE_STRATEGIES, key=lambda n: (
+                math.fsum(v for j, v in enumerate(levels[n]) if j != i), -CHANCE_STRATEGIES.index(n)))
             out[k] = TaskChance(levels[best][i], *(levels[n][i] for n in CHANCE_STRATEGIES))
     return out
 
@@ -498,9 +503,10 @@ def write_report(out_dir: Path, summary: Mapping[str, Any]) -> Path:
         "",
         f"## Headline: perception `{head}`, success rate (HL-SR, %)",
         "",
-        "`chance`: per template, the best of the strategies that use no memory of the episode: a random answer "
+        "`chance`: per task, the strategy without memory of the episode that does best on the other tasks of its "
+        "template (leave-one-out): a random answer "
         "of the right type, the template's most frequent answer on the run's other tasks, staying where the robot "
-        "is (it ends next to the last thing it handled), a random piece of furniture, and on absence tasks a coin "
+        "is, a random piece of furniture, and on absence tasks a coin "
         "flip between 'not found' and an answer (`robomem_sim.chance`; `summary.json`: `chance_random`, "
         "`chance_prior`, `chance_here`, `chance_map`, `chance_coin`).",
         "",

@@ -9,9 +9,9 @@ import pytest
 from robomem_sim.config import SimConfig
 from robomem_sim.episode import generate_episode
 from robomem_sim.phrasings import DEFAULT_PHRASINGS, load_phrasings, phrase_task, variants
-from robomem_sim.tasks import TEMPLATES, generate_tasks, template_placeholders
+from robomem_sim.tasks import TEMPLATES, candidate_tasks, generate_tasks, template_placeholders
 from robomem_sim.types import TaskFamily
-from robomem_sim.wording import spoken_time, time_12h
+from robomem_sim.wording import DERIVED, spoken_time, time_12h
 
 from robomem.errors import SimError
 
@@ -50,6 +50,18 @@ def _entry(template=RECALL, family="object_recall", phrasings=("Take me to the {
         ([_entry(phrasings=(RECALL,))], None, "repeats the template text"),
         ([_entry(), _entry()], None, "another entry already"),
         ([_entry(phrasings=())], None, "non-empty list"),
+        ([], None, "lists no entries"),
+        ([_entry(family=["object_recall"])], None, "unknown family ['object_recall']"),
+        ([_entry(family=None)], None, "unknown family None"),
+        ([_entry(template=None)], None, "unknown template None"),
+        ([{**_entry(), "phrasings": "Take me to the {object}."}], None, "non-empty list of strings"),
+        ([_entry(phrasings=("Take me to the {object}.", 3))], None, "phrasing 1: must be a non-empty string"),
+        ([_entry(phrasings=("   ",))], None, "must be a non-empty string"),
+        ([_entry(phrasings=("Take me to the {}.",))], None, "is not a placeholder name"),
+        ([_entry(phrasings=("Take me to the {object[0]}.",))], None, "is not a placeholder name"),
+        (None, '[{"family": "object_recall", "family": "object_recall", "template": "' + RECALL
+         + '", "phrasings": ["Take me to the {object}."]}]', "gives 'family' twice"),
+        (None, "", "not valid JSON at line 1 column 1"),
     ],
 )
 def test_invalid_files_give_clear_errors(tmp_path, data, raw, match) -> None:
@@ -57,6 +69,46 @@ def test_invalid_files_give_clear_errors(tmp_path, data, raw, match) -> None:
         load_phrasings(_write(tmp_path, data, raw))
     assert match in str(err.value)
     assert "mine.json" in str(err.value)
+
+
+def test_a_byte_order_mark_is_fine(tmp_path) -> None:
+    p = tmp_path / "bom.json"
+    p.write_bytes(b"\xef\xbb\xbf" + json.dumps([_entry()]).encode())
+    assert load_phrasings(p).n_phrasings == 1
+
+
+def test_not_utf8_is_a_clear_error(tmp_path) -> None:
+    p = tmp_path / "latin.json"
+    p.write_bytes(json.dumps([_entry(phrasings=("Où est le {object} ?",))], ensure_ascii=False).encode("latin-1"))
+    with pytest.raises(SimError, match="not UTF-8 text"):
+        load_phrasings(p)
+
+
+def test_any_valid_file_asks_every_task_of_its_templates(tmp_path) -> None:
+    """A file that is not in the repository (every template, every placeholder and derived placeholder it may
+    use, literal braces, unicode) passes validation and phrases every task of several episodes, controls
+    included, with nothing left unfilled."""
+    data = []
+    for f, ts in TEMPLATES.items():
+        for t in ts:
+            names = template_placeholders(t)
+            derived = sorted(d for d, src in DERIVED.items() if src in names)
+            every = " ".join("{" + n + "}" for n in names + derived)
+            data.append({"family": f.value, "template": t,
+                         "phrasings": [f"Hé robot {{{{ {every} }}}} ?", "Robot: " + t.lower()]})
+    ps = load_phrasings(_write(tmp_path, data))
+    assert ps.n_phrasings == 2 * sum(len(ts) for ts in TEMPLATES.values())
+    for seed in (0, 1):
+        ep = generate_episode(SimConfig.small(days=2), seed=seed)
+        for fam in TaskFamily:
+            for task in candidate_tasks(ep, fam):
+                for name, _k, v in variants(task, ps)[1:]:
+                    assert name == "mine" and "{" not in v.text.replace("{ ", "") and v.expected == task.expected
+                    assert v.text.startswith(("Hé robot { ", "Robot: "))
+                    if task.control is not None:
+                        assert v.control is not None and v.control.text.startswith(v.text[:5])
+                    if task.asked:
+                        assert v.asked and v.asked in v.text
 
 
 def test_missing_file_is_a_clear_error(tmp_path) -> None:
