@@ -48,7 +48,12 @@ class VoxelConfig:
         after their last observation are dropped (noise). negative_min_interval_s: the negative-evidence grid is
         updated at most this often (a 30 Hz camera need not mark the coarse grid every frame), and always in a
         frame that removed voxels of an instance. min_support: frames that must observe a voxel before it counts
-        as surface (``VoxelMap.surface_points``, ``voxel_cloud``).
+        as surface (``VoxelMap.surface_points``, ``voxel_cloud``). relative_support: an unlabelled voxel also
+        needs at least this fraction of the observations of its most observed 26-neighbour to count as
+        surface (0 = off): depth noise spreads a surface into a shell of neighbouring voxels hit far less often
+        than the surface itself, which a TSDF averages away along the ray. relative_support_cap: the
+        neighbour's count is capped at this many frames first, so something new next to a long-observed
+        surface counts after at most ``relative_support * relative_support_cap`` frames.
     device: "cpu", "cuda" or "auto" (cuda if available).
     torch_threads: CPU threads for torch (process-wide ``torch.set_num_threads``); 0 keeps torch's default.
         1 is the measured best for per-frame work on small CPUs: at 2 threads on a loaded 2-core machine the
@@ -70,6 +75,8 @@ class VoxelConfig:
     edge_invalid_neighbours: bool = False
     depth_smoothing: bool = True
     min_support: int = 2
+    relative_support: float = 0.2
+    relative_support_cap: int = 50
     support_window_s: float = 2.0
     negative_min_interval_s: float = 0.2
     device: str = "cpu"
@@ -80,7 +87,9 @@ class VoxelConfig:
         _positive(self, "voxel_size", "pixel_stride", "max_depth", "removal_max_depth", "negative_cell_size")
         _positive(self, "negative_pixel_stride", "removal_min_misses")
         _non_negative(self, "min_depth", "removal_margin", "edge_jump")
-        _positive(self, "min_support")
+        _positive(self, "min_support", "relative_support_cap")
+        if not 0.0 <= self.relative_support <= 1.0:
+            raise ConfigError(f"voxel.relative_support must be in [0, 1], got {self.relative_support}")
         _non_negative(self, "support_window_s", "negative_min_interval_s", "removal_min_interval_s")
         if self.min_depth >= self.max_depth:
             raise ConfigError(f"voxel.min_depth ({self.min_depth}) must be < voxel.max_depth ({self.max_depth})")

@@ -255,8 +255,9 @@ class SpatioSemanticMemory(MemoryQueries):
             return self.state.time_range()
 
     def voxel_cloud(self) -> tuple[np.ndarray, np.ndarray]:
-        """(points_world (N,3) float32, colors (N,3) uint8) of the map's surface voxels (those seen in at least
-        ``voxel.min_support`` frames, not single-frame noise), for visualisation and export."""
+        """(points_world (N,3) float32, colors (N,3) uint8) of the map's surface voxels (seen in at least
+        ``voxel.min_support`` frames and not a noise shell around a more observed neighbour:
+        :meth:`VoxelMap.supported`), for visualisation and export."""
         with self.lock:
             voxels = self.state.voxels
             keep = voxels.supported()

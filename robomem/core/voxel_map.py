@@ -64,6 +64,10 @@ _OFFSET = 1 << (_BITS - 1)  # coordinates in [-2^20, 2^20) grid units
 _MASK = (1 << _BITS) - 1
 _DENSE_PAIR_LIMIT = 4_000_000  # voxel x label tables up to this size are counted densely (bincount)
 _PRUNE_EVERY = 16  # integrated frames between two prune_unsupported scans
+_NEIGHBOUR_DELTAS = tuple(
+    (dx << (2 * _BITS)) + (dy << _BITS) + dz
+    for dx in (-1, 0, 1) for dy in (-1, 0, 1) for dz in (-1, 0, 1) if (dx, dy, dz) != (0, 0, 0)
+)  # packed-key offsets of the 26 neighbours of a voxel (see pack_keys)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -630,9 +634,31 @@ class VoxelMap:
         return out
 
     def supported(self) -> Tensor:
-        """(N,) bool: voxels observed in at least ``min_support`` frames (the surface; single-frame outliers
-        of depth noise are not)."""
-        return self._counts[: self._n] >= self.config.min_support
+        """(N,) bool: the map's surface voxels.
+
+        A voxel counts when observed in at least ``min_support`` frames (single-frame outliers of depth noise
+        do not) and, unless labelled with an instance, in at least ``relative_support`` times as many frames as
+        its most observed 26-neighbour (that count capped at ``relative_support_cap``): axial depth noise
+        spreads a surface into a shell of voxels in front of and behind it that are hit far less often than
+        the surface voxels (a TSDF averages them away along the ray). Costs 26 sorted look-ups over the map."""
+        cfg = self.config
+        n = self._n
+        counts = self._counts[:n]
+        ok = counts >= cfg.min_support
+        if cfg.relative_support <= 0 or n == 0:
+            return ok
+        skeys = self._skeys
+        c_sorted = counts.index_select(0, self._srows)
+        nb_max = torch.zeros_like(c_sorted)
+        for delta in _NEIGHBOUR_DELTAS:
+            k2 = skeys + delta
+            pos = torch.searchsorted(skeys, k2).clamp_(max=n - 1)
+            hit = skeys.index_select(0, pos) == k2
+            nb_max = torch.maximum(nb_max, torch.where(hit, c_sorted.index_select(0, pos), 0))
+        need = nb_max.clamp(max=cfg.relative_support_cap).to(torch.float32) * cfg.relative_support
+        strong = torch.empty(n, dtype=torch.bool, device=counts.device)
+        strong.index_copy_(0, self._srows, c_sorted.to(torch.float32) >= need)
+        return ok & (strong | (self._instance[:n] != NO_INSTANCE))
 
     def surface_points(self) -> Tensor:
         """(M, 3) float32 world positions of the supported voxels (the map's surface)."""
