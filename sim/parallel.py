@@ -1,6 +1,6 @@
 """Running ``robomem-eval`` episodes in parallel on Ray.
 
-Each episode is one Ray task (:func:`robomem_sim.runner.run_episode`, ``num_cpus=1``); the results are the
+Each episode is one Ray task (:func:`robomem_sim.episode_run.run_episode`, ``num_cpus=1``); the results are the
 same as the serial path's because an episode is deterministic in (run config, seed) and the runner writes
 each episode's records in the same order. Locally a cluster is started with ``num_cpus`` CPUs and no
 dashboard; with ``address`` an existing cluster is joined (its workers need robomem installed). A cluster
@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 from robomem.errors import SimError
 
 if TYPE_CHECKING:
-    from robomem_sim.runner import EpisodeResult, RunConfig
+    from robomem_sim.episode_run import EpisodeResult
+    from robomem_sim.run_config import RunConfig
 
 __all__ = ["run_episodes_ray"]
 
@@ -23,7 +24,7 @@ _LOG = logging.getLogger(__name__)
 
 
 def _remote_run_episode(cfg: RunConfig, seed: int) -> EpisodeResult:
-    from robomem_sim.runner import run_episode
+    from robomem_sim.episode_run import run_episode
 
     return run_episode(cfg, seed)
 
@@ -34,7 +35,7 @@ def run_episodes_ray(
     num_cpus: Optional[int] = None,
     address: Optional[str] = None,
 ) -> Iterator[EpisodeResult]:
-    """Yield one :class:`~robomem_sim.runner.EpisodeResult` per seed, as episodes finish (any order).
+    """Yield one :class:`~robomem_sim.episode_run.EpisodeResult` per seed, as episodes finish (any order).
 
     Raises SimError when Ray is missing or the cluster cannot be reached; an episode that fails in a worker
     re-raises its error here (the episodes finished before it are already yielded, so ``--resume`` works).

@@ -162,6 +162,19 @@ def test_dropped_cases_are_counted_with_their_family_and_reason(episode: Episode
         assert TaskFamily(fam) and why and n > 0
 
 
+def test_every_dropped_case_reason_is_listed_in_the_readme(episode: Episode) -> None:
+    """README's table of dropped cases names every reason the generator gives (what the suite leaves out)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    reasons = set(generate_task_set(episode, per_family=1).exclusions)
+    for seed in range(4):
+        small = generate_episode(SimConfig.small(days=2), seed=seed)
+        reasons |= set(generate_task_set(small, per_family=1).exclusions)
+    assert reasons
+    for reason in reasons:
+        why = reason.partition(": ")[2]
+        assert f"| {why} " in readme or f"/ {why} |" in readme, f"README does not list the dropped case {why!r}"
+
+
 # ------------------------------------------------------------------------------- hard cases are kept
 
 
