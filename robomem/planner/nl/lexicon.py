@@ -237,7 +237,10 @@ COMMON_WORDS = tuple(
 )
 """Words every question uses: a misspelling of one of them ("waht", "teh", "tihs") is corrected."""
 _COMMON_SET = frozenset(COMMON_WORDS)
-_NOT_TYPOS = frozenset("too either neither whom whose ago sat lay lain laid hid far same".split())
+_NOT_TYPOS = frozenset(
+    """too either neither whom whose ago sat lay lain laid hid far same stow stowed snatch snatched nab nabbed
+    tuck tucked plonk plonked plop plopped stash stashed dump dumped shove shoved""".split()
+)
 """Words one letter away from a common word that are words themselves ("too" is not "took")."""
 
 

@@ -195,7 +195,8 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"\bmov(?:e|ed|ing)\b", r"\bmanipulat(?:e|ed|ing)\b", r"\bpicked\b", r"\bused\b", r"\bplayed with\b",
         r"\bput away\b", r"\btidied\b", r"\btid(?:y|ied) up\b", r"\bremoved?\b", r"\bget\b", r"\bgot\b",
         r"\brearrangement\b", r"\brelocation\b", r"\bpick-?up\b", r"\bpickups?\b", r"\btransport(?:ed|ing)?\b",
-        r"\bgetting\b",
+        r"\bgetting\b", r"\bsnatch(?:ed|ing)?\b", r"\bnab(?:bed|bing)?\b", r"\bseiz(?:e|ed|ing)\b",
+        r"\bscoop(?:ed)? up\b", r"\bretriev(?:e|ed|ing)\b", r"\bgather(?:ed|ing)?\b", r"\btook away\b",
     )),
     ("verbs", "place", (
         r"\bput\b", r"\bputting\b", r"\bplac(?:e|ed|ing)\b", r"\bset (?:down|it|them|the)\b",
@@ -205,6 +206,9 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"\brest(?:ed)?\b(?= (?:on|it))", r"\blaid\b", r"\blay\b", r"\bdropped off\b", r"\bput down\b",
         r"\bset down\b", r"\bput back\b", r"\breturned\b", r"\bbrought\b",
         r"\bmoved (?:it|them|the \w+) (?:to|onto|into)\b", r"\bend(?:ed)? up\b(?= on| in)",
+        r"\bstow(?:ed|ing)?\b", r"\btuck(?:ed|ing)?\b", r"\bplonk(?:ed|ing)?\b", r"\bplop(?:ped|ping)?\b",
+        r"\bdump(?:ed|ing)?\b", r"\bshov(?:e|ed|ing)\b", r"\bhid(?:e|den|ing)?\b", r"\bhung\b",
+        r"\bstuck\b", r"\bpopped\b", r"\bsat (?:it|them)\b",
     )),
     ("verbs", "see", (
         r"\bs(?:ee|aw|een)\b", r"\bspot(?:ted)?\b", r"\bnotic(?:e|ed)\b", r"\bobserv(?:e|ed)\b", r"\bcome across\b",
