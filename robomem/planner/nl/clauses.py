@@ -45,11 +45,13 @@ class Focus:
 
 
 _STARTERS = (
-    r"(?:so |and |but |then |now |ok |okay )?(?:could|can|would|will|please|where|what|which|when|how|who|whose|"
+    r"(?:(?:so|and|but|then|now|ok|okay) ){0,2}(?:could|can|would|will|please|where|what|which|when|how|who|whose|"
     r"did|do|does|have|has|had|is|are|was|were|take|go|show|bring|lead|guide|find|tell|navigate|head|get|walk|"
-    r"point|help|count|list|give|let|remind|any idea|do you)\b"
+    r"point|help|count|list|give|let|remind|any idea|do you|visit|drive|move|fetch|grab|check|look|search|"
+    r"locate|return|come|walk|steer|escort|retrieve|lets)\b"
 )
-_SPLIT = re.compile(r"(\?+|[.!;]+(?=\s|$)|:(?=\s)|\s[-\u2013\u2014]+\s|,\s*(?=" + _STARTERS + r"))")
+_SPLIT = re.compile(r"(\?+|[.!;]+(?=\s|$)|:(?=\s)|\s[-\u2013\u2014]+\s|,\s*(?=" + _STARTERS
+                    + r"|i (?:think|guess|believe|reckon|suppose|bet)\b))")
 
 _PEOPLE = (
     r"(?:(?:the|my|our|his|her|their|a) )?(?:grandma|grandpa|granny|grandmother|grandfather|mum|mom|mother|dad|"
@@ -64,6 +66,12 @@ _NARRATIVE = re.compile(
     r"(?:i|we|my|our|his|her|their|someone|somebody|everybody|everyone|nobody|people|he|she|they|the kids|"
     r"there (?:is|was|are|were|has been|have been)|it (?:is|was) (?!the \w+ (?:that|which|you))|" + _PEOPLE + r")\b"
 )
+# a statement about some other thing ("the alarm went off at 9", "the kids keep asking")
+_STATEMENT = re.compile(
+    r"^(?:the|a|an|this|that|our|some) (?:\w+ ){0,2}(?:went|goes|is|was|are|were|has|had|keeps?|kept|came|comes|"
+    r"started|starts|got|gets|looks?|looked|seems?|seemed|broke|fell|rang|arrived|left|says?|said|told|made|"
+    r"makes|needs?|wants?|sounded|happened|showed up)\b"
+)
 # ... unless it asks for something itself ("I'm looking for the mug", "I need to find my keys")
 _I_REQUEST = re.compile(
     r"^i (?:am |was )?(?:looking|searching|hunting) for\b|^(?:i|we) (?:need|want|would like|have|am trying|"
@@ -71,6 +79,9 @@ _I_REQUEST = re.compile(
 )
 _ROBOT = re.compile(r"^(?:(?:and|but|so|then) )?you (?!can\b|could\b|would\b|will\b|should\b|must\b|might\b|may\b|"
                     r"mind\b|know\b|see\b|please\b)\w+")
+_BY_YOU = re.compile(r"^(?:was it |is it |was |is )?(\w+(?: up| down| away)?) by you$")
+_YES_NO_TAG = re.compile(r"\b(?:yes or no|or not)$")
+_NEXT = re.compile(r"\b(?:the )?next (thing|object|item|one)\b|\bafter that\b|\band then what\b")
 _AUX = ("did", "have", "had", "were", "was", "are", "do", "has", "is")
 _PRONOUN = re.compile(r"\b(?:it|them|they|those|that one|this one|these|one)\b")
 _DUMMY_IT = re.compile(r"\bit (?:take|took|takes|was when|is when)\b|\b(?:what time|when|what day) (?:was|is) it\b"
@@ -87,6 +98,7 @@ _ELLIPSIS = re.compile(r"^(?:did|have|had|were|was|do) you(?: not| ever| really)
 _THERE = re.compile(r"(?<!\bgo )(?<!\bme )(?<!\bus )(?<!\bhead )(?<!\bget )\bthere\b")
 
 
+_SINCE_END = re.compile(r"\b(?P<prep>since|after)\s*$")
 _TIME_PREP = re.compile(r"^(?:at|around|about|on|in|during|since|after|before|until|by|from) ")
 _THEN = re.compile(r"\b(?:(?P<prep>since|after|before|until|till|at|around|from) )?"
                    r"(?:then|that time|that point|that moment)\b")
@@ -141,7 +153,7 @@ def _kind(clause: str, question: bool) -> str:
     """request | context | robot (a statement about the robot) | other."""
     if _I_REQUEST.search(clause):
         return "request"
-    if _NARRATIVE.search(clause):
+    if _NARRATIVE.search(clause) or _STATEMENT.search(clause) and not question:
         return "context"
     if _ROBOT.search(clause):
         return "request" if question else "robot"
@@ -151,7 +163,11 @@ def _kind(clause: str, question: bool) -> str:
 
 
 def _yes_no(clause: str) -> str:
-    """ "you took the mug" said as a question -> "did you took the mug"; "you have seen it" -> "have you seen it"."""
+    """ "you took the mug" said as a question -> "did you took the mug"; "you have seen it" -> "have you seen it";
+    "picked up by you" -> "did you picked up it"."""
+    by_you = _BY_YOU.match(clause)
+    if by_you:
+        return f"did you {by_you.group(1)} it"
     words = re.sub(r"^(?:and|but|so|then) ", "", clause).split()
     if len(words) > 1 and words[1] in _AUX:
         return " ".join([words[1], "you", *words[2:]])
@@ -161,31 +177,41 @@ def _yes_no(clause: str) -> str:
 @dataclass
 class _Ctx:
     things: list[str]  # noun phrases of objects the context named (newest last)
-    places: list[str]  # rooms the context named
+    places: list[str]  # rooms and receptacles the context named, with their preposition ("in the office")
     times: list[str]  # time phrases
+    clauses: list[str]  # statements about the robot that name no thing ("you put something new there")
 
 
 def _np(words: list[str], m: Mention) -> tuple[str, int]:
     """The noun phrase of mention m with its determiner (possessives read as "the") and the modifiers after it
     ("the mug you picked up", "a vase on the table"); returns it and the word index where it ends."""
     start = m.start - 1 if m.start > 0 and words[m.start - 1] in DETERMINERS else m.start
-    det = words[start] if start < m.start else "the"
+    det = words[start] if start < m.start else ("" if m.generic else "the")
     det = "the" if det in ("my", "her", "his", "our", "their", "your", "its", "this", "that") else det
     end = m.end
+    if m.generic and end < len(words) and _NP_TAIL.match(" ".join(words[end + 1 :])):
+        end += 1  # "something new on the table": the adjective is left out ("new" is no attribute of a thing)
     rest = " ".join(words[end:])
+    head = [w for w in (det, *words[m.start : m.end]) if w]
     if _NP_TAIL.match(rest):
         stop = re.search(r" , | and (?:i|we|my|then|so|now)\b| but ", " " + rest + " ")
         tail = rest[: stop.start()].strip() if stop else rest
         end += len(tail.split())
-        return " ".join([det, *words[m.start : m.end], *tail.split()]), end
-    return " ".join([det, *words[m.start : m.end]]), end
+        return " ".join([*head, *tail.split()]), end
+    return " ".join(head), end
 
 
 def _things(clause: str, knowledge: Knowledge, vocab: Mapping[str, str], attrs: frozenset[str]
             ) -> tuple[list[Mention], list[str]]:
+    """The things, receptacles and rooms a clause names that the memory knows (with a memory vocabulary: only
+    its own labels; "the alarm went off" names no thing of a house without an alarm), and the clause's words."""
     r = read(clause, knowledge, vocab, attrs)
+    words = r.tokens
     known = [m for m in r.mentions if m.start < m.end and m.kind != "unknown"
-             and not (m.generic and not m.attributes and m.kind == "object")]
+             and (m.generic or m.kind != "object" or not vocab or m.head in vocab or m.text in vocab)
+             and not (m.generic and not m.attributes and m.kind == "object" and not (
+                 words[m.start] in ("something", "anything") and (
+                     _NP_TAIL.match(" ".join(words[m.end :])) or _NP_TAIL.match(" ".join(words[m.end + 1 :])))))]
     return known, r.tokens
 
 
@@ -198,7 +224,10 @@ def _gather(clause: str, kind: str, c: _Ctx, knowledge: Knowledge, vocab: Mappin
         clause = _PRONOUN.sub(lambda _m: c.things.pop(), clause, count=1)
     mentions, words = _things(clause, knowledge, vocab, attrs)
     objs = [m for m in mentions if m.kind in ("object", "kind")]
-    if objs:
+    if kind == "robot" and objs and objs[0].generic:
+        c.clauses.append(clause)  # "you put something new on the table there": kept as said
+        objs = []
+    elif objs:
         np, _end = _np(words, objs[0])
         if kind == "robot":  # "you picked up the blue box earlier" -> "the blue box you picked up earlier"
             lead = " ".join(w for w in words[: objs[0].start] if w not in DETERMINERS)
@@ -206,11 +235,11 @@ def _gather(clause: str, kind: str, c: _Ctx, knowledge: Knowledge, vocab: Mappin
             np = " ".join(x for x in (np.split(" ", 1)[0], *words[objs[0].start : objs[0].end], lead, after) if x)
         c.things.append(np)
     elif kind == "robot":
-        c.things.append(clause)  # nothing to attach it to: kept as said
+        c.clauses.append(clause)  # nothing to attach it to: kept as said
     if said_time and not (c.things and said_time in c.things[-1]):
         c.times.append(said_time)
     c.places += [f"in the {m.text}" for m in mentions if m.kind == "room"]
-    if not objs:
+    if not objs and kind != "robot":
         dropped.append(clause)
 
 
@@ -228,8 +257,9 @@ def focus(question: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str,
         norm = _HEDGE.sub("", normalize(raw))
         if not norm:
             continue
+        q = q or bool(_YES_NO_TAG.search(norm))
         k = _kind(norm, q)
-        if k == "request" and _ROBOT.search(norm) and q:
+        if k == "request" and q and (_ROBOT.search(norm) or _BY_YOU.match(norm)):
             norm, yes_no = _yes_no(norm), True
         kinds.append((norm, k))
     if any(k == "request" for _n, k in kinds):  # "grandma wants to know: did you ...": nothing the question needs
@@ -248,7 +278,7 @@ def focus(question: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str,
         if yes_no and requests:
             return Focus(normalize(" , ".join(requests)), used=("a yes/no question",))  # "you took the mug?"
         return Focus(whole)
-    c = _Ctx([], [], [])
+    c = _Ctx([], [], [], [])
     dropped: list[str] = []
     used: list[str] = []
     for n, k in kinds:
@@ -265,22 +295,32 @@ def focus(question: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str,
     text = " , ".join(requests)
     mentions, _w = _things(text, knowledge, vocab, attribute_words)
     has_obj = any(m.kind in ("object", "kind") and not m.generic for m in mentions)
+    pron = next((p for p in _PRONOUN.finditer(text)
+                 if not any(d.start() <= p.start() < d.end() for d in _DUMMY_IT.finditer(text))), None)
     if c.things and not has_obj:
-        pron = next((p for p in _PRONOUN.finditer(text)
-                     if not any(d.start() <= p.start() < d.end() for d in _DUMMY_IT.finditer(text))), None)
         thing = c.things[-1]
-        if pron is not None:
+        nxt = _NEXT.search(text)
+        if nxt is not None:  # "you grabbed the mug - and then what? go to the next thing"
+            text = text[: nxt.start()] + f"the {nxt.group(1) or 'thing'} right after {thing}" + text[nxt.end() :]
+        elif pron is not None:
             text = text[: pron.start()] + thing + text[pron.end() :]
         else:
             text = f"{thing} , {text}"
         used.append(thing)
+    elif c.clauses and not has_obj:
+        text = f"{c.clauses[-1]} , {text}"
+        used.append(c.clauses[-1])
+    elif c.places and pron is not None and not any(m.kind in ("room", "receptacle") for m in mentions):
+        place = c.places[-1].split(" ", 1)[1]  # "how many times did you go into it" -> "... into the office"
+        text = text[: pron.start()] + place + text[pron.end() :]
+        used.append(place)
     if c.places and not any(m.kind in ("room", "receptacle") for m in mentions) and _THERE.search(text):
         text = _THERE.sub(c.places[-1], text, count=1)
         used.append(c.places[-1])
     if c.times and time is not None and extract_time(text, time).spec is None:
         said = c.times[-1]
         bare = _TIME_PREP.sub("", said)
-        anaphor = _THEN.search(text)
+        anaphor = _THEN.search(text) or _SINCE_END.search(text)
         if anaphor is not None and anaphor.group("prep"):  # "since then" -> "since 9 am"
             text = text[: anaphor.start()] + f"{anaphor.group('prep')} {bare}" + text[anaphor.end() :]
         elif anaphor is not None:

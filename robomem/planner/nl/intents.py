@@ -236,6 +236,7 @@ class _F:
     order: str  # ordered | unordered | ""
     where_pick: bool  # "where (did) you picked up X": the place it was picked up from
     where_place: bool  # "where (did) you put X": the place it was put
+    rec_asked: bool  # "which shelf did you put it on": the receptacle is what is asked
     from_prep: bool  # "from" / "off" before a receptacle or at the end ("picked it up from")
     text: str
 
@@ -260,10 +261,13 @@ def features(r: Reading, t: TimeParse) -> _F:
         attr_kind=r.cues.attribute_kind, post_attrs=bool(r.cues.post_attributes), from_prep=from_prep, text=r.text,
         gobj_single_attr=any(m.attributes and not m.plural for m in gobjs), order=r.cues.order,
         what_thing=any(m.determiner == "what" and m.start == m.end for m in gobjs),
-        ordinal_time=bool(re.search(r"\b(?:\w+|\d+(?:st|nd|rd|th)) time\b(?! (?:did|do|was|is|were))", r.text)
+        ordinal_time=bool(re.search(r"\b(?:\w+|\d+(?:st|nd|rd|th)) time\b(?! (?:did|do|was|is|were))"
+                                    r"|\b(?:\w+|\d+(?:st|nd|rd|th)) (?:pick-?up|occasion|put-down|drop-off)\b"
+                                    r"|\b(?:pick-?up|occasion|time) (?:number|no|#) ?\w+", r.text)
                           and r.cues.ordinal is not None),
         where_pick=bool(re.search(r"\bwhere (?:did |do |have )?you (?:\w+ )?(?:pick|picked|grab|grabbed|took|take|"
                                   r"get|got|collect|collected|lift|lifted)\b", r.text)),
+        rec_asked=any(m.determiner in ("which", "what") for m in r.of_kind("receptacle", generic=False)),
         where_place=bool(re.search(r"\bwhere (?:did |do |have )?you (?:\w+ )?(?:put|placed|place|left|leave|set|"
                                    r"dropped|drop)\b", r.text)),
     )
@@ -338,7 +342,7 @@ RULES: dict[Intent, Rule] = {
         0.75 if "where" in f.wh and f.subject == "robot" and "place" not in f.verbs and not f.recs else 0.0),
     I.PLACE_RECEPTACLE: lambda f: (
         0.0 if "place" not in f.verbs or not f.objs or f.subject == "user" or f.point or _q(f) and "where" not in f.wh
-        else 1.0 if (f.grec or "where" in f.wh or "which" in f.wh) and not f.recs else 0.0),
+        else 1.0 if (f.grec or "where" in f.wh or "which" in f.wh) and (not f.recs or f.rec_asked) else 0.0),
     I.RECEPTACLE_NEAR_OBJECT: lambda f: (
         1.0 if f.superlative in ("nearest", "farthest") and (f.grec or "which" in f.wh and not f.gobj) and f.objs
         and not f.recs else 0.0),

@@ -97,7 +97,8 @@ _BRITISH: dict[str, str] = {
 }  # fmt: skip
 
 _FILLER_PREFIX = re.compile(
-    r"^(?:(?:hey|hi|hello|ok|okay|so|um|uh|well|right|now|oh|yo|alright|excuse me|sorry)\b[ ,]*)+"
+    r"^(?:(?:hey|hi|hello|ok|okay|so|um|uh|well|right|now|oh|yo|alright|excuse me|sorry|quick one|one more thing|"
+    r"sorry to bother you|by the way|btw|also|anyway)\b[ ,]*)+"
     r"|^(?:robot|buddy|mate|stretch|assistant)\b[ ,]+"
 )
 _POLITE = re.compile(

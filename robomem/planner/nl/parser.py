@@ -31,6 +31,8 @@ _VALUE_INTENTS = frozenset({
     I.DURATION_OF, I.COUNT_CATEGORY, I.COUNT_PICKED, I.COUNT_ROOMS,
 })
 _ROOM_INTENTS = frozenset({I.ROOM_NOT_VISITED, I.ROOM_START, I.ROOM_END, I.ROOM_MOST_TIME})
+_FOCUS_FLOOR = 0.5
+"""Below this confidence, a request rewritten from its context is read again as the whole text said."""
 
 
 @dataclass(frozen=True)
@@ -71,13 +73,19 @@ class Parser:
         if not norm:
             return QueryPlan(I.NOT_UNDERSTOOD, confidence=0.0, text=norm, notes=("the question is empty",))
         focused = focus(question, self.knowledge, ctx.vocabulary, ctx.attribute_words, ctx.time)
-        context_notes = []
-        if focused.text and focused.text != norm:
-            context_notes.append(f"asked: {focused.text!r}" + (f" ({', '.join(focused.used)} from the context)"
-                                                               if focused.used else ""))
-            if focused.dropped:
-                context_notes.append(f"context left out: {'; '.join(focused.dropped)}")
-            norm = focused.text
+        if not focused.text or focused.text == norm:
+            return self._parse_normalized(norm, ctx, [])
+        context_notes = [f"asked: {focused.text!r}" + (f" ({', '.join(focused.used)} from the context)"
+                                                       if focused.used else "")]
+        if focused.dropped:
+            context_notes.append(f"context left out: {'; '.join(focused.dropped)}")
+        plan = self._parse_normalized(focused.text, ctx, context_notes)
+        if plan.confidence >= _FOCUS_FLOOR:
+            return plan
+        whole = self._parse_normalized(norm, ctx, ["the request alone was not understood: read as a whole"])
+        return whole if whole.confidence > plan.confidence and whole.confidence >= _FOCUS_FLOOR else plan
+
+    def _parse_normalized(self, norm: str, ctx: ParseContext, context_notes: list[str]) -> QueryPlan:
         tp = extract_time(norm, ctx.time)
         if tp.error:
             return QueryPlan(I.NOT_UNDERSTOOD, confidence=0.0, text=norm, notes=(f"the time: {tp.error}",))
@@ -235,8 +243,10 @@ class Parser:
                 raise _SlotError("neither longest nor shortest")
             return replace(plan, superlative=c.superlative, navigate=True)
         if intent in (I.MULTI_PICKED, I.MULTI_PLACED_RECEPTACLES):
+            tour = bool(c.order) and not ({"which", "where", "yesno"} & c.wh) and not r.text.startswith(
+                ("what", "list", "tell", "name"))  # "drop-off spots since 9, in order": a tour
             return replace(plan, ordered=c.order == "ordered" or "in which order" in r.text or "what order" in r.text,
-                           navigate=nav, time=tp.spec,
+                           navigate=nav or tour, time=tp.spec,
                            target=self._ref(objs[0], post) if objs and intent is I.MULTI_PICKED else None)
         if intent is I.CHANGES:
             counting = "how_many" in c.wh

@@ -129,12 +129,15 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     # (group, name, alternatives (regexes) over the text with mentions masked)
     ("wh", "how_many_times", (
         r"\bhow (?:many|much) times\b", r"\bhow often\b", r"\bnumber of times\b", r"\bhow frequently\b",
-        r"\bhow many visits\b", r"\bhow many time\b", r"\bhow much times?\b(?= (?:did |do |have )?you (?:go|went|enter|"
+        r"\bhow many visits\b", r"\bhow many time\b", r"\btimes (?:entered|visited|been|gone|went|picked|moved)\b",
+        r"\b(?:number|count) of (?:entries|visits|pickups)\b", r"\b(?:pick-?up|visit|entry) count\b",
+        r"\bhow much times?\b(?= (?:did |do |have )?you (?:go|went|enter|"
         r"visit|been|come|came)\b)",
     )),
     ("wh", "how_many", (
         r"\bhow many\b", r"\bnumber of\b", r"\bcount\b", r"\bhow much\b(?! time)", r"\btotal of\b", r"\bquantity\b",
-        r"\bhow numerous\b",
+        r"\bhow numerous\b", r"^total\b", r"\btotal (?:number|count)\b",
+        r"(?:^|, )(?:the |what )?(?:number|count|total)(?: of them| is)?\s*(?:,|$)",
     )),
     ("wh", "how_long", (
         r"\bhow long\b", r"\bhow much time\b", r"\bduration\b", r"\bhow many (?:minutes|seconds|hours)\b",
@@ -143,12 +146,13 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("wh", "when", (
         r"^when\b", r"\bwhen (?:did|was|were|is|do|does|have|had|will|would)\b", r"\bwhat time\b",
         r"\bat what point\b", r"\bwhich time\b", r"\bwhat hour\b", r"\bwhen\s*$",
-        r"\bwhat was the time\b", r"\btime at which\b",
+        r"\bwhat was the time\b", r"\btime at which\b", r"\bpick-?up time\b",
+        r"(?:^|, )(?:the |what |which )?(?:time|hour)\s*(?:,|$)",
     )),
     ("wh", "which_room", (
         r"\b(?:which|what) (?:room|part of the house|area|space)\b", r"\bin which room\b", r"\bwhat room\b",
         r"\bwhich room\b", r"\bthe room (?:where|in which|that|it is in|it was in)\b",
-        r"(?:^|, )(?:the )?room (?:at|in the|during|when|on|around|yesterday|today|this|last)\b",
+        r"(?:^|, )(?:the |your |which |what )?room (?:at|in the|during|when|on|around|yesterday|today|this|last)\b",
     )),
     ("wh", "where", (
         r"\bwhere\b", r"\bwhereabouts\b", r"\blocation of\b", r"\bwhat place\b",
@@ -163,6 +167,7 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"\b(?:color|colour|material|shape) (?:was|is) (?:it|that|the)\b",
         r"\bwhat was it made of\b",
         r"(?:^|, )(?:its |the |which |what )?(?:color|material|shape)(?: of it)?(?: , .*)?$",
+        r"^(?:color|material|shape) of\b",
     )),
     ("wh", "yesno", (
         r"^(?:did|have|has|had|was|were|is|are|do|does|whether|if)\b",
@@ -174,7 +179,8 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"\b(?:" + _NAV_VERBS + r")\b(?: (?:back|over|me|us|yourself|myself|on|straight))*"
         r"(?: (?:to|toward|towards|into|up to|in front of|near|where))\b",
         r"\bbring me (?:to|over to)\b", r"\btake me\b", r"\bshow me\b", r"\blead me\b", r"\bguide me\b",
-        r"\bhelp me (?:find|locate|get to)\b",
+        r"\bhelp me (?:find|locate|get to)\b", r"\bshow (?:him|her|them|us)\b",
+        r"^(?:go|head|walk|drive|navigate|return|come)\b(?! (?:on|ahead)\b)",
         r"\bi (?:am looking|need to find|want to find|want to go|need to go|would like to go|am searching)\b",
         r"\blooking for\b", r"\bcan i find\b", r"\bfind (?:me )?(?:the|a|an|any|my|some|one|all|every|each)\b",
         r"\blocate\b", r"\bget me to\b", r"\bgo see\b", r"\bgo check\b",
@@ -195,7 +201,8 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"\bmov(?:e|ed|ing)\b", r"\bmanipulat(?:e|ed|ing)\b", r"\bpicked\b", r"\bused\b", r"\bplayed with\b",
         r"\bput away\b", r"\btidied\b", r"\btid(?:y|ied) up\b", r"\bremoved?\b", r"\bget\b", r"\bgot\b",
         r"\brearrangement\b", r"\brelocation\b", r"\bpick-?up\b", r"\bpickups?\b", r"\btransport(?:ed|ing)?\b",
-        r"\bgetting\b", r"\bsnatch(?:ed|ing)?\b", r"\bnab(?:bed|bing)?\b", r"\bseiz(?:e|ed|ing)\b",
+        r"\bgetting\b", r"\btaked\b", r"\btooked\b", r"\bgrabed\b", r"\bhad (?:it|them) in (?:your|its) hands?\b",
+        r"\bsnatch(?:ed|ing)?\b", r"\bnab(?:bed|bing)?\b", r"\bseiz(?:e|ed|ing)\b",
         r"\bscoop(?:ed)? up\b", r"\bretriev(?:e|ed|ing)\b", r"\bgather(?:ed|ing)?\b", r"\btook away\b",
     )),
     ("verbs", "place", (
@@ -293,10 +300,12 @@ _ORDER = (
         r"\bin (?:the )?sequence\b", r"\bthe order (?:given|listed|stated)\b",
         r"(?<!since )(?<!before )\bthen\b", r"\bafterwards?\b", r"\bfollowed by\b", r"\bfirst\b.*\bthen\b",
         r"\bstarting with\b", r"\bsame order\b",
+        r"\b(?:this|that|the given|the listed) (?:exact |same )?order\b",
     )),
 )
 _SUPERLATIVES = (
-    ("nearest", _words("nearest", "closest", "next to", "nearby", "near", r"close(?:st)? to", "the least far",
+    ("nearest", _words("nearest", "closest", "most close", "more close", "most near", "more near", "next to",
+                       "nearby", "near", r"close(?:st)? to", "the least far",
                        "right by", "beside", "adjacent", r"(?:smallest|shortest|least|lowest|minimum) distance")),
     ("farthest", _words("farthest", "most distant", "furthest", r"far(?:thest)? away", "farther", "the most far",
                         "most far", "more far", "furthest away", "far from", "farthest away", "away from",
@@ -333,7 +342,8 @@ _POST_ATTR = re.compile(
     r"(?: (?:made|built|constructed) (?:of|from|out of))?"
     r"(?: (?:a|an|the|kind of|sort of|all|completely|mostly|in))? (?P<attrs>(?:\w+(?:-\w+)?)(?: (?:and|or|,) \w+)*?)"
     r"(?: in (?:color|colour|shape))?(?= |$)"
-    r"|\bmade (?:of|from|out of) (?P<mat>\w+)|\b(?:in|with|of) (?:a |the )?(?P<col>\w+) (?:color|colour|shade|hue)\b"
+    r"|\bmade (?:of|from|out of) (?P<mat>\w+)|\b(?:object|thing|item|one|stuff|something)s? of (?P<ofa>\w+)"
+    r"|\b(?:in|with|of) (?:a |the )?(?P<col>\w+) (?:color|colour|shade|hue)\b"
     r"|\b(?P<col2>\w+)-colored\b|\b(?P<shp>\w+)-shaped\b|\bwith (?:a |the )?(?P<shp2>\w+) shape\b"
     r"|\b(?:is|was|are|were) (?P<attrs3>\w+(?:-\w+)?)\b"
 )
@@ -438,6 +448,10 @@ def _mentions(words: list[str], knowledge: Knowledge, vocab: Mapping[str, str], 
         head_word = words[end - 1]
         if generic and head_word in ("something", "anything", "one"):
             det = det or ("any" if head_word == "anything" else "a")
+        if generic and kind == "object" and head_word in ("something", "anything", "everything"):
+            while end < len(words) and _is_attribute_word(words[end], knowledge, attr_words):
+                attrs.append(words[end])  # "something red"
+                end += 1
         out.append(Mention(j, end, " ".join(words[j:end]), phrase, tuple(attrs), kind, generic, plural_, det,
                            score=score))
         i = end
@@ -564,7 +578,7 @@ def read(text: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str, str]
             cues.ordinal = int(num.group(1))
     post: list[str] = []
     for m2 in _POST_ATTR.finditer(mtext):
-        for g in ("attrs", "mat", "col", "col2", "shp", "shp2", "attrs3"):
+        for g in ("attrs", "mat", "col", "col2", "shp", "shp2", "attrs3", "ofa"):
             said = m2.group(g)
             if said:
                 post.extend(x for x in re.split(r" (?:and|or|,) | ", said)
