@@ -76,7 +76,7 @@ class VoxelConfig:
     depth_smoothing: bool = True
     min_support: int = 2
     relative_support: float = 0.2
-    relative_support_cap: int = 50
+    relative_support_cap: int = 100
     support_window_s: float = 2.0
     negative_min_interval_s: float = 0.2
     device: str = "cpu"

@@ -87,19 +87,19 @@ def test_noise_shell_around_a_well_observed_surface_is_not_surface() -> None:
     """A voxel hit far less often than its most observed neighbour (the shell that axial noise spreads around a
     surface) is not surface; a labelled one is; something new beside a long-observed surface shows after at most
     relative_support * relative_support_cap frames; relative_support 0 turns the test off."""
-    cfg = VoxelConfig(pixel_stride=1, device="cpu", support_window_s=1e6)  # defaults: 0.2 and a cap of 50
+    cfg = VoxelConfig(pixel_stride=1, device="cpu", support_window_s=1e6)  # defaults: 0.2 and a cap of 100
     vm = VoxelMap(cfg)
     wall = torch.tensor([[0.025, 0.025, 2.025], [0.075, 0.025, 2.025]])
     shell = torch.tensor([[0.025, 0.025, 2.075]])  # the voxel behind the first wall voxel
     labelled = torch.tensor([[0.075, 0.025, 2.075]])  # behind the second, an object's voxel
     far = torch.tensor([[1.025, 0.025, 2.025]])  # no neighbour at all
     rgb = torch.zeros(2, 3, dtype=torch.uint8)
-    for i in range(100):
+    for i in range(150):
         vm.integrate(wall, rgb, T0 + i * 10**7)
-        if i % 12 == 0:  # 9 of 100 frames
+        if i % 8 == 0:  # 19 of 150 frames
             vm.integrate(shell, rgb[:1], T0 + i * 10**7 + 1)
             vm.integrate(far, rgb[:1], T0 + i * 10**7 + 2)
-        if i % 25 == 0:  # 4 of 100 frames
+        if i % 40 == 0:  # 4 of 150 frames
             vm.integrate(labelled, rgb[:1], T0 + i * 10**7 + 3, instance_ids=torch.tensor([3]))
 
     def surface() -> set[tuple[float, ...]]:
@@ -107,7 +107,7 @@ def test_noise_shell_around_a_well_observed_surface_is_not_surface() -> None:
 
     assert surface() == {(0.025, 0.025, 2.025), (0.075, 0.025, 2.025), (1.025, 0.025, 2.025),
                          (0.075, 0.025, 2.075)}
-    vm.integrate(shell, rgb[:1], T0 + 2 * 10**9)  # 10 frames >= 0.2 x min(100, 50): counts now
+    vm.integrate(shell, rgb[:1], T0 + 2 * 10**9)  # 20 frames >= 0.2 x min(150, 100): counts now
     assert (0.025, 0.025, 2.075) in surface()
     off = VoxelMap(dataclasses.replace(cfg, relative_support=0.0))
     for i in range(20):
