@@ -1,8 +1,10 @@
 """Redwood / Open3D reconstruction-system layout.
 
 * colour images in ``color/`` (Open3D, Redwood), ``colors/`` (Augmented ICL-NUIM as Open3D ships it), ``image/``
-  (Redwood scans) or ``rgb/``; depth images in ``depth/`` (16-bit PNG, mm); images are paired by the number in
-  their names (``00000.jpg`` with ``00000.png``), or by sorted order when names carry no number;
+  (Redwood scans) or ``rgb/`` - else the one folder named ``*-color`` (``livingroom1-color``); depth images in
+  ``depth/`` - else the one folder named ``*-depth*`` (``livingroom1-depth-clean``) - as 16-bit PNG in mm; images
+  are paired by the number in their names (``00000.jpg`` with ``00000.png``), or by sorted order when names carry
+  no number;
 * a trajectory in the Redwood ``.log`` format (http://redwood-data.org/indoor/fileformat.html): per frame a
   metadata line of three integers, the third being the frame number (1-based), then the 4x4 camera-to-world matrix
   in 4 lines. Found as ``trajectory.log``, else the one ``*.log`` / ``*traj*.txt`` file in the directory
@@ -160,16 +162,29 @@ def _intrinsics_json(path: Path) -> tuple[float, float, float, float, int, int]:
         raise DatasetError(f"{path} is not an Open3D camera intrinsic JSON ({type(exc).__name__}: {exc})") from None
 
 
+def _pick_dir(root: Path, names: tuple[str, ...], suffixes: tuple[str, ...]) -> Optional[Path]:
+    """The first of ``names`` that is a folder of ``root``; else the one folder whose name ends with one of
+    ``suffixes`` (``livingroom1-color``, ``livingroom1-depth-clean``). Raises DatasetError when several do."""
+    for n in names:
+        if (root / n).is_dir():
+            return root / n
+    cands = sorted(p for p in root.iterdir() if p.is_dir() and p.name.lower().endswith(suffixes))
+    if len(cands) > 1:
+        raise DatasetError(f"{root}: several candidate folders ({', '.join(p.name for p in cands)}); keep one, or "
+                           "link the one to use as " + "/ or ".join(names[:1]) + "/")
+    return cands[0] if cands else None
+
+
 def read_redwood(root: Path, options: ReaderOptions) -> Sequence:
     """List a Redwood/Open3D sequence directory. Raises DatasetError for a malformed layout."""
-    color_dir = next((root / n for n in COLOR_DIRS if (root / n).is_dir()), None)
-    depth_dir = root / "depth"
+    color_dir = _pick_dir(root, COLOR_DIRS, ("-color", "_color", "-rgb", "_rgb"))
+    depth_dir = _pick_dir(root, ("depth",), ("-depth", "_depth", "-depth-clean", "-depth-simulated"))
     missing = [n for n, ok in ((f"a colour folder ({'/, '.join(COLOR_DIRS)}/)", color_dir is not None),
-                               ("depth/", depth_dir.is_dir())) if not ok]
+                               ("depth/", depth_dir is not None)) if not ok]
     if missing:
         raise DatasetError(f"{root} is not a Redwood/Open3D sequence: missing {', '.join(missing)} "
                            f"(found: {', '.join(sorted(p.name for p in root.iterdir())[:10]) or 'nothing'})")
-    assert color_dir is not None
+    assert color_dir is not None and depth_dir is not None
     traj = find_trajectory(root, options)
     problems = ListingProblems()
     colors, depths = images_in(color_dir), images_in(depth_dir)

@@ -140,9 +140,10 @@ def write_7scenes(root: Path, frames: Sequence[RecordedFrame], *, jpeg_colour: b
 
 
 def write_redwood(root: Path, frames: Sequence[RecordedFrame], intr: Optional[CameraIntrinsics] = None, *,
-                  color_dir: str = "color", trajectory: str = "trajectory.log", first_number: int = 0,
+                  color_dir: str = "color", depth_dir: str = "depth", trajectory: str = "trajectory.log",
+                  first_number: int = 0,
                   drop_color: Sequence[int] = (), drop_depth: Sequence[int] = ()) -> None:
-    """Redwood / Open3D layout: ``<color_dir>/NNNNNN.jpg``, ``depth/NNNNNN.png`` (16-bit mm), the trajectory in
+    """Redwood / Open3D layout: ``<color_dir>/NNNNNN.jpg``, ``<depth_dir>/NNNNNN.png`` (16-bit mm), the trajectory in
     the Redwood ``.log`` format (``i i i+1`` metadata: the third number is the 1-based frame number) and, with
     ``intr``, ``camera_intrinsic.json`` (Open3D ``PinholeCameraIntrinsic``). Images are numbered from
     ``first_number``; ``drop_*`` frames have no colour / depth image (their pose is still written)."""
@@ -152,7 +153,7 @@ def write_redwood(root: Path, frames: Sequence[RecordedFrame], intr: Optional[Ca
         if i not in drop_color:
             _imwrite(root / color_dir / f"{n:06d}.jpg", f.rgb)
         if i not in drop_depth:
-            _imwrite(root / "depth" / f"{n:06d}.png", f.depth_mm)
+            _imwrite(root / depth_dir / f"{n:06d}.png", f.depth_mm)
         lines.append(f"{i} {i} {i + 1}")
         lines += [" ".join(f"{v:.8f}" for v in row) for row in f.pose]
     (root / trajectory).write_text("\n".join(lines) + "\n")

@@ -118,7 +118,7 @@ def test_7scenes_zipped_sequences_are_named(tmp_path: Path) -> None:
         read_sequence(tmp_path, "7scenes")
 
 
-@pytest.mark.parametrize("variant", ["augmented_icl_nuim", "one_based", "open3d"])
+@pytest.mark.parametrize("variant", ["augmented_icl_nuim", "one_based", "open3d", "redwood_download"])
 def test_redwood_variants_and_missing_images(variant: str, tmp_path: Path, recorded) -> None:
     frames, intr, _ = recorded
     root = tmp_path / "scene"
@@ -127,6 +127,9 @@ def test_redwood_variants_and_missing_images(variant: str, tmp_path: Path, recor
     elif variant == "one_based":  # image/ numbered from 1, a *.log trajectory
         write_redwood(root, frames, intr, color_dir="image", trajectory="scene.log", first_number=1,
                       drop_color=[3])
+    elif variant == "redwood_download":  # folders as unzipped from redwood-data.org
+        write_redwood(root, frames, None, color_dir="livingroom1-color", depth_dir="livingroom1-depth-clean",
+                      trajectory="livingroom1-traj.txt", drop_color=[3])
     else:
         write_redwood(root, frames, intr, drop_depth=[3])
         (root / "odometry.log").write_text("0 1 2\n1 0 0 0\n0 1 0 0\n0 0 1 0\n0 0 0 1\n")  # relative motion
@@ -153,6 +156,11 @@ def test_redwood_trajectory_choice(tmp_path: Path, recorded) -> None:
     (tmp_path / "a.log").unlink()
     (tmp_path / "b-traj.txt").unlink()
     with pytest.raises(DatasetError, match="no trajectory"):
+        read_sequence(tmp_path, "redwood")
+    (tmp_path / "x-depth-clean").mkdir()
+    (tmp_path / "x-depth-simulated").mkdir()
+    (tmp_path / "depth").rename(tmp_path / "y-depth")
+    with pytest.raises(DatasetError, match=r"several candidate folders \(x-depth-clean, x-depth-simulated, y-depth\)"):
         read_sequence(tmp_path, "redwood")
 
 
