@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any, ContextManager
+from typing import Any, Callable, ContextManager, Optional
 
 from robomem_sim.agents import Agent, EpisodeInfo, create_agents
 from robomem_sim.perception import PerceptionMode
@@ -17,7 +17,13 @@ from robomem_sim.types import TaskFamily
 
 from robomem.planner.base import PlannerAnswer
 
-__all__ = ["MULTI_GOAL_FAMILIES", "EpisodeResult", "expected_values", "run_episode"]
+__all__ = ["MULTI_GOAL_FAMILIES", "EpisodeResult", "Progress", "expected_values", "run_episode"]
+
+Progress = Callable[[float, str], None]
+"""Told how far an episode is (a fraction, 0..1) and what it is doing ("frames", "chance", "answers: <agent>")."""
+
+FRAMES_SHARE = 0.75
+"""The fraction of an episode's progress given to its frames (generation before, answers after)."""
 
 MULTI_GOAL_FAMILIES = (TaskFamily.MULTI_GOAL_UNORDERED.value, TaskFamily.MULTI_GOAL_ORDERED.value)
 
@@ -84,14 +90,19 @@ def _thread_limits(n: int) -> ContextManager[object]:
     return threadpool_limits(limits=n)
 
 
-def run_episode(cfg: RunConfig, episode_seed: int) -> EpisodeResult:
+def run_episode(cfg: RunConfig, episode_seed: int, progress: Optional[Progress] = None) -> EpisodeResult:
     """Run one episode with every agent in every perception mode. Deterministic in (cfg, episode_seed) in any
-    process (numeric libraries run ``cfg.torch_threads`` threads); safe to call in a Ray worker."""
+    process (numeric libraries run ``cfg.torch_threads`` threads); safe to call in a Ray worker. ``progress``
+    is told how far it is about 20 times per stage."""
     with _thread_limits(cfg.torch_threads):
-        return _run_episode(cfg, episode_seed)
+        return _run_episode(cfg, episode_seed, progress or _no_progress)
 
 
-def _run_episode(cfg: RunConfig, episode_seed: int) -> EpisodeResult:
+def _no_progress(fraction: float, what: str) -> None:
+    pass
+
+
+def _run_episode(cfg: RunConfig, episode_seed: int, progress: Progress) -> EpisodeResult:
     from robomem_sim.actions import ActionFeed
     from robomem_sim.chance import memoryless_levels
     from robomem_sim.episode import generate_episode, iter_frames, robot_actions
@@ -139,6 +150,9 @@ def _run_episode(cfg: RunConfig, episode_seed: int) -> EpisodeResult:
     n_actions = 0
     frames = iter_frames(episode)
     index = 0
+    n_frames = max(1, len(episode.frames))
+    every = max(1, n_frames // 20)
+    progress(0.02, "frames")
     while True:
         tr = time.perf_counter()
         frame = next(frames, None)
@@ -158,12 +172,15 @@ def _run_episode(cfg: RunConfig, episode_seed: int) -> EpisodeResult:
                 observe_s[_agent_key(a)] += time.perf_counter() - ta
             n_actions += len(events)
         index += 1
+        if index % every == 0:
+            progress(0.02 + FRAMES_SHARE * index / n_frames, "frames")
     for m, feed in feeds.items():
         for ev in feed.finish():
             for a in by_mode[m]:
                 a.observe_action(ev)
     t_frames = time.perf_counter() - t0
     renderer = episode.renderer()
+    progress(0.02 + FRAMES_SHARE, "chance")
     ts = time.perf_counter()
     chance = {t.task_id: memoryless_levels(t, episode, renderer, seed=cfg.seed) for t in tasks}
     chance_s = time.perf_counter() - ts
@@ -172,8 +189,9 @@ def _run_episode(cfg: RunConfig, episode_seed: int) -> EpisodeResult:
     records: list[dict[str, Any]] = []
     score_s = 0.0
     cache: dict[tuple[Any, ...], Any] = {}
-    for a in agents:
+    for n_done, a in enumerate(agents):
         key = _agent_key(a)
+        progress(0.05 + FRAMES_SHARE + (0.95 - FRAMES_SHARE) * n_done / max(1, len(agents)), f"answers: {key}")
         for task, vs in (task_variants if a.name in cfg.phrasing_agents else templates_only):
             for phrasing, p_index, asked in vs:
                 ta = time.perf_counter()
@@ -253,4 +271,5 @@ def _run_episode(cfg: RunConfig, episode_seed: int) -> EpisodeResult:
         "observe_seconds": {k: round(v, 3) for k, v in observe_s.items()},
         "answer_seconds": {k: round(v, 3) for k, v in answer_s.items()},
     }
+    progress(1.0, "done")
     return EpisodeResult(episode_seed, tuple(records), meta)

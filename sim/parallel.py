@@ -10,7 +10,7 @@ this module started is shut down when the iteration ends.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
 
 from robomem.errors import SimError
 
@@ -23,10 +23,25 @@ __all__ = ["run_episodes_ray"]
 _LOG = logging.getLogger(__name__)
 
 
-def _remote_run_episode(cfg: RunConfig, seed: int) -> EpisodeResult:
+def _remote_run_episode(cfg: RunConfig, seed: int, board: Any = None) -> EpisodeResult:
     from robomem_sim.episode_run import run_episode
 
-    return run_episode(cfg, seed)
+    if board is None:
+        return run_episode(cfg, seed)
+    return run_episode(cfg, seed, lambda fraction, what: board.set.remote(seed, fraction, what))
+
+
+class _ProgressBoard:
+    """A Ray actor the episode tasks tell how far they are; the driver reads it while it waits."""
+
+    def __init__(self) -> None:
+        self.state: dict[int, tuple[float, str]] = {}
+
+    def set(self, seed: int, fraction: float, what: str) -> None:
+        self.state[seed] = (fraction, what)
+
+    def get(self) -> dict[int, tuple[float, str]]:
+        return dict(self.state)
 
 
 def run_episodes_ray(
@@ -34,9 +49,11 @@ def run_episodes_ray(
     seeds: Sequence[int],
     num_cpus: Optional[int] = None,
     address: Optional[str] = None,
+    progress: Optional[Callable[[int, float, str], None]] = None,
 ) -> Iterator[EpisodeResult]:
     """Yield one :class:`~robomem_sim.episode_run.EpisodeResult` per seed, as episodes finish (any order).
 
+    ``progress`` (seed, fraction, what) is told how far the running episodes are about once a second.
     Raises SimError when Ray is missing or the cluster cannot be reached; an episode that fails in a worker
     re-raises its error here (the episodes finished before it are already yielded, so ``--resume`` works).
     """
@@ -59,9 +76,14 @@ def run_episodes_ray(
         started = True
     try:
         task = ray.remote(num_cpus=1, max_retries=0)(_remote_run_episode)
-        pending = [task.remote(cfg, int(s)) for s in seeds]
+        board = ray.remote(num_cpus=0)(_ProgressBoard).remote() if progress is not None else None
+        pending = [task.remote(cfg, int(s), board) for s in seeds]
         while pending:
-            done, pending = ray.wait(pending, num_returns=1)
+            done, pending = ray.wait(pending, num_returns=1, timeout=None if board is None else 1.0)
+            if board is not None and progress is not None:
+                state: dict[int, tuple[float, str]] = ray.get(board.get.remote())  # type: ignore[attr-defined,assignment]
+                for seed, (fraction, what) in sorted(state.items()):
+                    progress(seed, fraction, what)
             for ref in done:
                 try:
                     yield ray.get(ref)

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
 from robomem_sim.agents import AGENT_NAMES
 from robomem_sim.episode_run import MULTI_GOAL_FAMILIES, EpisodeResult, expected_values, run_episode
@@ -115,9 +115,26 @@ def done_episodes(out_dir: Path) -> set[int]:
 # ============================================================================================ a run
 
 
-def _serial(cfg: RunConfig, seeds: Sequence[int]) -> Iterator[EpisodeResult]:
+def _serial(cfg: RunConfig, seeds: Sequence[int],
+            progress: Callable[[int, float, str], None]) -> Iterator[EpisodeResult]:
     for s in seeds:
-        yield run_episode(cfg, s)
+        yield run_episode(cfg, s, lambda fraction, what, seed=s: progress(seed, fraction, what))
+
+
+class _EpisodeBar:
+    """Progress over episodes: those done plus the fraction of each running one (frames, then answers), so
+    the bar moves during the two long episodes of the default run (serial or on Ray)."""
+
+    def __init__(self, bar: Any, done: int) -> None:
+        self.bar = bar
+        self.done = done
+        self.running: dict[int, float] = {}
+
+    def __call__(self, seed: int, fraction: float, what: str) -> None:
+        self.running[seed] = max(self.running.get(seed, 0.0), min(1.0, float(fraction)))
+        self.bar.n = round(self.done + sum(self.running.values()), 2)
+        self.bar.set_postfix_str(f"seed {seed}: {what}", refresh=False)
+        self.bar.refresh()
 
 
 def run(
@@ -168,19 +185,21 @@ def run(
         file=sys.stderr,
         disable=not progress,
         dynamic_ncols=True,
+        bar_format="{l_bar}{bar}| {n:.2f}/{total} ep [{elapsed}<{remaining}{postfix}]",
     )
+    tracker = _EpisodeBar(bar, len(cfg.episode_seeds()) - len(todo))
     if use_ray and todo:
         from robomem_sim.parallel import run_episodes_ray
 
-        results: Iterator[EpisodeResult] = run_episodes_ray(cfg, todo, num_cpus=num_cpus, address=address)
+        results: Iterator[EpisodeResult] = run_episodes_ray(cfg, todo, num_cpus=num_cpus, address=address,
+                                                            progress=tracker if progress else None)
     else:
-        results = _serial(cfg, todo)
+        results = _serial(cfg, todo, tracker)
     try:
         for res in results:
             append_jsonl_atomic(out_dir / "episodes.jsonl", [res.meta])
             append_jsonl_atomic(out_dir / "log.jsonl", res.records)
-            bar.update(1)
-            bar.set_postfix_str(f"seed {res.seed}: {res.meta['frames']} frames, {res.meta['tasks']} tasks")
+            tracker(res.seed, 1.0, f"{res.meta['frames']} frames, {res.meta['tasks']} tasks")
     finally:
         bar.close()
     wall = time.perf_counter() - t0

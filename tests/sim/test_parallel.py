@@ -32,13 +32,14 @@ def _key(r):
     return (r["episode"], r["agent"], r["perception"], r["task_id"], r["phrasing"], r["phrasing_index"])
 
 
-def test_ray_matches_serial(tmp_path):
+def test_ray_matches_serial(tmp_path, capsys):
     serial = run(CFG, tmp_path / "serial", progress=False)
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
     try:
-        parallel = run(CFG, tmp_path / "ray", use_ray=True, progress=False)
+        parallel = run(CFG, tmp_path / "ray", use_ray=True, progress=True)  # the bar follows Ray's episodes
     finally:
         ray.shutdown()
+    assert "2.00/2 ep" in capsys.readouterr().err
     a = sorted(read_jsonl(tmp_path / "serial" / "log.jsonl"), key=_key)
     b = sorted(read_jsonl(tmp_path / "ray" / "log.jsonl"), key=_key)
     assert len(a) == len(b) > 0

@@ -124,9 +124,9 @@ def test_resume_skips_finished_episodes(first_run, monkeypatch, tmp_path):
     ran: list[int] = []
     real = runner.run_episode
 
-    def counting(cfg, seed):
+    def counting(cfg, seed, progress=None):
         ran.append(seed)
-        return real(cfg, seed)
+        return real(cfg, seed, progress)
 
     monkeypatch.setattr(runner, "run_episode", counting)
     assert main(["--resume", str(out), "--episodes", "2", "--no-progress"]) == 0
@@ -238,3 +238,19 @@ def test_run_config_roundtrip_and_sim_overrides():
     assert (sim.dynamics.min_interactions_per_day, sim.dynamics.max_interactions_per_day) == (3, 4)
     with pytest.raises(SimError, match="unknown key"):
         RunConfig.from_dict({"episodes": 1, "bogus": 2})
+
+
+def test_progress_moves_during_an_episode_and_the_bar_ends_full(tmp_path, capsys):
+    """An episode reports how far it is (frames, then each agent's answers); the bar counts fractions of
+    episodes, so it moves while the default run's two long episodes are running."""
+    cfg = runner.config_from_args(runner.build_parser().parse_args([*TINY, "--phrasings", "none"]))
+    seen: list[tuple[float, str]] = []
+    runner.run_episode(cfg, 0, lambda fraction, what: seen.append((fraction, what)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[0] < 0.5 and fractions[-1] == 1.0
+    whats = {w.partition(":")[0] for _, w in seen}
+    assert {"frames", "answers", "done"} <= whats
+    assert sum(1 for _, w in seen if w == "frames") >= 5  # several updates while the frames stream
+    runner.run(cfg, tmp_path / "bar", progress=True)
+    err = capsys.readouterr().err
+    assert "2.00/2 ep" in err and "seed 0: frames" in err
