@@ -240,3 +240,18 @@ def test_benchmark_writes_a_sequence_ingest_dir_reads(fmt: str, tmp_path: Path, 
     args = [a.replace("MEMORY_DIR", str(tmp_path / "mem")) for a in command[2:]]
     rc, out, _ = _run(Path(args[0]), fmt, tmp_path / "mem", capsys, *shlex.split(" ".join(args[5:])))
     assert rc == 0 and out["report"]["frames_ingested"] == 5
+
+
+def test_tum_broken_ground_truth_rows_skip_their_frames(tmp_path: Path, recorded) -> None:
+    frames, intr, _ = recorded
+    stamps = write_tum(tmp_path, frames[:4], gt_rate_hz=30.0)  # one sample per frame, at the frame's stamp
+    gt = (tmp_path / "groundtruth.txt").read_text().splitlines()
+    rows = {round(float(line.split()[0]), 2): k for k, line in enumerate(gt) if not line.startswith("#")}
+    k1, k2 = rows[round(stamps[1], 2)], rows[round(stamps[2], 2)]
+    gt[k1] = gt[k1].split()[0] + " nan 0 1 0 0 0 1"  # NaN position
+    gt[k2] = gt[k2].split()[0] + " 1 0 1 0 0 0 0"  # zero quaternion: no rotation
+    (tmp_path / "groundtruth.txt").write_text("\n".join(gt) + "\n")
+    seq = read_sequence(tmp_path, "tum", ReaderOptions(intrinsics=_intr(intr), pose_max_gap_s=0.01))
+    p = seq.problems
+    assert len(seq.records) == 2 and p.without_pose + p.broken_poses == 2
+    assert [r.stamp_ns for r in seq.records] == [int(round(stamps[i] * 1e6)) * 1000 for i in (0, 3)]
