@@ -113,6 +113,13 @@ class ObjectConfig:
     (``voxel.removal_margin``), which small objects on a surface never get past.
     cluster_unlabelled: frames without masks are segmented by removing the floor plane and DBSCAN-clustering
     the rest (eps = max(cluster_eps, 3 voxels), m); segments get image-crop features when the encoder has images.
+    Per-frame association (``mask_ids: per_frame``): a segment matches a present instance or a tentative
+    candidate when within ``match_distance`` and similar (feature cosine >= ``match_similarity``, or a label
+    the track was seen with, or box overlap >= ``overlap_min`` with cosine >= ``overlap_similarity``); all
+    segments of a frame are matched jointly. confirm_sightings: sightings (frames) before a candidate becomes an
+    instance (1 = at once); tentative_window_s: a candidate not re-sighted for this long (s) is dropped.
+    vanish_min_frames: frames of seen-empty evidence (carved / seen through, without a sighting in between)
+    before an instance vanishes.
     """
 
     mask_ids: MaskIdMode = MaskIdMode.PER_FRAME
@@ -126,12 +133,18 @@ class ObjectConfig:
     seen_through_margin: float = 0.03
     seen_through_fraction: float = 0.7
     seen_through_min_voxels: int = 3
+    overlap_min: float = 0.3
+    overlap_similarity: float = 0.5
+    confirm_sightings: int = 1
+    tentative_window_s: float = 30.0
+    vanish_min_frames: int = 2
 
     def validate(self) -> None:
         _positive(self, "match_distance", "min_points", "cluster_eps", "seen_through_min_voxels")
+        _positive(self, "confirm_sightings", "tentative_window_s", "vanish_min_frames")
         _non_negative(self, "seen_through_margin")
         check_unit(self, "match_similarity", "reid_similarity", "vanish_fraction", "seen_through_fraction",
-                   where="objects")
+                   "overlap_min", "overlap_similarity", where="objects")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -171,7 +171,9 @@ def eval_memory_config(
     """The memory config of the evaluation agents in ``perception`` mode.
 
     Mask ids are persistent only in ``gt_ids`` (a perfect tracker); in every other mode they are per-frame
-    segments and the memory re-identifies objects itself. ``static``: the static-map baseline (no removal).
+    segments and the memory re-identifies objects itself; with a noisy detector (spurious segments) a segment
+    must be seen in two frames before it becomes an instance (``objects.confirm_sightings``). ``static``: the
+    static-map baseline (no removal).
     The future-stamp check against the wall clock is off (``ingest.max_future_s = 0``): simulated time has
     nothing to do with the machine's clock; the action-vs-newest-frame clock check allows a week
     (``actions.max_lead_s``): the baselines skip frames on purpose, and the time base is one clock.
@@ -180,6 +182,8 @@ def eval_memory_config(
     objects = ObjectConfig(
         mask_ids=MaskIdMode.PERSISTENT if perception.persistent_ids else MaskIdMode.PER_FRAME,
         min_points=config.min_points,
+        # a detector with false positives: a segment becomes an instance only when seen again
+        confirm_sightings=2 if perception.noisy else 1,
     )
     cfg = MemoryConfig(voxel=voxel, objects=objects, encoder=EncoderConfig(backend=config.encoder),
                        ingest=IngestConfig(max_future_s=0.0), actions=ActionConfig(max_lead_s=ACTION_LEAD_S))

@@ -27,6 +27,7 @@ import numpy as np
 
 from robomem.core.action_log import LoggedAction, Resolution
 from robomem.core.geometry import is_rotation
+from robomem.core.objects import ObjectInstance
 from robomem.core.state import MemoryState
 from robomem.core.trajectory import room_of
 from robomem.core.types import NO_INSTANCE, ActionEvent, ActionKind, Box3D, NodeKind
@@ -140,6 +141,11 @@ def _resolve(
         if found is not None:
             iid0 = found[1].get(a.segment_id)
             iid = objs.canonical(iid0) if iid0 is not None else None
+            if iid is None:  # a segment not confirmed yet: the robot acting on it confirms it
+                iid = objs.confirm_segment(found[0], a.segment_id)
+                if iid is not None:
+                    update_relations(state, [iid], a.stamp_ns)
+                    state.pending.instance_changed(iid)
             if iid is not None:
                 return iid, Resolution.SEGMENT
     if a.kind is ActionKind.PLACE and state.actions.holding is not None:
@@ -172,9 +178,12 @@ def _apply(state: MemoryState, a: LoggedAction) -> None:
     if a.kind is ActionKind.PICK:
         if iid is not None:
             inst = state.objects.get(iid)
+            put_down = state.objects.after_pick(iid, a.stamp_ns)  # decides the moved-object hypotheses about it
             if state.objects.pick(iid, a.stamp_ns):
                 state.graph.close_all(iid, a.stamp_ns)
                 state.voxels.relabel_instance(iid, NO_INSTANCE)  # the voxels at the old place are not the object
+            if put_down is not None:  # seen where it was put before the pick was reported
+                merge_instances(state, iid, put_down, a.stamp_ns)
             elif not inst.present and (inst.current.vanished_ns or 0) > a.stamp_ns:
                 inst.placements[-1] = replace(inst.current, vanished_ns=a.stamp_ns)  # seen gone after the pick
             state.pending.instance_changed(iid)
@@ -213,10 +222,23 @@ def _fresh_instance_at(state: MemoryState, iid: int, a: LoggedAction) -> Optiona
         if other.first_seen_ns < since or other.first_seen_ns < inst.current.last_seen_ns:
             continue
         d = float(np.linalg.norm(np.subtract(other.current.position, a.gripper_position)))
-        if d <= best_d and (a.label_hint == "" or a.label_hint in other.label_votes or other.label in inst.label_votes
-                            or not other.label_votes):
+        if d <= best_d and _looks_like(state, inst, other, a.label_hint):
             best, best_d = other.instance_id, d
     return best
+
+
+def _looks_like(state: MemoryState, held: ObjectInstance, other: ObjectInstance, label_hint: str) -> bool:
+    """Whether ``other`` (seen where ``held`` was put) can be ``held``: the event's label or the held object's
+    labels name it, or their features agree; an object with another name next to the gripper is not it."""
+    if not other.label_votes:
+        return True
+    if label_hint and label_hint in other.label_votes:
+        return True
+    if other.label in held.label_votes:
+        return True
+    if held.feature is not None and other.feature is not None:
+        return float(np.dot(held.feature, other.feature)) >= state.config.objects.match_similarity
+    return not held.label_votes
 
 
 def record_action(

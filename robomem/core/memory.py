@@ -30,6 +30,7 @@ from robomem.core.atomic_store import Opened
 from robomem.core.episodic import KeyframeStore
 from robomem.core.features import TextFeatures
 from robomem.core.frame import check_frame
+from robomem.core.hypotheses import MoveHypothesis
 from robomem.core.objects import ObjectStore
 from robomem.core.persistence import load_state, load_state_from, save_state
 from robomem.core.pipeline import IngestPipeline
@@ -246,6 +247,12 @@ class SpatioSemanticMemory(MemoryQueries):
     def instances(self, include_vanished: bool = True) -> list[InstanceSummary]:
         with self._reading() as q:
             return q.instances(include_vanished)
+
+    def hypotheses(self, open_only: bool = True) -> tuple[MoveHypothesis, ...]:
+        """Moved-object hypotheses (:mod:`robomem.core.hypotheses`): the open ones, or all with how they were
+        resolved (moved / distinct / dropped, when and on what evidence)."""
+        with self._reading() as q:
+            return q.hypotheses(open_only)
 
     def regions(self) -> Sequence[Region]:
         return self.state.regions

@@ -1,17 +1,21 @@
 """Object instances with a position history, and their re-identification when they move.
 
 A frame's segments (from an instance mask) become :class:`SegmentObservation` s. :meth:`ObjectStore.assign`
-maps each to an instance:
+maps them to instances jointly per frame (:mod:`robomem.core.association`: gated costs on position, box overlap,
+feature and label similarity, Hungarian assignment) against the present instances and the *tentative*
+candidates. A segment that matches nothing starts a candidate; after ``confirm_sightings`` sightings it becomes
 
-1. a *present* instance nearby (centroid within ``match_distance``) with a similar feature: same object,
-   same place; its current placement is updated;
-2. else a *vanished* instance (its place was seen empty) with a feature similarity >= ``reid_similarity``:
-   the object was moved; a new placement is appended (one instance, two intervals);
-3. else a new instance.
+1. a *vanished* instance seen again at its old place (the "gone" was wrong) or at a new place (feature similarity
+   >= ``reid_similarity``: the object was moved; a new placement is appended - one instance, two stays);
+2. else a new instance, with a moved-object hypothesis (:mod:`robomem.core.hypotheses`) when a present object of
+   its kind elsewhere has not been sighted since it appeared.
 
-When an instance vanishes later (its old place is seen empty), :meth:`ObjectStore.deferred_reid` looks for a
-present instance of the same kind that appeared after it was last seen with a matching feature and merges
-it in, so "seen at the new place before the old place was re-checked" still yields one instance.
+Candidates that are not re-sighted within ``tentative_window_s`` leave nothing behind (spurious segments).
+Labels are counts (the reported label is the most frequent one), so a flickering label stays one instance.
+An instance vanishes only after ``vanish_min_frames`` frames of seen-empty evidence (:meth:`note_empty`), never
+from missed detections. When it vanishes, :meth:`ObjectStore.deferred_reid` resolves its open hypotheses (moved:
+the newer instance is merged in) or looks for a newer present instance with a matching feature, so "seen at the
+new place before the old place was re-checked" still yields one instance.
 
 With ``MaskIdMode.PERSISTENT`` the segment ids are trusted object ids (simulator ground truth, a tracker).
 """
@@ -19,120 +23,38 @@ With ``MaskIdMode.PERSISTENT`` the segment ids are trusted object ids (simulator
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
-from typing import Any, Optional
+from collections import OrderedDict
+from dataclasses import replace
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from robomem.config import MaskIdMode, ObjectConfig
+from robomem.core.association import AssociationGates, Candidate, SegmentView, TrackView, associate
+from robomem.core.hypotheses import HypothesisBook, HypothesisStatus, MoveHypothesis
+from robomem.core.instances import (
+    AssignResult,
+    ObjectInstance,
+    SegmentObservation,
+    candidate_sighting,
+    cosine,
+    place_distance_of,
+    place_key,
+    placement_from_json,
+    placement_to_json,
+    top_label,
+    unit,
+    update_box,
+)
 from robomem.core.types import Box3D, NodeKind, Placement
 from robomem.errors import MemoryStateError, PersistenceError
 
 log = logging.getLogger(__name__)
 
+_RECENT_CANDIDATE_FRAMES = 64
+"""Frames whose tentative segments an action's segment hint can still name."""
+
 Vec3 = tuple[float, float, float]
-
-
-@dataclass(frozen=True, eq=False)
-class SegmentObservation:
-    """One segment of one frame, in the world frame.
-
-    ``points_world``: (K,3) float32 points of the segment; ``feature``: (D,) float32 unit vector or None.
-    """
-
-    segment_id: int
-    label: str
-    kind: NodeKind
-    points_world: np.ndarray
-    feature: Optional[np.ndarray]
-
-    @property
-    def centroid(self) -> Vec3:
-        c = self.points_world.mean(axis=0)
-        return (float(c[0]), float(c[1]), float(c[2]))
-
-    @property
-    def box(self) -> Box3D:
-        lo = self.points_world.min(axis=0)
-        hi = self.points_world.max(axis=0)
-        return Box3D((float(lo[0]), float(lo[1]), float(lo[2])), (float(hi[0]), float(hi[1]), float(hi[2])))
-
-
-@dataclass
-class ObjectInstance:
-    """Mutable record of one instance (owned by :class:`ObjectStore`; queries get frozen summaries).
-
-    ``placements`` is time-ordered; the last one is current. ``present`` is False once the current place
-    was seen empty. ``feature`` is the running mean of segment features (unit length, float32).
-    """
-
-    instance_id: int
-    kind: NodeKind
-    label: str
-    feature: Optional[np.ndarray]
-    placements: list[Placement]
-    present: bool = True
-    n_observations: int = 0
-    peak_voxels: int = 0
-    label_votes: dict[str, int] = field(default_factory=dict)
-    source_key: Optional[int] = None  # persistent mask id, when MaskIdMode.PERSISTENT
-    provisional: bool = False  # the current place came from an action (gripper pose), not yet seen there
-
-    @property
-    def current(self) -> Placement:
-        return self.placements[-1]
-
-    @property
-    def first_seen_ns(self) -> int:
-        return self.placements[0].first_seen_ns
-
-    @property
-    def last_seen_ns(self) -> int:
-        return max(p.last_seen_ns for p in self.placements)
-
-    def placement_at(self, t_ns: int) -> Optional[Placement]:
-        """The placement valid at ``t_ns`` (seen there at or before t and not yet seen gone), if any."""
-        for p in reversed(self.placements):
-            if p.first_seen_ns <= t_ns and (p.vanished_ns is None or t_ns < p.vanished_ns):
-                return p
-        return None
-
-
-@dataclass(frozen=True)
-class AssignResult:
-    """segment id -> instance id for one frame, plus what happened."""
-
-    segment_to_instance: dict[int, int]
-    created: tuple[int, ...]
-    moved: tuple[int, ...]  # re-identified at a new place
-    updated: tuple[int, ...]
-
-
-def _cos(a: Optional[np.ndarray], b: Optional[np.ndarray]) -> Optional[float]:
-    if a is None or b is None:
-        return None
-    return float(np.dot(a, b))
-
-
-def _dist(a: Vec3, b: Vec3) -> float:
-    return float(np.linalg.norm(np.subtract(a, b)))
-
-
-def _place_key(p: Placement) -> tuple[float, ...]:
-    return (*p.position, *p.box.min_xyz, *p.box.max_xyz)
-
-
-def _place_distance(p: Placement, xyz: Vec3) -> float:
-    """Smaller of the distance from ``xyz`` to the placement's centroid and to its box (0 inside), m."""
-    c = np.asarray(xyz)
-    lo, hi = np.asarray(p.box.min_xyz), np.asarray(p.box.max_xyz)
-    d_box = float(np.linalg.norm(np.maximum(np.maximum(lo - c, c - hi), 0.0)))
-    return min(_dist(p.position, xyz), d_box)
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = float(np.linalg.norm(v))
-    return (v / n).astype(np.float32) if n > 0 else v.astype(np.float32)
 
 
 class ObjectStore:
@@ -146,6 +68,12 @@ class ObjectStore:
         self._merged_into: dict[int, int] = {}  # id merged away -> the id it was merged into
         # current (position, box min, box max) of every *present* instance, for the vectorised nearby search
         self._positions: dict[int, tuple[float, ...]] = {}
+        self._candidates: dict[int, Candidate] = {}  # tentative instances (negative keys), never saved
+        self._next_candidate = -1
+        self.hypotheses = HypothesisBook()
+        # transient: recent frames' segment -> candidate key, and candidate key -> the instance it became
+        self._candidate_frames: OrderedDict[int, dict[int, int]] = OrderedDict()
+        self._confirmed_as: OrderedDict[int, int] = OrderedDict()
 
     # ------------------------------------------------------------------------------------------- access
     def __len__(self) -> int:
@@ -190,95 +118,185 @@ class ObjectStore:
 
     # ------------------------------------------------------------------------------------------- update
     def assign(self, segments: list[SegmentObservation], stamp_ns: int) -> AssignResult:
-        """Match this frame's segments to instances, creating / moving instances as needed."""
+        """Match this frame's segments to instances, creating / moving instances as needed.
+
+        Per-frame ids (the default): joint gated assignment (:mod:`robomem.core.association`) to the present
+        instances and the tentative candidates; a segment that matches nothing starts a candidate, which becomes an
+        instance (new, re-identified or moved) after ``confirm_sightings`` sightings. Persistent ids (a tracker):
+        the id says which instance it is.
+        """
+        if self.config.mask_ids is MaskIdMode.PERSISTENT:
+            return self._assign_persistent(segments, stamp_ns)
+        return self._assign_per_frame(segments, stamp_ns)
+
+    def _assign_persistent(self, segments: list[SegmentObservation], stamp_ns: int) -> AssignResult:
         mapping: dict[int, int] = {}
         created: list[int] = []
         moved: list[int] = []
         updated: list[int] = []
-        taken: set[int] = set()
-        persistent = self.config.mask_ids is MaskIdMode.PERSISTENT
-        ids = np.fromiter(self._positions.keys(), dtype=np.int64, count=len(self._positions))
-        pos = np.array(list(self._positions.values()), dtype=np.float64).reshape(-1, 9)
         for seg in sorted(segments, key=lambda s: -len(s.points_world)):
             if len(seg.points_world) < self.config.min_points:
                 continue
-            inst = self._match_persistent(seg) if persistent else self._match_present(seg, taken, ids, pos)
-            near = inst is not None and _place_distance(inst.current, seg.centroid) <= self.config.match_distance
-            if inst is not None and inst.present and near:
-                self._observe_same_place(inst, seg, stamp_ns)
-                updated.append(inst.instance_id)
+            inst = self._match_persistent(seg)
+            if inst is None:
+                inst = self._create(seg.kind, dict({seg.label: 1} if seg.label else {}), seg.feature,
+                                    Placement(seg.centroid, seg.box, stamp_ns, stamp_ns), 1, seg.segment_id)
+                created.append(inst.instance_id)
             else:
-                if inst is None and not persistent:
-                    inst = self._reidentify(seg, taken)
-                near_old = inst is not None and (
-                    _place_distance(inst.current, seg.centroid) <= self.config.match_distance
-                )
-                gone_at = inst.current.vanished_ns if inst is not None else None
-                if inst is not None and not inst.present and near_old and gone_at is not None and stamp_ns <= gone_at:
+                near = place_distance_of(inst.current, seg.centroid) <= self.config.match_distance
+                gone_at = inst.current.vanished_ns
+                if inst.present and near:
+                    self._observe_same_place(inst, seg, stamp_ns)
+                    updated.append(inst.instance_id)
+                elif near and gone_at is not None and stamp_ns <= gone_at:
                     # a frame from before it left (e.g. the robot's pick was reported before this frame came):
                     # it was there then; no live sighting (the segment's points stay unlabelled)
-                    self._fuse(inst, seg)
+                    self._fuse(inst, seg.feature, seg.label)
                     inst.placements[-1] = replace(inst.current, last_seen_ns=max(inst.current.last_seen_ns, stamp_ns))
-                    taken.add(inst.instance_id)
                     continue
-                if inst is not None and not inst.present and near_old:
-                    # seen again where it was seen gone: the "gone" was wrong (or it was put back); one stay
+                elif near:  # seen again where it was seen gone: the "gone" was wrong (or it was put back)
                     self._revive(inst)
                     self._observe_same_place(inst, seg, stamp_ns)
                     updated.append(inst.instance_id)
-                elif inst is not None:
-                    self._move(inst, seg, stamp_ns)
-                    moved.append(inst.instance_id)
                 else:
-                    inst = self._create(seg, stamp_ns)
-                    created.append(inst.instance_id)
-            self._positions[inst.instance_id] = _place_key(inst.current)
-            taken.add(inst.instance_id)
+                    self._move(inst, Placement(seg.centroid, seg.box, stamp_ns, stamp_ns))
+                    self._fuse(inst, seg.feature, seg.label)
+                    moved.append(inst.instance_id)
+            self._positions[inst.instance_id] = place_key(inst.current)
             mapping[seg.segment_id] = inst.instance_id
         return AssignResult(mapping, tuple(created), tuple(moved), tuple(updated))
+
+    def _gates(self) -> AssociationGates:
+        c = self.config
+        return AssociationGates(c.match_distance, c.match_similarity, c.overlap_min, c.overlap_similarity)
+
+    def _assign_per_frame(self, segments: list[SegmentObservation], stamp_ns: int) -> AssignResult:
+        cfg = self.config
+        mapping: dict[int, int] = {}
+        to_candidate: dict[int, int] = {}
+        buckets: dict[str, list[int]] = {"created": [], "moved": [], "updated": []}
+        segs = sorted((s for s in segments if len(s.points_world) >= cfg.min_points),
+                      key=lambda s: (-len(s.points_world), s.segment_id))
+        views = [SegmentView(s.kind, s.centroid, s.box, None if s.feature is None else unit(s.feature), s.label)
+                 for s in segs]
+        tracks = [
+            TrackView(i.instance_id, i.kind, i.current.position, i.current.box, i.feature, i.label_votes)
+            for i in sorted(self._instances.values(), key=lambda i: i.instance_id) if i.present
+        ] + [c.view() for c in sorted(self._candidates.values(), key=lambda c: -c.key)]
+        match = associate(views, tracks, self._gates())
+        for k, seg in enumerate(segs):
+            key = match.get(k)
+            if key is not None and key > 0:
+                inst = self._instances[key]
+                self._observe_same_place(inst, seg, stamp_ns)
+                self._positions[key] = place_key(inst.current)
+                buckets["updated"].append(key)
+                mapping[seg.segment_id] = key
+                continue
+            cand = self._candidates.get(key) if key is not None else None
+            if cand is None:
+                cand = self._new_candidate(seg, views[k].feature, stamp_ns)
+            else:
+                candidate_sighting(cand, seg, views[k].feature, stamp_ns)
+            if cand.sightings < cfg.confirm_sightings:
+                to_candidate[seg.segment_id] = cand.key
+                continue
+            outcome = self._confirm(cand, stamp_ns)
+            if outcome is None:
+                continue
+            iid, bucket = outcome
+            buckets[bucket].append(iid)
+            mapping[seg.segment_id] = iid
+        window = int(cfg.tentative_window_s * 1e9)
+        for ck in [k for k, c in self._candidates.items() if stamp_ns - c.last_seen_ns > window]:
+            del self._candidates[ck]
+        self._sighted(set(mapping.values()), stamp_ns)
+        if to_candidate:
+            self._candidate_frames[stamp_ns] = {**self._candidate_frames.get(stamp_ns, {}), **to_candidate}
+            self._candidate_frames.move_to_end(stamp_ns)
+            while len(self._candidate_frames) > _RECENT_CANDIDATE_FRAMES:
+                self._candidate_frames.popitem(last=False)
+        return AssignResult(mapping, tuple(buckets["created"]), tuple(buckets["moved"]), tuple(buckets["updated"]),
+                            to_candidate)
+
+    def confirm_segment(self, frame_stamp_ns: int, segment_id: int) -> Optional[int]:
+        """The instance a tentative segment of a recent frame is (confirming its candidate now: the robot acted on
+        it, so it is real), or None when that segment was no candidate or its candidate was dropped."""
+        key = self._candidate_frames.get(frame_stamp_ns, {}).get(segment_id)
+        if key is None:
+            return None
+        if key in self._confirmed_as:
+            return self.canonical(self._confirmed_as[key])
+        cand = self._candidates.get(key)
+        if cand is None:
+            return None
+        outcome = self._confirm(cand, cand.last_seen_ns)
+        return outcome[0] if outcome is not None else None
+
+    def _new_candidate(self, seg: SegmentObservation, feature: Optional[np.ndarray], stamp_ns: int) -> Candidate:
+        cand = Candidate(self._next_candidate, seg.kind, {seg.label: 1} if seg.label else {}, feature,
+                         seg.centroid, seg.box, stamp_ns, stamp_ns)
+        self._next_candidate -= 1
+        self._candidates[cand.key] = cand
+        return cand
+
+    def candidates(self) -> int:
+        """How many tentative (unconfirmed) instances there are now."""
+        return len(self._candidates)
+
+    def _confirm(self, cand: Candidate, stamp_ns: int) -> Optional[tuple[int, str]]:
+        """A candidate seen often enough: a vanished instance re-identified (back at its place, or moved), or a new
+        instance. Returns (instance id, "created" | "moved" | "updated"), or None for a sighting from before the
+        instance's known departure."""
+        self._candidates.pop(cand.key, None)
+        outcome = self._confirm_as(cand, stamp_ns)
+        if outcome is not None:
+            self._confirmed_as[cand.key] = outcome[0]
+            while len(self._confirmed_as) > 4 * _RECENT_CANDIDATE_FRAMES:
+                self._confirmed_as.popitem(last=False)
+        return outcome
+
+    def _confirm_as(self, cand: Candidate, stamp_ns: int) -> Optional[tuple[int, str]]:
+        old = self._reidentify(cand)
+        if old is not None:
+            near_old = place_distance_of(old.current, cand.position) <= self.config.match_distance
+            gone_at = old.current.vanished_ns
+            if near_old and gone_at is not None and cand.last_seen_ns <= gone_at:
+                self._fuse_candidate(old, cand)
+                old.placements[-1] = replace(old.current, last_seen_ns=max(old.current.last_seen_ns, cand.last_seen_ns))
+                return None
+            if near_old:  # seen again where it was seen gone: the "gone" was wrong (or it was put back)
+                self._revive(old)
+                self._fuse_candidate(old, cand)
+                old.placements[-1] = replace(old.current, last_seen_ns=max(old.current.last_seen_ns, stamp_ns))
+                old.miss_streak = 0
+                self._positions[old.instance_id] = place_key(old.current)
+                return old.instance_id, "updated"
+            self._move(old, Placement(cand.position, cand.box, cand.first_seen_ns, cand.last_seen_ns))
+            self._fuse_candidate(old, cand)
+            self._positions[old.instance_id] = place_key(old.current)
+            return old.instance_id, "moved"
+        inst = self._create(cand.kind, dict(cand.label_votes), cand.feature,
+                            Placement(cand.position, cand.box, cand.first_seen_ns, cand.last_seen_ns),
+                            cand.sightings, None)
+        self._positions[inst.instance_id] = place_key(inst.current)
+        self._open_hypothesis(inst)
+        return inst.instance_id, "created"
 
     def _match_persistent(self, seg: SegmentObservation) -> Optional[ObjectInstance]:
         iid = self._by_source.get(seg.segment_id)
         return self._instances.get(iid) if iid is not None else None
 
-    def _match_present(
-        self, seg: SegmentObservation, taken: set[int], ids: np.ndarray, places: np.ndarray
-    ) -> Optional[ObjectInstance]:
-        """Nearest present instance of the same kind within match_distance with a compatible feature.
-
-        ``ids``/``places``: (M,) ids and (M, 9) [position, box min, box max] of the instances present at the
-        start of the frame. Distance is the smaller of centroid distance and distance to the instance's box,
-        so partial views of large furniture (whose centroid shifts with the view) stay one instance.
-        """
-        if len(ids) == 0:
-            return None
-        c = np.asarray(seg.centroid)
-        d_centre = np.linalg.norm(places[:, :3] - c, axis=1)
-        d_box = np.linalg.norm(np.maximum(np.maximum(places[:, 3:6] - c, c - places[:, 6:9]), 0.0), axis=1)
-        d = np.minimum(d_centre, d_box)
-        best: Optional[ObjectInstance] = None
-        for j in np.argsort(d, kind="stable"):
-            if d[j] > self.config.match_distance:
-                break
-            inst = self._instances.get(int(ids[j]))
-            if inst is None or not inst.present or inst.kind is not seg.kind or inst.instance_id in taken:
-                continue
-            sim = _cos(inst.feature, seg.feature)
-            if sim is not None and sim < self.config.match_similarity:
-                continue
-            best = inst
-            break
-        return best
-
-    def _reidentify(self, seg: SegmentObservation, taken: set[int]) -> Optional[ObjectInstance]:
-        if seg.feature is None:
+    def _reidentify(self, cand: Candidate) -> Optional[ObjectInstance]:
+        """The vanished instance of the candidate's kind most similar to it (>= reid_similarity), if any."""
+        if cand.feature is None:
             return None
         best: Optional[ObjectInstance] = None
         best_key = (-1.0, -1)
         for inst in self._instances.values():
-            if inst.present or inst.kind is not seg.kind or inst.instance_id in taken:
+            if inst.present or inst.kind is not cand.kind:
                 continue
-            sim = _cos(inst.feature, seg.feature)
+            sim = cosine(inst.feature, cand.feature)
             if sim is None or sim < self.config.reid_similarity:
                 continue
             key = (round(sim, 4), inst.current.vanished_ns or 0)  # most similar, then most recently vanished
@@ -286,38 +304,108 @@ class ObjectStore:
                 best, best_key = inst, key
         return best
 
-    def _create(self, seg: SegmentObservation, stamp_ns: int) -> ObjectInstance:
+    # ------------------------------------------------------------------------------------------- hypotheses
+    def _open_hypothesis(self, new: ObjectInstance) -> Optional[MoveHypothesis]:
+        """``new`` was just confirmed: if a present object of its kind elsewhere has not been sighted since
+        ``new`` first was, it may be that object moved (see :mod:`robomem.core.hypotheses`)."""
+        if new.kind is not NodeKind.OBJECT or new.feature is None:
+            return None
+        best: Optional[ObjectInstance] = None
+        best_key = (-1.0, -1)
+        for a in self._instances.values():
+            if a.instance_id == new.instance_id or not a.present or a.kind is not new.kind or a.provisional:
+                continue
+            if a.current.last_seen_ns >= new.first_seen_ns:
+                continue
+            if place_distance_of(a.current, new.current.position) <= self.config.match_distance:
+                continue
+            sim = cosine(a.feature, new.feature)
+            if sim is None or sim < self.config.reid_similarity:
+                continue
+            key = (round(sim, 4), a.current.last_seen_ns)
+            if key > best_key:
+                best, best_key = a, key
+        if best is None:
+            return None
+        h = self.hypotheses.add(best.instance_id, new.instance_id, best_key[0], new.first_seen_ns,
+                                best.current.last_seen_ns)
+        log.debug("hypothesis %d: instance %d may have moved to where %d was seen", h.hypothesis_id,
+                  best.instance_id, new.instance_id)
+        return h
+
+    def _sighted(self, instance_ids: set[int], stamp_ns: int) -> None:
+        """Instances sighted in a frame: an open hypothesis whose old instance is sighted at its old place after
+        the new one appeared is two objects."""
+        for h in self.hypotheses.open():
+            if h.old_id in instance_ids and stamp_ns >= h.opened_ns:
+                self.hypotheses.resolve(h.hypothesis_id, HypothesisStatus.DISTINCT, stamp_ns,
+                                        "its old place was seen with it after the other was seen")
+
+    def open_hypotheses(self, instance_id: int) -> list[MoveHypothesis]:
+        """Open hypotheses naming ``instance_id`` (as the possibly moved object or as its possible new place)."""
+        return self.hypotheses.open_involving(instance_id)
+
+    def after_pick(self, instance_id: int, stamp_ns: int) -> Optional[int]:
+        """The robot picked ``instance_id`` at ``stamp_ns``: its open hypotheses are decided. Returns the id of an
+        instance first seen after the pick that is the object put down (to merge into it), or None."""
+        merge: Optional[int] = None
+        for h in self.hypotheses.open_involving(instance_id):
+            other = self._instances.get(h.new_id if h.old_id == instance_id else h.old_id)
+            if h.old_id == instance_id and other is not None and other.first_seen_ns >= stamp_ns and merge is None:
+                merge = other.instance_id
+                self.hypotheses.resolve(h.hypothesis_id, HypothesisStatus.MOVED, stamp_ns, "the robot moved it")
+            else:
+                self.hypotheses.resolve(h.hypothesis_id, HypothesisStatus.DISTINCT, stamp_ns,
+                                        "the robot picked it from its old place")
+        return merge
+
+    def _create(self, kind: NodeKind, label_votes: dict[str, int], feature: Optional[np.ndarray],
+                placement: Placement, n_observations: int, source_key: Optional[int]) -> ObjectInstance:
         iid = self._next_id
         self._next_id += 1
         inst = ObjectInstance(
             instance_id=iid,
-            kind=seg.kind,
-            label=seg.label,
-            feature=None if seg.feature is None else _unit(seg.feature),
-            placements=[Placement(seg.centroid, seg.box, stamp_ns, stamp_ns)],
-            n_observations=1,
-            label_votes={seg.label: 1} if seg.label else {},
-            source_key=seg.segment_id if self.config.mask_ids is MaskIdMode.PERSISTENT else None,
+            kind=kind,
+            label=top_label(label_votes),
+            feature=None if feature is None else unit(feature),
+            placements=[placement],
+            n_observations=n_observations,
+            label_votes=label_votes,
+            source_key=source_key,
         )
         self._instances[iid] = inst
         if inst.source_key is not None:
             self._by_source[inst.source_key] = iid
         return inst
 
-    def _fuse(self, inst: ObjectInstance, seg: SegmentObservation) -> None:
-        inst.n_observations += 1
-        if seg.feature is not None:
+    def _fuse(self, inst: ObjectInstance, feature: Optional[np.ndarray], label: str, n: int = 1) -> None:
+        """Fold ``n`` sightings with this (mean) feature and label into the instance (label counts, not last wins)."""
+        inst.n_observations += n
+        if feature is not None:
             if inst.feature is None:
-                inst.feature = _unit(seg.feature)
+                inst.feature = unit(feature)
             else:
-                n = min(inst.n_observations, 100)  # running mean that keeps adapting after 100 views
-                inst.feature = _unit(inst.feature * ((n - 1) / n) + seg.feature / n)
-        if seg.label:
-            inst.label_votes[seg.label] = inst.label_votes.get(seg.label, 0) + 1
-            inst.label = max(inst.label_votes.items(), key=lambda kv: (kv[1], kv[0]))[0]
+                k = min(inst.n_observations, 100)  # running mean that keeps adapting after 100 views
+                w = min(n / k, 1.0)
+                inst.feature = unit(inst.feature * (1.0 - w) + unit(feature) * w)
+        if label:
+            inst.label_votes[label] = inst.label_votes.get(label, 0) + n
+            inst.label = top_label(inst.label_votes)
+
+    def _fuse_candidate(self, inst: ObjectInstance, cand: Candidate) -> None:
+        inst.n_observations += cand.sightings
+        if cand.feature is not None:
+            inst.feature = unit(cand.feature) if inst.feature is None else unit(
+                inst.feature * (1.0 - min(cand.sightings / min(inst.n_observations, 100), 1.0))
+                + cand.feature * min(cand.sightings / min(inst.n_observations, 100), 1.0))
+        for lab, k in cand.label_votes.items():
+            inst.label_votes[lab] = inst.label_votes.get(lab, 0) + k
+        if inst.label_votes:
+            inst.label = top_label(inst.label_votes)
 
     def _observe_same_place(self, inst: ObjectInstance, seg: SegmentObservation, stamp_ns: int) -> None:
-        self._fuse(inst, seg)
+        self._fuse(inst, seg.feature, seg.label)
+        inst.miss_streak = 0
         cur = inst.current
         if inst.provisional:  # first sighting at a place known from the gripper: the sighting is the place
             inst.provisional = False
@@ -327,26 +415,25 @@ class ObjectStore:
             return
         w = 1.0 / min(inst.n_observations, 20)
         pos = tuple(float(p * (1 - w) + q * w) for p, q in zip(cur.position, seg.centroid))
-        sb = seg.box
-        box = Box3D(
-            tuple(min(a, b) for a, b in zip(cur.box.min_xyz, sb.min_xyz)),  # type: ignore[arg-type]
-            tuple(max(a, b) for a, b in zip(cur.box.max_xyz, sb.max_xyz)),  # type: ignore[arg-type]
-        )
+        box = update_box(cur.box, seg.box, w, union=inst.kind is NodeKind.RECEPTACLE)
         inst.placements[-1] = replace(cur, position=pos, box=box, last_seen_ns=max(cur.last_seen_ns, stamp_ns))  # type: ignore[arg-type]
         inst.present = True
 
     def _revive(self, inst: ObjectInstance) -> None:
         inst.placements[-1] = replace(inst.current, vanished_ns=None)
         inst.present = True
+        inst.miss_streak = 0
         log.debug("instance %d re-observed at the place it had vanished from", inst.instance_id)
 
-    def _move(self, inst: ObjectInstance, seg: SegmentObservation, stamp_ns: int) -> None:
+    def _move(self, inst: ObjectInstance, placement: Placement) -> None:
+        """The instance is seen at a new place (``placement``); a place still believed current closes then."""
         cur = inst.current
         if cur.vanished_ns is None:  # seen elsewhere before its old place was seen empty
-            inst.placements[-1] = replace(cur, vanished_ns=stamp_ns)
-        inst.placements.append(Placement(seg.centroid, seg.box, stamp_ns, stamp_ns))
+            inst.placements[-1] = replace(cur, vanished_ns=placement.first_seen_ns)
+        inst.placements.append(placement)
         inst.present = True
-        self._fuse(inst, seg)
+        inst.miss_streak = 0
+        inst.provisional = False
 
     def set_context(self, instance_id: int, receptacle_id: Optional[int], room: Optional[str]) -> None:
         """Record the receptacle/room of the instance's current placement."""
@@ -362,22 +449,37 @@ class ObjectStore:
             if inst is not None and inst.present and n > inst.peak_voxels:
                 inst.peak_voxels = n
 
-    def check_vanished(self, remaining: dict[int, int], carved: dict[int, int], stamp_ns: int) -> list[int]:
-        """Mark present instances whose voxels were carved below ``vanish_fraction`` of their peak.
+    def carved_away(self, remaining: dict[int, int], carved: dict[int, int]) -> list[int]:
+        """Present instances whose voxels were carved this frame below ``vanish_fraction`` of their peak.
 
         ``carved``: instance -> voxels removed this frame; ``remaining``: instance -> voxels left.
-        Returns the ids that vanished now.
         """
-        gone: list[int] = []
-        for iid, n_removed in carved.items():
+        out: list[int] = []
+        for iid, n_removed in sorted(carved.items()):
             inst = self._instances.get(iid)
             if inst is None or not inst.present or n_removed <= 0:
                 continue
-            left = remaining.get(iid, 0)
-            if left < self.config.vanish_fraction * max(inst.peak_voxels, 1):
-                inst.present = False
-                inst.placements[-1] = replace(inst.current, vanished_ns=stamp_ns)
-                self._positions.pop(iid, None)
+            if remaining.get(iid, 0) < self.config.vanish_fraction * max(inst.peak_voxels, 1):
+                out.append(iid)
+        return out
+
+    def note_empty(self, instance_ids: Sequence[int], stamp_ns: int) -> list[int]:
+        """One frame's seen-empty evidence (carved away, seen through) for instances it did not segment.
+
+        An instance vanishes once ``vanish_min_frames`` frames gave such evidence since its last sighting (a
+        missed detection alone never removes anything; one noisy frame does not either). Returns the ids
+        that vanished now.
+        """
+        gone: list[int] = []
+        for iid in sorted(set(int(i) for i in instance_ids)):
+            inst = self._instances.get(iid)
+            if inst is None or not inst.present:
+                continue
+            if inst.miss_streak == 0 or inst.miss_since_ns is None:
+                inst.miss_since_ns = stamp_ns
+            inst.miss_streak += 1
+            if inst.miss_streak >= self.config.vanish_min_frames:
+                self.mark_vanished(iid, min(inst.miss_since_ns, stamp_ns))
                 gone.append(iid)
         return gone
 
@@ -387,8 +489,12 @@ class ObjectStore:
         if inst is None or not inst.present:
             return False
         inst.present = False
+        inst.miss_streak, inst.miss_since_ns = 0, None
         inst.placements[-1] = replace(inst.current, vanished_ns=stamp_ns)
         self._positions.pop(instance_id, None)
+        # an open hypothesis naming it as the possible new place of another object has nothing left to decide
+        self.hypotheses.resolve_all([h for h in self.hypotheses.open() if h.new_id == instance_id],
+                                    HypothesisStatus.DROPPED, stamp_ns, "the other object left too")
         return True
 
     def deferred_reid(self, vanished_id: int) -> Optional[int]:
@@ -397,7 +503,21 @@ class ObjectStore:
         Returns the id that was merged into ``vanished_id`` (and removed), or None.
         """
         old = self._instances[vanished_id]
-        if old.feature is None or self.config.mask_ids is MaskIdMode.PERSISTENT:
+        if self.config.mask_ids is MaskIdMode.PERSISTENT:
+            return None
+        stamp = old.current.vanished_ns or old.current.last_seen_ns
+        open_h = sorted(self.hypotheses.open_for_old(vanished_id), key=lambda h: (-h.similarity, h.hypothesis_id))
+        for h in open_h:
+            cand = self._instances.get(h.new_id)
+            if cand is None or not cand.present or cand.first_seen_ns < old.current.last_seen_ns:
+                continue
+            self.hypotheses.resolve(h.hypothesis_id, HypothesisStatus.MOVED, stamp, "its old place was seen empty")
+            others = [o for o in self.hypotheses.open() if o.old_id == vanished_id or o.new_id == h.new_id]
+            self.hypotheses.resolve_all(others, HypothesisStatus.DISTINCT, stamp, "the other one was the moved object")
+            self.merge(vanished_id, h.new_id)
+            log.debug("hypothesis %d resolved: instance %d moved (was %d)", h.hypothesis_id, vanished_id, h.new_id)
+            return h.new_id
+        if old.feature is None:
             return None
         best: Optional[ObjectInstance] = None
         best_sim = self.config.reid_similarity
@@ -406,7 +526,7 @@ class ObjectStore:
                 continue
             if inst.first_seen_ns < old.current.last_seen_ns or len(inst.placements) != 1:
                 continue
-            sim = _cos(old.feature, inst.feature)
+            sim = cosine(old.feature, inst.feature)
             if sim is not None and sim >= best_sim:
                 best, best_sim = inst, sim
         if best is None:
@@ -434,15 +554,19 @@ class ObjectStore:
         for lab, n in newer.label_votes.items():
             old.label_votes[lab] = old.label_votes.get(lab, 0) + n
         if newer.label_votes:
-            old.label = max(old.label_votes.items(), key=lambda kv: (kv[1], kv[0]))[0]
+            old.label = top_label(old.label_votes)
         if newer.feature is not None:
-            old.feature = newer.feature if old.feature is None else _unit(old.feature + newer.feature)
+            old.feature = newer.feature if old.feature is None else unit(old.feature + newer.feature)
+        old.miss_streak = newer.miss_streak
         del self._instances[newer.instance_id]
+        self.hypotheses.renamed(newer.instance_id, old.instance_id)
+        self.hypotheses.resolve_all([h for h in self.hypotheses.open() if h.old_id == h.new_id],
+                                    HypothesisStatus.MOVED, newer.first_seen_ns, "merged")
         self._merged_into[newer.instance_id] = old.instance_id
         self._positions.pop(newer.instance_id, None)
         self._positions.pop(old.instance_id, None)
         if old.present:
-            self._positions[old.instance_id] = _place_key(old.current)
+            self._positions[old.instance_id] = place_key(old.current)
 
     def pick(self, instance_id: int, stamp_ns: int) -> bool:
         """The robot took the instance from its current place at ``stamp_ns``. False if it was not present."""
@@ -459,7 +583,7 @@ class ObjectStore:
         inst.placements.append(Placement(position, box, stamp_ns, stamp_ns))
         inst.present = True
         inst.provisional = True
-        self._positions[instance_id] = _place_key(inst.current)
+        self._positions[instance_id] = place_key(inst.current)
 
     # ------------------------------------------------------------------------------------------- persistence
     def state(self) -> tuple[dict[str, Any], np.ndarray]:
@@ -479,14 +603,17 @@ class ObjectStore:
                     "label_votes": inst.label_votes,
                     "source_key": inst.source_key,
                     "provisional": inst.provisional,
+                    "miss_streak": inst.miss_streak,
+                    "miss_since_ns": inst.miss_since_ns,
                     "has_feature": inst.feature is not None,
-                    "placements": [_placement_to_json(p) for p in inst.placements],
+                    "placements": [placement_to_json(p) for p in inst.placements],
                 }
             )
             feats.append(inst.feature if inst.feature is not None else np.zeros(dim, np.float32))
         matrix = np.stack(feats).astype(np.float32) if feats and dim else np.zeros((len(meta), dim), np.float32)
         merged = [[int(a), int(b)] for a, b in sorted(self._merged_into.items())]
-        return {"next_id": self._next_id, "instances": meta, "merged_into": merged}, matrix
+        return {"next_id": self._next_id, "instances": meta, "merged_into": merged,
+                "hypotheses": self.hypotheses.to_json()}, matrix
 
     @classmethod
     def from_state(cls, config: ObjectConfig, meta: dict[str, Any], features: np.ndarray) -> ObjectStore:
@@ -504,52 +631,29 @@ class ObjectStore:
                     kind=NodeKind(entry["kind"]),
                     label=str(entry["label"]),
                     feature=features[row].astype(np.float32) if entry["has_feature"] else None,
-                    placements=[_placement_from_json(p) for p in entry["placements"]],
+                    placements=[placement_from_json(p) for p in entry["placements"]],
                     present=bool(entry["present"]),
                     n_observations=int(entry["n_observations"]),
                     peak_voxels=int(entry["peak_voxels"]),
                     label_votes={str(k): int(v) for k, v in entry["label_votes"].items()},
                     source_key=None if entry["source_key"] is None else int(entry["source_key"]),
                     provisional=bool(entry["provisional"]),
+                    miss_streak=int(entry.get("miss_streak", 0)),
+                    miss_since_ns=None if entry.get("miss_since_ns") is None else int(entry["miss_since_ns"]),
                 )
+                if inst.miss_streak < 0:
+                    raise PersistenceError(f"objects: instance {inst.instance_id} has a negative miss streak")
                 if not inst.placements:
                     raise PersistenceError(f"objects: instance {inst.instance_id} has no placement")
                 store._instances[inst.instance_id] = inst
                 if inst.present:
-                    store._positions[inst.instance_id] = _place_key(inst.current)
+                    store._positions[inst.instance_id] = place_key(inst.current)
                 if inst.source_key is not None:
                     store._by_source[inst.source_key] = inst.instance_id
             store._merged_into = {int(a): int(b) for a, b in meta["merged_into"]}
+            store.hypotheses = HypothesisBook.from_json(meta.get("hypotheses"), set(store._instances))
         except PersistenceError:
             raise
         except (KeyError, TypeError, ValueError) as exc:
             raise PersistenceError(f"objects: malformed instance record ({type(exc).__name__}: {exc})") from None
         return store
-
-
-def _placement_to_json(p: Placement) -> dict[str, Any]:
-    return {
-        "position": list(p.position),
-        "box": [list(p.box.min_xyz), list(p.box.max_xyz)],
-        "first_seen_ns": p.first_seen_ns,
-        "last_seen_ns": p.last_seen_ns,
-        "vanished_ns": p.vanished_ns,
-        "receptacle_id": p.receptacle_id,
-        "room": p.room,
-    }
-
-
-def _placement_from_json(d: dict[str, Any]) -> Placement:
-    pos = tuple(float(x) for x in d["position"])
-    lo, hi = d["box"]
-    if len(pos) != 3 or len(lo) != 3 or len(hi) != 3:
-        raise ValueError("placement position/box must be 3-vectors")
-    return Placement(
-        position=pos,  # type: ignore[arg-type]
-        box=Box3D(tuple(float(x) for x in lo), tuple(float(x) for x in hi)),  # type: ignore[arg-type]
-        first_seen_ns=int(d["first_seen_ns"]),
-        last_seen_ns=int(d["last_seen_ns"]),
-        vanished_ns=None if d["vanished_ns"] is None else int(d["vanished_ns"]),
-        receptacle_id=None if d["receptacle_id"] is None else int(d["receptacle_id"]),
-        room=d["room"],
-    )

@@ -88,14 +88,26 @@ IngestStep = Callable[[MemoryState, FrameContext], None]
 
 # ============================================================================================ shared helpers
 def handle_vanished(
-    state: MemoryState, counts: dict[int, int], carved: dict[int, int], stamp_ns: int, seen_through: Sequence[int] = ()
+    state: MemoryState,
+    counts: dict[int, int],
+    carved: dict[int, int],
+    stamp_ns: int,
+    seen_through: Sequence[int] = (),
+    segmented: frozenset[int] = frozenset(),
+    checked: Optional[CheckedFrame] = None,
 ) -> set[int]:
-    """Close the places of instances that vanished now and merge newer sightings of them (deferred re-id).
+    """One frame's seen-empty evidence (carved away, seen through; for instances with evidence already, their box
+    seen through) for the instances it did not segment; close the places of those that vanish now (after
+    ``objects.vanish_min_frames`` such frames) and resolve / merge newer sightings of them (deferred re-id).
 
     Returns the ids merged away (they no longer exist)."""
     merged_away: set[int] = set()
-    vanished = state.objects.check_vanished(counts, carved, stamp_ns)
-    vanished += [i for i in seen_through if state.objects.mark_vanished(i, stamp_ns)]
+    evidence = set(state.objects.carved_away(counts, carved)) | set(seen_through)
+    if checked is not None:
+        streaking = [i.instance_id for i in state.objects.present()
+                     if i.miss_streak > 0 and i.instance_id not in evidence and i.instance_id not in segmented]
+        evidence |= set(box_seen_through(state, checked, streaking))
+    vanished = state.objects.note_empty(sorted(evidence - set(segmented)), stamp_ns)
     for gone in vanished:
         if state.graph.has_instance(gone):
             state.graph.close_all(gone, stamp_ns)
@@ -105,6 +117,34 @@ def handle_vanished(
             merged_away.add(merged)
             update_relations(state, [gone], stamp_ns)
     return merged_away
+
+
+def box_seen_through(state: MemoryState, checked: CheckedFrame, instance_ids: Sequence[int]) -> list[int]:
+    """Instances whose box centre is in view with the frame's depth there behind the whole box (the view passes
+    through where they were). For instances whose voxels are already gone (carved), so that evidence over several
+    frames can accumulate."""
+    if not instance_ids:
+        return []
+    vcfg = state.config.voxel
+    intr = checked.frame.intrinsics
+    camera_T_world = np.linalg.inv(checked.world_T_camera)
+    out: list[int] = []
+    for iid in instance_ids:
+        box = state.objects.get(iid).current.box
+        c = np.asarray(box.center, dtype=np.float64)
+        half = 0.5 * float(np.max(np.subtract(box.max_xyz, box.min_xyz)))
+        p = camera_T_world[:3, :3] @ c + camera_T_world[:3, 3]
+        z = float(p[2])
+        if not (vcfg.min_depth < z < vcfg.removal_max_depth):
+            continue
+        u = int(round(intr.fx * p[0] / z + intr.cx))
+        v = int(round(intr.fy * p[1] / z + intr.cy))
+        if not (0 <= u < intr.width and 0 <= v < intr.height):
+            continue
+        d = float(checked.depth_m[v, u])
+        if d > z + half + state.config.objects.seen_through_margin:
+            out.append(iid)
+    return out
 
 
 def seen_through(state: MemoryState, checked: CheckedFrame, segmented: set[int]) -> list[int]:
@@ -252,9 +292,11 @@ def step_vanish(state: MemoryState, ctx: FrameContext) -> None:
     counts = state.voxels.instance_voxel_counts()
     state.objects.note_voxels({i: counts.get(i, 0) for i in assign.segment_to_instance.values()})
     through: list[int] = []
-    if state.config.voxel.removal and ctx.checked.frame.instance_mask is not None:
+    looked = state.config.voxel.removal and ctx.checked.frame.instance_mask is not None
+    if looked:
         through = seen_through(state, ctx.checked, segmented)
-    ctx.merged_away = handle_vanished(state, counts, ctx.carved_per_instance, ctx.stamp_ns, through)
+    ctx.merged_away = handle_vanished(state, counts, ctx.carved_per_instance, ctx.stamp_ns, through,
+                                      frozenset(segmented), ctx.checked if looked else None)
 
 
 def step_relations(state: MemoryState, ctx: FrameContext) -> None:
@@ -267,7 +309,7 @@ def step_relations(state: MemoryState, ctx: FrameContext) -> None:
 def step_actions(state: MemoryState, ctx: FrameContext) -> None:
     """Keep the frame's segment -> instance map for action hints; resolve actions that waited for this frame."""
     mapping = ctx.assigned.segment_to_instance
-    if mapping or state.actions.pending():
+    if mapping or ctx.assigned.segment_to_candidate or state.actions.pending():
         state.actions.remember_frame(ctx.stamp_ns, dict(mapping))
     if state.actions.pending():
         resolve_pending(state, ctx.text_feature)

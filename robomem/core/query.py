@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Optional, TypeVar
 import numpy as np
 
 from robomem.core.features import TextFeatures
+from robomem.core.hypotheses import MoveHypothesis
 from robomem.core.objects import ObjectInstance
 from robomem.core.query_actions import action_records
 from robomem.core.query_types import (
@@ -31,6 +32,7 @@ from robomem.core.query_types import (
     KeyframeInfo,
     KeyframesResult,
     LocateResult,
+    MoveNote,
     QueryStatus,
     RelationsResult,
     RoomVisitsResult,
@@ -192,7 +194,37 @@ class QueryEngine:
             receptacle_id=p.receptacle_id,
             receptacle_label=rec_label,
             room=p.room,
+            open_move=self._move_note(inst.instance_id),
         )
+
+    def _move_note(self, instance_id: int) -> Optional[MoveNote]:
+        """The open moved-object hypothesis about the instance (as the old or the new one), if any."""
+        objs = self.state.objects
+        hyps = objs.open_hypotheses(instance_id)
+        if not hyps:
+            return None
+        h = max(hyps, key=lambda x: (x.similarity, x.hypothesis_id))
+        new, old = objs.find(h.new_id), objs.find(h.old_id)
+        if new is None or old is None:
+            return None
+        p = new.current
+        rec = objs.find(p.receptacle_id) if p.receptacle_id is not None else None
+        where = " ".join(x for x in (f"the {rec.label}" if rec is not None and rec.label else "",
+                                     f"in the {p.room}" if p.room else "") if x) or (
+            f"({p.position[0]:.2f}, {p.position[1]:.2f}, {p.position[2]:.2f})")
+        if instance_id == h.old_id:
+            text = (f"{old.label or 'it'} was probably moved to {where}; its old place has not been seen since "
+                    f"{h.old_last_seen_ns}")
+        else:
+            text = (f"this may be {old.label or 'an object'} #{old.instance_id} moved here; its old place has not "
+                    f"been seen since {h.old_last_seen_ns}")
+        return MoveNote(h.old_id, h.new_id, p.position, new.first_seen_ns, h.old_last_seen_ns, text, p.room,
+                        rec.label if rec is not None else None)
+
+    def hypotheses(self, open_only: bool = True) -> tuple[MoveHypothesis, ...]:
+        """The moved-object hypotheses (open ones, or all with their resolutions), oldest first."""
+        hs = self.state.objects.hypotheses.open() if open_only else self.state.objects.hypotheses.all()
+        return tuple(sorted(hs, key=lambda h: h.hypothesis_id))
 
     def _resolve(self, instance_id: Optional[int], text: Optional[str]) -> tuple[Optional[ObjectInstance], float, str]:
         """(instance, score, why-not) for an id or the best text match (vanished instances included)."""
@@ -236,7 +268,8 @@ class QueryEngine:
                 f"threshold {self._threshold:.2f})",
             )
         matches = tuple(self._summary(i, s) for i, s in good)
-        return LocateResult(QueryStatus.OK, f"{len(matches)} match(es) for {what}", matches)
+        notes = "".join(f"; #{m.instance_id}: {m.open_move.text}" for m in matches if m.open_move is not None)
+        return LocateResult(QueryStatus.OK, f"{len(matches)} match(es) for {what}{notes}", matches)
 
     def locate_voxels(self, text: str, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         q = self._query_feature(text, None)
@@ -258,6 +291,9 @@ class QueryEngine:
         p = max(inst.placements, key=lambda q: q.last_seen_ns)
         state = "still there" if inst.present and p is inst.current else (
             f"gone since {p.vanished_ns}" if p.vanished_ns is not None else "not re-checked since")
+        note = self._move_note(inst.instance_id)
+        if note is not None:
+            state += f"; {note.text}"
         where = p.receptacle_id is not None and f" on/in {self._summary(inst, score, p).receptacle_label}" or ""
         return InstanceResult(
             QueryStatus.OK,

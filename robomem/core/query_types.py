@@ -27,12 +27,31 @@ class QueryStatus(enum.Enum):
 
 
 @dataclass(frozen=True)
+class MoveNote:
+    """An open moved-object hypothesis (:mod:`robomem.core.hypotheses`) about an instance: the object
+    ``old_instance_id`` (last seen at its old place at ``old_last_seen_ns``) may be ``new_instance_id``, seen at
+    ``new_position`` (world, m) since ``new_first_seen_ns``. ``text`` says it for a person, e.g. "probably moved to
+    the coffee table in the living room; its old place has not been seen since"."""
+
+    old_instance_id: int
+    new_instance_id: int
+    new_position: Vec3
+    new_first_seen_ns: int
+    old_last_seen_ns: int
+    text: str
+    new_room: Optional[str] = None
+    new_receptacle_label: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class InstanceSummary:
     """An object or receptacle instance as a query answer.
 
     ``position``/``box`` are the latest known placement (world frame, m). ``present`` is False once the
     robot saw the place empty (the object vanished or moved away and was not seen since).
     ``score`` is the cosine similarity to the query feature (1.0 where no feature was asked about).
+    ``open_move``: set while the memory cannot yet tell whether this object was moved to where a look-alike was
+    seen (or whether this look-alike is that object), see :class:`MoveNote`.
     """
 
     instance_id: int
@@ -48,6 +67,7 @@ class InstanceSummary:
     receptacle_id: Optional[int] = None
     receptacle_label: Optional[str] = None
     room: Optional[str] = None
+    open_move: Optional[MoveNote] = None
 
 
 @dataclass(frozen=True)

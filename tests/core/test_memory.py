@@ -44,7 +44,8 @@ def test_moved_object_keeps_identity_with_two_intervals(encoder):
 
     # the robot picks the mug up and puts it on the coffee table
     world.put_on(10, 2, dxy=(0.3, 0.2))
-    look(mem, world, VIEW_TABLE1, T0 + 60 * SEC)  # sees table 1 empty -> mug vanishes
+    look(mem, world, VIEW_TABLE1, T0 + 60 * SEC)  # sees table 1 empty (two frames of evidence) -> mug vanishes
+    look(mem, world, VIEW_TABLE1, T0 + 61 * SEC)
     gone = mem.locate("red mug")
     assert gone.status is QueryStatus.NOT_FOUND
     look(mem, world, VIEW_TABLE2, T0 + 120 * SEC)  # sees the mug at its new place -> same instance
@@ -102,6 +103,7 @@ def test_seen_elsewhere_first_is_merged_when_old_place_seen_empty(encoder):
     look(mem, world, VIEW_TABLE2, T0 + 10 * SEC)  # new place seen first: looks like a second mug for now
     assert mem.count("red mug").count == 2
     look(mem, world, VIEW_TABLE1, T0 + 20 * SEC)  # old place empty -> the two are one mug that moved
+    look(mem, world, VIEW_TABLE1, T0 + 21 * SEC)
     assert mem.count("red mug", include_vanished=True).count == 1
     hist = mem.history(instance_id=mug_id)
     assert len(hist.placements) == 2 and hist.placements[1].room == "living room"
@@ -114,7 +116,8 @@ def test_removed_object_gone_from_locate_but_in_history_and_past_state(encoder):
     look(mem, world, VIEW_TABLE1, T0)
     mug = mem.locate("red mug").matches[0]
     world.entities[10].visible = False
-    look(mem, world, VIEW_TABLE1, T0 + 30 * SEC)
+    look(mem, world, VIEW_TABLE1, T0 + 30 * SEC)  # two frames of seen-empty evidence (one could be noise)
+    look(mem, world, VIEW_TABLE1, T0 + 31 * SEC)
     assert mem.locate("red mug").status is QueryStatus.NOT_FOUND
     assert mem.locate("red mug", include_vanished=True).matches[0].instance_id == mug.instance_id
     hist = mem.history(instance_id=mug.instance_id)
@@ -127,7 +130,7 @@ def test_removed_object_gone_from_locate_but_in_history_and_past_state(encoder):
     # (the mug's coarse cell also holds the table top, so the cell itself is "observed", and the removal
     # event carries the emptied place)
     observed = mem.voxels.negative.last_observed_ns(np.asarray([mug.position], dtype=np.float32))
-    assert int(observed[0]) == T0 + 30 * SEC
+    assert int(observed[0]) == T0 + 31 * SEC  # the last look
     events = [e for e in mem.voxels.negative.events(T0, T0 + 60 * SEC) if e.instance_id == mug.instance_id]
     assert len(events) == 1 and events[0].stamp_ns == T0 + 30 * SEC
     assert np.linalg.norm(np.subtract(events[0].centroid, mug.position)) < 0.1
@@ -151,7 +154,8 @@ def test_removal_off_keeps_stale_objects(encoder):
     mem = make_memory(encoder, regions, removal=False)
     look(mem, world, VIEW_TABLE1, T0)
     world.entities[10].visible = False
-    look(mem, world, VIEW_TABLE1, T0 + 30 * SEC)
+    look(mem, world, VIEW_TABLE1, T0 + 30 * SEC)  # two frames of seen-empty evidence (one could be noise)
+    look(mem, world, VIEW_TABLE1, T0 + 31 * SEC)
     assert mem.locate("red mug").status is QueryStatus.OK  # what a static map believes
 
 
@@ -307,6 +311,7 @@ def test_flat_object_removed_from_a_table_vanishes_by_seen_through_evidence(enco
     world.entities[11].visible = False
     stats = mem.ingest(world.frame(*VIEW_TABLE2, T0 + 10 * SEC))
     assert stats.voxels_removed == 0 or mem.voxels.instance_voxel_counts().get(book, 0) > 0
+    mem.ingest(world.frame(*VIEW_TABLE2, T0 + 11 * SEC))  # a second frame of evidence
     assert mem.locate("blue paper book").status is QueryStatus.NOT_FOUND
     assert mem.history(instance_id=book).placements[-1].vanished_ns == T0 + 10 * SEC
     # seen from elsewhere (out of view), nothing vanishes
@@ -327,6 +332,7 @@ def test_move_seen_in_one_frame_is_one_instance(encoder):
     mug_id = mem.locate("red mug").matches[0].instance_id
     world.put_on(10, 2, dxy=(0.2, 0.0))
     mem.ingest(world.frame(*wide, T0 + 10 * SEC))
+    mem.ingest(world.frame(*wide, T0 + 11 * SEC))  # the second frame of seen-empty evidence
     assert mem.count("red mug", include_vanished=True).count == 1
     hist = mem.history(instance_id=mug_id)
     assert [p.room for p in hist.placements] == ["kitchen", "living room"]
@@ -340,6 +346,7 @@ def test_object_seen_again_where_it_vanished_keeps_one_placement(encoder):
     mug_id = mem.locate("red mug").matches[0].instance_id
     world.entities[10].visible = False
     look(mem, world, VIEW_TABLE1, T0 + 10 * SEC)
+    look(mem, world, VIEW_TABLE1, T0 + 11 * SEC)
     assert mem.locate("red mug").status is QueryStatus.NOT_FOUND
     world.entities[10].visible = True
     look(mem, world, VIEW_TABLE1, T0 + 20 * SEC)

@@ -32,6 +32,7 @@ def _built(encoder: Encoder, index: IndexConfig) -> SpatioSemanticMemory:
     mem.ingest(world.frame(*VIEW_TABLE2, T0 + 5 * SEC))
     world.put_on(10, 2, dxy=(0.3, 0.2))
     mem.ingest(world.frame(*VIEW_TABLE1, T0 + 60 * SEC))
+    mem.ingest(world.frame(*VIEW_TABLE1, T0 + 61 * SEC))  # two frames of seen-empty evidence: the mug left
     mem.ingest(world.frame(*VIEW_TABLE2, T0 + 90 * SEC))
     return mem
 

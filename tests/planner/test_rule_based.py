@@ -172,6 +172,7 @@ def test_a_stale_belief_is_the_last_known_place_and_says_it_may_have_moved(world
     assert a.kind is AnswerKind.INSTANCE and not a.may_have_moved and "6.0 h ago" in a.text
     renderer.set_object_box(oid, None)  # someone takes it away
     mem.ingest(_render_frame(house, renderer, eye, obj_c, t0 + 10 * NS))
+    mem.ingest(_render_frame(house, renderer, eye, obj_c, t0 + 11 * NS))  # vanishing takes two frames of evidence
     inst = next(i for i in mem.instances() if i.label == label)
     assert not inst.present, "the memory should have seen the place empty"
     a = planner.answer(f"Where's the {label}?", mem, now_ns=t0 + 20 * NS)
