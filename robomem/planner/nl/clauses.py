@@ -63,6 +63,7 @@ _PEOPLE = (
 # a statement about the speaker or someone else (optionally after a conjunction)
 _NARRATIVE = re.compile(
     r"^(?:(?:and|but|so|because|cause|as|since|when|while|before|after|now that|although|though|if|because of) )?"
+    r"(?:(?:for|in|on|during|with|because of|thanks to) (?:\w+ ){1,4}?(?:, )?(?=(?:i|we|my|our)\b))?"
     r"(?:i|we|my|our|his|her|their|someone|somebody|everybody|everyone|nobody|people|he|she|they|the kids|"
     r"there (?:is|was|are|were|has been|have been)|it (?:is|was) (?!the \w+ (?:that|which|you))|" + _PEOPLE + r")\b"
 )
@@ -79,6 +80,7 @@ _I_REQUEST = re.compile(
 )
 _ROBOT = re.compile(r"^(?:(?:and|but|so|then) )?you (?!can\b|could\b|would\b|will\b|should\b|must\b|might\b|may\b|"
                     r"mind\b|know\b|see\b|please\b)\w+")
+_I_FRAME = re.compile(r"^(?:i'm|i am|i'd|i would|i was|i want|i wonder|i need)\b", re.IGNORECASE)
 _BY_YOU = re.compile(r"^(?:was it |is it |was |is )?(\w+(?: up| down| away)?) by you$")
 _YES_NO_TAG = re.compile(r"\b(?:yes or no|or not)$")
 _NEXT = re.compile(r"\b(?:the )?next (thing|object|item|one)\b|\bafter that\b|\band then what\b")
@@ -98,7 +100,10 @@ _ELLIPSIS = re.compile(r"^(?:did|have|had|were|was|do) you(?: not| ever| really)
 _THERE = re.compile(r"(?<!\bgo )(?<!\bme )(?<!\bus )(?<!\bhead )(?<!\bget )\bthere\b")
 
 
-_SINCE_END = re.compile(r"\b(?P<prep>since|after)\s*$")
+_SINCE_END = re.compile(r"\b(?P<prep>since|after)\s*$|\b(?P<prep2>since|after|before|until) that\b"
+                        r"(?= *(?:,|$|in (?:the )?order|and\b))")
+_DAY_SCOPE = re.compile(r"(?:\w+ )?(?:today|tonight|yesterday|earlier|recently|lately|this (?:morning|afternoon|"
+                        r"evening|week))")
 _TIME_PREP = re.compile(r"^(?:at|around|about|on|in|during|since|after|before|until|by|from) ")
 _THEN = re.compile(r"\b(?:(?P<prep>since|after|before|until|till|at|around|from) )?"
                    r"(?:then|that time|that point|that moment)\b")
@@ -228,11 +233,12 @@ def _gather(clause: str, kind: str, c: _Ctx, knowledge: Knowledge, vocab: Mappin
         c.clauses.append(clause)  # "you put something new on the table there": kept as said
         objs = []
     elif objs:
-        np, _end = _np(words, objs[0])
+        obj = objs[0] if kind == "robot" else objs[-1]  # "keep the cat away from the basket": the basket
+        np, _end = _np(words, obj)
         if kind == "robot":  # "you picked up the blue box earlier" -> "the blue box you picked up earlier"
-            lead = " ".join(w for w in words[: objs[0].start] if w not in DETERMINERS)
-            after = " ".join(words[objs[0].end :])
-            np = " ".join(x for x in (np.split(" ", 1)[0], *words[objs[0].start : objs[0].end], lead, after) if x)
+            lead = " ".join(w for w in words[: obj.start] if w not in DETERMINERS)
+            after = " ".join(words[obj.end :])
+            np = " ".join(x for x in (np.split(" ", 1)[0], *words[obj.start : obj.end], lead, after) if x)
         c.things.append(np)
     elif kind == "robot":
         c.clauses.append(clause)  # nothing to attach it to: kept as said
@@ -259,9 +265,15 @@ def focus(question: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str,
             continue
         q = q or bool(_YES_NO_TAG.search(norm))
         k = _kind(norm, q)
+        if k == "request" and not q and len(clauses) > 1 and (_I_FRAME.match(raw.strip()) or _I_REQUEST.search(norm)):
+            k = "wish"  # "I'm curious how you ...", "I want to see your work": a request only if nothing else is
         if k == "request" and q and (_ROBOT.search(norm) or _BY_YOU.match(norm)):
             norm, yes_no = _yes_no(norm), True
         kinds.append((norm, k))
+    if any(k == "request" for _n, k in kinds):
+        kinds = [(n, "context" if k == "wish" else k) for n, k in kinds]
+    else:
+        kinds = [(n, "request" if k == "wish" else k) for n, k in kinds]
     if any(k == "request" for _n, k in kinds):  # "grandma wants to know: did you ...": nothing the question needs
         kinds = [(n, "context" if k == "other" and _empty(n, knowledge, vocab, attribute_words, time) else k)
                  for n, k in kinds]
@@ -307,10 +319,11 @@ def focus(question: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str,
         else:
             text = f"{thing} , {text}"
         used.append(thing)
-    elif c.clauses and not has_obj:
+    elif c.clauses and not has_obj and re.search(r"\b(?:it|them)\b", text):
         text = f"{c.clauses[-1]} , {text}"
         used.append(c.clauses[-1])
-    elif c.places and pron is not None and not any(m.kind in ("room", "receptacle") for m in mentions):
+    elif c.places and pron is not None and not has_obj and not any(m.kind in ("room", "receptacle")
+                                                                    for m in mentions):
         place = c.places[-1].split(" ", 1)[1]  # "how many times did you go into it" -> "... into the office"
         text = text[: pron.start()] + place + text[pron.end() :]
         used.append(place)
@@ -321,11 +334,13 @@ def focus(question: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str,
         said = c.times[-1]
         bare = _TIME_PREP.sub("", said)
         anaphor = _THEN.search(text) or _SINCE_END.search(text)
-        if anaphor is not None and anaphor.group("prep"):  # "since then" -> "since 9 am"
-            text = text[: anaphor.start()] + f"{anaphor.group('prep')} {bare}" + text[anaphor.end() :]
+        prep = anaphor.groupdict().get("prep") or anaphor.groupdict().get("prep2") if anaphor is not None else None
+        if anaphor is not None and prep:  # "since then" -> "since 9 am"
+            text = text[: anaphor.start()] + f"{prep} {bare}" + text[anaphor.end() :]
         elif anaphor is not None:
             text = text[: anaphor.start()] + said + text[anaphor.end() :]
-        else:
+        elif not _DAY_SCOPE.fullmatch(said):  # "you've been busy today": no scope for the question
             text = f"{said} , {text}"
-        used.append(said)
+        if anaphor is not None or not _DAY_SCOPE.fullmatch(said):
+            used.append(said)
     return Focus(normalize(text), tuple(used), tuple(dropped))

@@ -42,7 +42,7 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"(?:^|, )(?:the |your |which |what )?room (?:at|in the|during|when|on|around|yesterday|today|this|last)\b",
     )),
     ("wh", "where", (
-        r"\bwhere\b", r"\bwhereabouts\b", r"\blocation of\b", r"\bwhat place\b",
+        r"\bwhere\b", r"\bwhereabouts\b", r"\beverywhere\b", r"\bwherever\b", r"\blocation of\b", r"\bwhat place\b",
     )),
     ("wh", "attr", (
         r"\b(?:what|which) (?:color|colour|material|shape|kind of material)\b", r"\bmade (?:of|from|out of) what\b",
@@ -54,7 +54,7 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"\b(?:color|colour|material|shape) (?:was|is) (?:it|that|the)\b",
         r"\bwhat was it made of\b",
         r"(?:^|, )(?:its |the |which |what )?(?:color|material|shape)(?: of it)?(?: , .*)?$",
-        r"^(?:color|material|shape) of\b",
+        r"\b(?:color|material|shape) of\b", r"\bwhat (?:is|was) (?:the |its )?(?:color|material|shape)\b",
     )),
     ("wh", "yesno", (
         r"^(?:did|have|has|had|was|were|is|are|do|does|whether|if)\b",
@@ -88,7 +88,8 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"\bmov(?:e|ed|ing)\b", r"\bmanipulat(?:e|ed|ing)\b", r"\bpicked\b", r"\bused\b", r"\bplayed with\b",
         r"\bput away\b", r"\btidied\b", r"\btid(?:y|ied) up\b", r"\bremoved?\b", r"\bget\b", r"\bgot\b",
         r"\brearrangement\b", r"\brelocation\b", r"\bpick-?up\b", r"\bpickups?\b", r"\btransport(?:ed|ing)?\b",
-        r"\bgetting\b", r"\btaked\b", r"\btooked\b", r"\bgrabed\b", r"\bhad (?:it|them) in (?:your|its) hands?\b",
+        r"\bgetting\b", r"\bpicking\b", r"\btaked\b", r"\btooked\b", r"\bgrabed\b",
+        r"\bhad (?:it|them) in (?:your|its) hands?\b",
         r"\bsnatch(?:ed|ing)?\b", r"\bnab(?:bed|bing)?\b", r"\bseiz(?:e|ed|ing)\b",
         r"\bscoop(?:ed)? up\b", r"\bretriev(?:e|ed|ing)\b", r"\bgather(?:ed|ing)?\b", r"\btook away\b",
     )),
@@ -229,7 +230,7 @@ _POST_ATTR = re.compile(
     r"(?: (?:made|built|constructed) (?:of|from|out of))?"
     r"(?: (?:a|an|the|kind of|sort of|all|completely|mostly|in))? (?P<attrs>(?:\w+(?:-\w+)?)(?: (?:and|or|,) \w+)*?)"
     r"(?: in (?:color|colour|shape))?(?= |$)"
-    r"|\bmade (?:of|from|out of) (?P<mat>\w+)|\b(?:object|thing|item|one|stuff|something)s? of (?P<ofa>\w+)"
+    r"|\bmade (?:of|from|out of|by|with) (?P<mat>\w+)|\b(?:object|thing|item|one|stuff|something)s? of (?P<ofa>\w+)"
     r"|\b(?:in|with|of) (?:a |the )?(?P<col>\w+) (?:color|colour|shade|hue)\b"
     r"|\b(?P<col2>\w+)-colored\b|\b(?P<shp>\w+)-shaped\b|\bwith (?:a |the )?(?P<shp2>\w+) shape\b"
     r"|\b(?:is|was|are|were) (?P<attrs3>\w+(?:-\w+)?)\b"

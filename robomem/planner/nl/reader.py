@@ -185,7 +185,8 @@ def _mentions(words: list[str], knowledge: Knowledge, vocab: Mapping[str, str], 
         if hit is not None and hit[0] == i + 1 and w in _MOSTLY_VERBS and not (
             prev in DETERMINERS or prev in _PREPOSITIONS or prev.isdigit() or ordinal_value(prev) is not None
             or _is_attribute_word(prev, knowledge, attr_words)
-            or (prev in ("", ",", "is", "was") and nxt_w in ("", ",", "from", "on", "in", "you", "that", "which")
+            or (prev in ("", ",", "is", "was") and nxt_w in ("", ",", "from", "on", "in", "you", "that", "which", "off",
+                                                              "of", "at", "near", "by")
                 and not (prev in ("", ",") and nxt_w == "you"))  # "can from the table - colour?"
         ):
             hit = None  # "can you", "set it down", "watch": a verb here
@@ -216,8 +217,9 @@ def _mentions(words: list[str], knowledge: Knowledge, vocab: Mapping[str, str], 
         head_word = words[end - 1]
         if generic and head_word in ("something", "anything", "one"):
             det = det or ("any" if head_word == "anything" else "a")
-        if generic and kind == "object" and head_word in ("something", "anything", "everything"):
-            while end < len(words) and _is_attribute_word(words[end], knowledge, attr_words):
+        if generic and kind == "object" and head_word in GENERIC_OBJECT:  # "something red", "object round"
+            while (end < len(words) and _is_attribute_word(words[end], knowledge, attr_words)
+                   and (end + 1 >= len(words) or _lookup(words, end + 1, knowledge, vocab, max_len) is None)):
                 attrs.append(words[end])  # "something red"
                 end += 1
         out.append(Mention(j, end, " ".join(words[j:end]), phrase, tuple(attrs), kind, generic, plural_, det,

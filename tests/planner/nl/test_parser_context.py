@@ -55,6 +55,22 @@ CASES: dict[str, list[tuple[str, Intent, dict[str, Any]]]] = {
         ("I was away since noon and the office looks different. Show me what was moved there.", I.CHANGES,
          {"room": "office", "t0": DAY1 + 12 * H}),
     ],
+    "context after the question": [
+        ("Where did you put the book? My son needs it for school in the office.", I.PLACE_RECEPTACLE,
+         {"target": "book", "room": ""}),
+        ("Which room is the remote in? I want to watch something.", I.OBJECT_ROOM, {"target": "remote"}),
+    ],
+    "a wish or a mood before the request": [
+        ("I'm curious how your day went. Take me to the first thing you picked up.", I.PICK_ORDER, {"ordinal": 1}),
+        ("I want to see your work, so show me one thing you moved.", I.FIND_OBJECT, {"interacted": True}),
+        ("For my daughter's birthday party I need the glass vase. Where is it?", I.FIND_OBJECT,
+         {"target": "glass vase"}),
+    ],
+    "time words in the story": [
+        ("I left home at 9 am. Take me to everything you picked up after that, in order.", I.MULTI_PICKED,
+         {"t0": DAY1 + 9 * H, "ordered": True}),
+        ("You've been busy today. How many things did you pick up?", I.COUNT_PICKED, {"time": None}),
+    ],
     "a question said as a statement": [
         ("mug - you picked it up?", I.DID_PICK, {"target": "mug"}),
         ("you grabbed the book?", I.DID_PICK, {"target": "book"}),
