@@ -7,9 +7,8 @@ Per-frame segment ids carry no identity, so every segment of a frame is matched 
   centroid or its box, so partial views of large furniture stay one track);
 * **appearance**: the feature cosine similarity reaches ``match_similarity``; or the segment's label is one the
   track was already seen with (a label distribution, so "mug"/"cup" flicker matches); or the segment is at the
-  very place of the track (boxes overlap by ``overlap_min`` of the smaller one and each centroid lies in the other's
-  box: an object next to it does not qualify) with a feature similarity of at least ``overlap_similarity`` (a
-  confused label: the same object, not a new one inside it);
+  place of the track (boxes overlap by ``overlap_min`` of the smaller one) with a feature similarity of at least
+  ``overlap_similarity`` (a confused label: the same object, not a new one inside it);
 * **kind**: objects match objects, receptacles match receptacles.
 
 The cost of a pair that passes the gates is ``distance / match_distance + (1 - similarity)
@@ -85,10 +84,6 @@ def box_overlap(a: Box3D, b: Box3D) -> float:
     return inter / small if small > 0 else 0.0
 
 
-def _inside(xyz: Vec3, box: Box3D) -> bool:
-    return all(box.min_xyz[i] - _BOX_PAD <= xyz[i] <= box.max_xyz[i] + _BOX_PAD for i in range(3))
-
-
 def label_share(votes: Mapping[str, int], label: str) -> float:
     """Fraction of a track's sightings that carried ``label`` (0 when unlabelled or never seen with it)."""
     if not label or not votes:
@@ -110,8 +105,7 @@ def pair_cost(seg: SegmentView, track: TrackView, gates: AssociationGates) -> Op
     share = label_share(track.label_votes, seg.label)
     overlap = box_overlap(seg.box, track.box)
     if sim is not None and sim < gates.match_similarity and share <= 0.0:
-        same_place = (overlap >= gates.overlap_min and _inside(seg.centroid, track.box)
-                      and _inside(track.position, seg.box))
+        same_place = overlap >= gates.overlap_min
         if not (same_place and sim >= gates.overlap_similarity):
             return None
     s = 1.0 if sim is None else sim
