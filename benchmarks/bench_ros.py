@@ -16,7 +16,12 @@ baselines measured in the same run.
 
     python benchmarks/bench_ros.py                  # 640x480 at 30 Hz, 150 frames (the lead's numbers)
     python benchmarks/bench_ros.py --flood-s 60     # + Locate latency during a 60 s 30 Hz flood
+    python benchmarks/bench_ros.py --flood-s 30 --ab  # + the same with the camera intake in the server process
     python benchmarks/bench_ros.py --smoke          # 160x120, 20 frames, 10 queries: proves it runs
+
+The last line printed is the verdict against the target (with the load average: numbers on a loaded machine
+are "loaded"). ``--ab`` measures again with ``intake_process:=false`` (camera subscriptions, pairing and
+decoding in the server process, as before issue 12's fix) right after, and prints the ratio of the two.
 
 Needs the ROS wheels + scripts/build_ros.sh; sets ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST and a random
 ROS_DOMAIN_ID unless given.
@@ -126,8 +131,55 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                    help="extra memory-server parameter, e.g. ingest_queue_size=8 (repeatable)")
     p.add_argument("--smoke", action="store_true", help="defaults 160x120, 20 frames, 10 queries")
     p.add_argument("--json", default="", help="also write the results here")
+    p.add_argument("--ab", action="store_true",
+                   help="then measure again with intake_process=false (the intake inside the server) and compare")
     args = p.parse_args(argv)
+    if args.ab:
+        return run_ab(args)
+    result = measure(args)
+    print(json.dumps(result, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    if result["flood"]:
+        print(verdict(result))
+    return 0 if result["server_exit_code"] == 0 else 1
 
+
+def verdict(result: dict[str, Any]) -> str:
+    f = result["flood"]
+    fl = f["flood"]
+    return (f"VERDICT Locate over ROS during a {result['publish_rate_hz']:g} Hz {result['image']} RGB-D flood: "
+            f"p50 {fl['p50_ms']:.1f} p95 {fl['p95_ms']:.1f} p99 {fl['p99_ms']:.1f} max {fl['max_ms']:.1f} ms "
+            f"(n={fl['n']}, idle p95 {f['idle']['p95_ms']:.1f} ms; ingest {f['ingest_hz']:.1f} Hz) vs target "
+            f"p95 < 20 ms and max < 200 ms: {f['target_p95_lt_20ms_max_lt_200ms']} "
+            f"[load average {f['loadavg_before'][0]:.2f} -> {f['loadavg_after'][0]:.2f} on {os.cpu_count()} CPUs; "
+            f"server params {result['server_params']}]")
+
+
+def run_ab(args: Any) -> int:
+    """The flood with the default server, then with ``intake_process=false``; both verdicts and the ratios."""
+    results = []
+    for extra in ([], ["intake_process=false"]):
+        results.append(measure(argparse.Namespace(**{**vars(args), "server_param": args.server_param + extra})))
+    out = {"A_default": results[0], "B_intake_in_server": results[1]}
+    ratios = {}
+    if results[0]["flood"] and results[1]["flood"]:
+        a, b = results[0]["flood"]["flood"], results[1]["flood"]["flood"]
+        ratios = {k: b[k] / max(a[k], 1e-9) for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")}
+    out["ratio_B_over_A"] = ratios
+    print(json.dumps(out, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2))
+    for name, r in zip(("A default", "B intake_process=false"), results):
+        if r["flood"]:
+            print(f"{name}: {verdict(r)}")
+    if ratios:
+        print("A/B: Locate latency with the intake in the server / in its own process: "
+              + ", ".join(f"{k[:-3]} x{v:.1f}" for k, v in ratios.items()))
+    return 0 if all(r["server_exit_code"] == 0 for r in results) else 1
+
+
+def measure(args: Any) -> dict[str, Any]:
     import bagtools
     import nodetools
     import rclpy
@@ -216,7 +268,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         client.close()
         node.destroy_node()
         rclpy.try_shutdown(context=context)
-    result = {
+    return {
         "image": f"{args.width}x{args.height}",
         "publish_rate_hz": args.rate,
         "frames_published": published,
@@ -236,11 +288,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "flood": flood,
         "server_exit_code": rc,
         "server_counters": {k: v for k, v in stats.items() if not k.startswith("pixels")},
+        "server_params": {k: v for k, v in extra.items() if k not in ("memory_config_file", "log_throttle_s")},
     }
-    print(json.dumps(result, indent=2))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
-    return 0 if rc == 0 else 1
 
 
 def run_flood(args: Any, pub: Any, by_stamp: dict[int, list[tuple[str, Any]]], client: Any) -> dict[str, Any]:
@@ -263,6 +312,7 @@ def run_flood(args: Any, pub: Any, by_stamp: dict[int, list[tuple[str, Any]]], c
         phase, lat, errors = out.get(timeout=60)
         results[phase] = {**latency_stats(lat), "errors": errors}
         before = client.stats()
+        results["loadavg_before"] = os.getloadavg()
         print(f"flooding at {args.rate:g} Hz for {args.flood_s:g} s while Locate is called ...", flush=True)
         stamps = sorted(s for s, msgs in by_stamp.items() if any(t != "/tf_static" for t, _ in msgs))
         span = stamps[-1] - stamps[0] + (stamps[1] - stamps[0] if len(stamps) > 1 else 100_000_000)
@@ -287,6 +337,7 @@ def run_flood(args: Any, pub: Any, by_stamp: dict[int, list[tuple[str, Any]]], c
         stop.set()
         phase, lat, errors = out.get(timeout=120)
         results[phase] = {**latency_stats(lat), "errors": errors}
+        results["loadavg_after"] = os.getloadavg()
         after = client.stats()
         results["server_side_query_handler_us"] = {k: int(v) for k, v in after.items() if k.startswith("query_handler")}
         results["snapshot"] = {k: int(after.get(k, 0)) for k in

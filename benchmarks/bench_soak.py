@@ -4,11 +4,11 @@ A test driver renders ``--views`` camera views of the synthetic scene (tests/ros
 a book; Open3D ray-cast RGB-D, 16UC1 depth, TF chain, camera_info, instance segmentation) once, then publishes
 them in a loop at ``--rate`` Hz, restamped so time keeps going forward, to an installed
 ``robomem-memory-server`` subprocess (default parameters, ``--pixel-stride`` for both). Nothing in the world
-changes, so nothing the memory keeps should grow: every ``--sample-s`` seconds the server's resident set size
-(``/proc/<pid>/status`` VmRSS) and its memory counters (voxels, instances, keyframes, scene-graph edges, frames
-ingested) are recorded. Reported: the RSS curve, and its growth from the end of the first minute (warm-up:
-allocator pools, FAISS/torch buffers, the first views) to the end; target < 5 %. Written: ``--out`` JSON and a
-PNG plot of RSS and voxels over time.
+changes, so nothing the memory keeps should grow: every ``--sample-s`` seconds the resident set size of the
+server and its camera intake child process (``/proc/<pid>/status`` VmRSS, summed) and the memory counters
+(voxels, instances, keyframes, scene-graph edges, frames ingested) are recorded. Reported: the RSS curve, and
+its growth from the end of the first minute (warm-up: allocator pools, FAISS/torch buffers, the first views) to
+the end; target < 5 %. Written: ``--out`` JSON and a PNG plot of RSS and voxels over time.
 
     nice -n 10 python benchmarks/bench_soak.py                  # 10 minutes, 640x480 at 30 Hz
     nice -n 10 python benchmarks/bench_soak.py --hour           # 60 minutes
@@ -41,12 +41,32 @@ os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(30, 200)))
 MIB = 1024 * 1024
 
 
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
 def rss_bytes(pid: int) -> int:
-    """Resident set size of ``pid`` in bytes (VmRSS of /proc/<pid>/status)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
+    """Resident set size in bytes of ``pid`` and its child processes (the memory server's camera intake
+    process), from VmRSS of /proc/<pid>/status."""
+    total, found = 0, False
+    for p in [pid, *_children(pid)]:
+        try:
+            lines = Path(f"/proc/{p}/status").read_text().splitlines()
+        except OSError:
+            continue  # a child that just exited
+        for line in lines:
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+                found = True
+    if not found:
+        raise RuntimeError(f"no VmRSS for pid {pid}")
+    return total
 
 
 def growth_after_warmup(samples: list[dict[str, Any]], warmup_s: float) -> dict[str, Any]:

@@ -112,3 +112,32 @@ class SaveScheduler:
     def retry_in_s(self) -> float:
         with self._lock:
             return max(0.0, self.next_due_s - self._clock())
+
+
+class Periodic:
+    """Calls ``fn`` every ``period_s`` seconds (wall clock) on its own daemon thread until :meth:`stop`, each
+    call through ``guard(name, fn)`` (so a failing call is recorded and the next one still comes). Off the ROS
+    executor: a slow call (a voxel cloud of a big map, a save) never delays a service answer. A call that
+    overruns its period delays the next one instead of queueing calls."""
+
+    def __init__(self, period_s: float, name: str, fn: Callable[[], Any],
+                 guard: Callable[[str, Callable[[], Any]], Any]) -> None:
+        if not period_s > 0:
+            raise ValueError(f"period_s must be > 0, got {period_s}")
+        self.period_s, self.name = float(period_s), name
+        self._fn, self._guard = fn, guard
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"robomem-{name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        next_s = time.monotonic() + self.period_s
+        while not self._stop.wait(max(0.0, next_s - time.monotonic())):
+            self._guard(self.name, self._fn)
+            next_s = max(next_s + self.period_s, time.monotonic())
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """No further calls; waits (up to ``timeout_s``) for a call in progress."""
+        self._stop.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout_s)

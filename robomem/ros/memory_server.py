@@ -1,12 +1,16 @@
-"""``robomem-memory-server``: one process that ingests the camera streams AND serves the memory.
+"""``robomem-memory-server``: one node that ingests the camera streams AND serves the memory.
 
-The memory lives in-process, so ingest and queries share it without copies: camera + TF callbacks only
-pair, convert and enqueue (:class:`~robomem.ros.pipeline.FramePipeline`, bounded drop-oldest
-:class:`~robomem.ros.ingest.IngestWorker`); a worker thread runs the frame steps (:attr:`frame_steps`, e.g. a
-perception front end) and ``memory.ingest``; services (their own callback group on a MultiThreadedExecutor)
-answer from a consistent snapshot. Timers publish the voxel cloud + object markers for RViz and diagnostics,
-and save periodically (own callback group, exponential backoff after a failure). SIGINT/SIGTERM: the queued
-frames are ingested, the memory is saved (``save_on_shutdown``), the node exits 0 (1 if that save failed).
+The memory lives in the server process, so ingest and queries share it without copies. The camera + TF
+subscriptions, stamp pairing and decoding run in a child process (:mod:`robomem.ros.intake`,
+``intake_process: true``, the default) that hands complete frames to the server over a pipe: the ~150
+camera/TF messages a second never take the server's GIL or its executor, so requests are answered as they
+come. In the server, a bounded drop-oldest :class:`~robomem.ros.ingest.IngestWorker` thread runs the frame
+steps (:attr:`frame_steps`, e.g. a perception front end) and ``memory.ingest``; services (a single-threaded
+executor that does nothing else) answer from a consistent snapshot; the voxel cloud + object markers for RViz,
+diagnostics and periodic saves (exponential backoff after a failure) run on their own threads. With
+``intake_process: false`` the subscriptions are in the server (a MultiThreadedExecutor). SIGINT/SIGTERM: the
+intake flushes, the queued frames are ingested, the memory is saved (``save_on_shutdown``), the node exits 0
+(1 if that save failed).
 
 Faults never kill the node: every subscription, timer and service callback runs through
 :meth:`~robomem.ros.health.FaultLog.guard` (caught, logged throttled, counted, reported as an ERROR status on
@@ -46,17 +50,14 @@ from robomem.errors import ConfigError, PerceptionError, RobomemError
 from robomem.ros import diagnostics, params, viz
 from robomem.ros import msg_convert as mc
 from robomem.ros.converters import set_stamp, stamp_to_ns
-from robomem.ros.health import FaultLog, SaveScheduler
+from robomem.ros.health import FaultLog, Periodic, SaveScheduler
 from robomem.ros.ingest import IngestWorker, ThrottledLog
+from robomem.ros.intake import CAMERA_TOPICS, IntakeProcess, IntakeSpec, child_ros_args
 from robomem.ros.msg_convert import interfaces
 from robomem.ros.pipeline import FramePipeline, Rejection
 from robomem.ros.services import SERVICES, MemoryHost, MemoryServices
 
 log = logging.getLogger("robomem.ros.memory_server")
-
-CAMERA_TOPICS = {"rgb": "rgb/image", "depth": "depth/image", "info": "rgb/camera_info", "seg": "segmentation"}
-"""Relative topic names the node subscribes to (remap them, see launch/robomem.launch.py presets)."""
-
 
 def setup_logging() -> None:
     level = os.environ.get("ROBOMEM_LOG_LEVEL", "INFO").upper()
@@ -79,7 +80,8 @@ def _memory_has_save(directory: str) -> bool:
 class MemoryServerNode:
     """Wraps an rclpy Node (composition keeps rclpy out of the class hierarchy the tests import)."""
 
-    def __init__(self, node_name: str = "robomem", enable_services_default: bool = True) -> None:
+    def __init__(self, node_name: str = "robomem", enable_services_default: bool = True,
+                 argv: Optional[Sequence[str]] = None) -> None:
         from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
         from rclpy.node import Node
         from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -118,8 +120,7 @@ class MemoryServerNode:
         node = self.node
         self.ingest_group = MutuallyExclusiveCallbackGroup()
         self._service_group = MutuallyExclusiveCallbackGroup()
-        self._timer_group = MutuallyExclusiveCallbackGroup()
-        self._save_group = MutuallyExclusiveCallbackGroup()  # a long save must not stall diagnostics
+        self._periodic: list[Periodic] = []
         self.camera_qos = QoSProfile(
             history=HistoryPolicy.KEEP_LAST,
             depth=self.cfg.camera_qos_depth,
@@ -131,7 +132,15 @@ class MemoryServerNode:
             durability=DurabilityPolicy.TRANSIENT_LOCAL,
         )
 
-        if self.cfg.enable_ingest:
+        self.intake: Optional[IntakeProcess] = None
+        if self.cfg.enable_ingest and self.cfg.intake_process:
+            self.intake = IntakeProcess(
+                IntakeSpec(node.get_name(), child_ros_args(argv or sys.argv), pipe_cfg, self.cfg.camera_qos_depth,
+                           self.cfg.camera_reliable, node.resolve_topic_name("~/actions"),
+                           bool(node.get_parameter("use_sim_time").value), self.cfg.log_throttle_s),
+                on_frame=self.worker.submit, on_action=self._record_event,
+                on_fault=lambda source, message: self.faults.record(source, message, quiet=True))
+        elif self.cfg.enable_ingest:
             from sensor_msgs.msg import CameraInfo, Image
             from tf2_msgs.msg import TFMessage
 
@@ -168,7 +177,9 @@ class MemoryServerNode:
             self._diag_pub = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
             self.timer(self.cfg.diagnostics_period_s, "diagnostics", self._publish_diagnostics)
         if self.saves is not None:
-            self.timer(min(self.cfg.save_period_s, 1.0), "periodic_save", self._periodic_save, self._save_group)
+            self.timer(min(self.cfg.save_period_s, 1.0), "periodic_save", self._periodic_save)
+        if self.intake is not None and not self.intake.wait_ready(120.0):
+            log.warning("the camera intake process is not up after 120 s; frames are taken once it is")
         log.info(
             "robomem memory server up: world_frame=%s ingest=%s services=%s save_directory=%r encoder=%s",
             self.cfg.world_frame, self.cfg.enable_ingest, self.cfg.enable_services, self.cfg.save_directory,
@@ -191,10 +202,12 @@ class MemoryServerNode:
         return self.node.create_subscription(msg_type, topic, callback, qos,
                                              callback_group=group or self.ingest_group)
 
-    def timer(self, period_s: float, name: str, fn: Callable[[], Any], group: Any = None) -> Any:
-        """A timer whose callback can fail without stopping the timer or the node."""
-        return self.node.create_timer(period_s, lambda: self.faults.guard(name, fn),
-                                      callback_group=group or self._timer_group)
+    def timer(self, period_s: float, name: str, fn: Callable[[], Any]) -> Periodic:
+        """``fn`` every ``period_s`` on its own thread (not on the executor: services never wait for it); a
+        failing call is recorded and does not stop the timer or the node. Stopped by :meth:`close`."""
+        task = Periodic(period_s, name, fn, self.faults.guard)
+        self._periodic.append(task)
+        return task
 
     def _service(self, name: str, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
         def callback(request: Any, response: Any) -> Any:
@@ -238,7 +251,15 @@ class MemoryServerNode:
                 with self._lock:
                     world_T_frame = self.pipeline.tf.lookup(self.cfg.world_frame, frame, stamp_to_ns(msg.header.stamp))
             event = mc.action_event_from_msg(msg, world_T_frame)
-            self.host.reads.record_action(event)  # outside self._lock: the memory lock is taken after it elsewhere
+        except RobomemError as exc:
+            self._throttle.warning("actions", f"action event rejected: {exc}")
+            return
+        self._record_event(event)  # outside self._lock: the memory lock is taken after it elsewhere
+
+    def _record_event(self, event: Any) -> None:
+        """Record a converted action event; one the memory rejects is logged (throttled) and counted by it."""
+        try:
+            self.host.reads.record_action(event)
         except RobomemError as exc:
             self._throttle.warning("actions", f"action event rejected: {exc}")
 
@@ -268,8 +289,11 @@ class MemoryServerNode:
         return self.host.reads.ingest(frame)
 
     def ingest_counters(self) -> dict[str, int]:
-        with self._lock:
-            out = dict(self.pipeline.counters())
+        if self.intake is not None:
+            out = self.intake.counters()
+        else:
+            with self._lock:
+                out = dict(self.pipeline.counters())
         out.update({f"ingest_{k}": v for k, v in self.worker.counters.items()})
         out["ingest_pending"] = self.worker.pending()
         out.update(self.faults.counts())
@@ -334,6 +358,10 @@ class MemoryServerNode:
             return True
         self._closed = True
         ok = True
+        for task in self._periodic:
+            task.stop()
+        if self.intake is not None and not self.intake.stop():
+            log.warning("the camera intake process did not flush in time; its last frames are lost")
         with self._lock:
             for out in self.pipeline.flush():
                 if isinstance(out, Rejection):
@@ -355,7 +383,7 @@ class MemoryServerNode:
 
 def run(node_name: str, enable_services_default: bool, argv: Optional[Sequence[str]] = None) -> int:
     import rclpy
-    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 
     setup_logging()
     # The ingest thread runs Python between torch calls; a query waiting for the GIL would wait up to the
@@ -366,11 +394,15 @@ def run(node_name: str, enable_services_default: bool, argv: Optional[Sequence[s
     rc = 0
     try:
         try:
-            server = MemoryServerNode(node_name, enable_services_default)
+            server = MemoryServerNode(node_name, enable_services_default, argv)
         except (ConfigError, RobomemError) as exc:
             log.error("cannot start: %s", exc)
             return 2
-        executor = MultiThreadedExecutor(num_threads=4)
+        # With the camera intake in its own process the executor only serves requests (and the ~/actions
+        # subscription when in-process): one thread answers each request where it woke up, without a hand-over
+        # to a pool thread. Timers run on their own threads (MemoryServerNode.timer).
+        executor = (SingleThreadedExecutor() if server.intake is not None or not server.cfg.enable_ingest
+                    else MultiThreadedExecutor(num_threads=4))
         executor.add_node(server.node)
         try:
             executor.spin()

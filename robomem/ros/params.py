@@ -38,7 +38,9 @@ class RosNodeConfig:
     use_segmentation: also pair ``segmentation`` (robomem_interfaces/InstanceSegmentation).
     camera_qos_depth / camera_reliable: camera subscriptions' QoS (BEST_EFFORT unless camera_reliable).
     ingest_queue_size: frames waiting for the memory (drop-oldest). enable_ingest / enable_services: what
-    this node does. save_directory: absolute path where periodic, on-demand and final saves go ("" = none);
+    this node does. intake_process: the camera/TF subscriptions, pairing and decoding run in a child process
+    (robomem.ros.intake: queries never wait behind the camera streams for the GIL); false = in the server.
+    save_directory: absolute path where periodic, on-demand and final saves go ("" = none);
     SaveMemory / LoadMemory resolve relative paths under it. save_period_s: periodic save (0 = off; retried
     with exponential backoff after a failure, up to save_max_backoff_s between tries). save_on_shutdown:
     final save on SIGINT/SIGTERM.
@@ -61,6 +63,7 @@ class RosNodeConfig:
     camera_reliable: bool = False
     ingest_queue_size: int = 4
     enable_ingest: bool = True
+    intake_process: bool = True
     enable_services: bool = True
     save_directory: str = ""
     save_period_s: float = 0.0
