@@ -5,10 +5,10 @@ subscriptions, stamp pairing and decoding run in a child process (:mod:`robomem.
 ``intake_process: true``, the default) that hands complete frames to the server over a pipe: the ~150
 camera/TF messages a second never take the server's GIL or its executor, so requests are answered as they
 come. In the server, a bounded drop-oldest :class:`~robomem.ros.ingest.IngestWorker` thread runs the frame
-steps (:attr:`frame_steps`, e.g. a perception front end) and ``memory.ingest``; services (a single-threaded
-executor that does nothing else) answer from a consistent snapshot; the voxel cloud + object markers for RViz,
+steps (:attr:`frame_steps`, e.g. a perception front end) and ``memory.ingest``; services (an executor that
+then does nothing else) answer from a consistent snapshot; the voxel cloud + object markers for RViz,
 diagnostics and periodic saves (exponential backoff after a failure) run on their own threads. With
-``intake_process: false`` the subscriptions are in the server (a MultiThreadedExecutor). SIGINT/SIGTERM: the
+``intake_process: false`` the subscriptions are in the server process. SIGINT/SIGTERM: the
 intake flushes, the queued frames are ingested, the memory is saved (``save_on_shutdown``), the node exits 0
 (1 if that save failed).
 
@@ -303,6 +303,8 @@ class MemoryServerNode:
 
     # ------------------------------------------------------------------------------------------ timers
     def _publish_viz(self) -> None:
+        if not self.node.context.ok():
+            return  # shutting down
         points, colors = self.host.memory.voxel_cloud()
         insts = self.host.reads.instances(include_vanished=False)
         now = self.now_ns()
@@ -313,6 +315,8 @@ class MemoryServerNode:
     def _publish_diagnostics(self) -> None:
         from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
+        if not self.node.context.ok():
+            return  # shutting down
         statuses = [
             diagnostics.ingest_status(self.ingest_counters(), self.host.memory.stats(), self.worker.rate_hz()),
             diagnostics.persistence_status(self.cfg.save_directory, self.saves, time.monotonic()),
@@ -383,7 +387,7 @@ class MemoryServerNode:
 
 def run(node_name: str, enable_services_default: bool, argv: Optional[Sequence[str]] = None) -> int:
     import rclpy
-    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 
     setup_logging()
     # The ingest thread runs Python between torch calls; a query waiting for the GIL would wait up to the
@@ -398,11 +402,10 @@ def run(node_name: str, enable_services_default: bool, argv: Optional[Sequence[s
         except (ConfigError, RobomemError) as exc:
             log.error("cannot start: %s", exc)
             return 2
-        # With the camera intake in its own process the executor only serves requests (and the ~/actions
-        # subscription when in-process): one thread answers each request where it woke up, without a hand-over
-        # to a pool thread. Timers run on their own threads (MemoryServerNode.timer).
-        executor = (SingleThreadedExecutor() if server.intake is not None or not server.cfg.enable_ingest
-                    else MultiThreadedExecutor(num_threads=4))
+        # With the camera intake in its own process this executor only serves requests (timers run on their
+        # own threads, MemoryServerNode.timer); several threads so that a long SaveMemory/LoadMemory in the
+        # service group never keeps the parameter services or an in-process subscription waiting.
+        executor = MultiThreadedExecutor(num_threads=4)
         executor.add_node(server.node)
         try:
             executor.spin()
