@@ -150,7 +150,8 @@ def verdict(result: dict[str, Any]) -> str:
     fl = f["flood"]
     return (f"VERDICT Locate over ROS during a {result['publish_rate_hz']:g} Hz {result['image']} RGB-D flood: "
             f"p50 {fl['p50_ms']:.1f} p95 {fl['p95_ms']:.1f} p99 {fl['p99_ms']:.1f} max {fl['max_ms']:.1f} ms "
-            f"(n={fl['n']}, idle p95 {f['idle']['p95_ms']:.1f} ms; ingest {f['ingest_hz']:.1f} Hz) vs target "
+            f"(n={fl['n']}, idle p95 {f['idle']['p95_ms']:.1f} ms; ingest {f['ingest_hz']:.1f} Hz; CPU cores used "
+            f"{f.get('cpu_cores_used')}) vs target "
             f"p95 < 20 ms and max < 200 ms: {f['target_p95_lt_20ms_max_lt_200ms']} "
             f"[load average {f['loadavg_before'][0]:.2f} -> {f['loadavg_after'][0]:.2f} on {os.cpu_count()} CPUs; "
             f"server params {result['server_params']}]")
@@ -262,7 +263,7 @@ def measure(args: Any) -> dict[str, Any]:
         ingested = int(stats["frames_ingested"])
         ros_locate = percentiles(timed(lambda: client.locate("red mug", k=5), args.queries))
         ros_info = percentiles(timed(lambda: client.stats(), args.queries))
-        flood = run_flood(args, pub, by_stamp, client) if args.flood_s > 0 else None
+        flood = run_flood(args, pub, by_stamp, client, server.proc.pid) if args.flood_s > 0 else None
     finally:
         rc = server.stop(signal.SIGINT, timeout_s=120)
         client.close()
@@ -292,8 +293,32 @@ def measure(args: Any) -> dict[str, Any]:
     }
 
 
-def run_flood(args: Any, pub: Any, by_stamp: dict[int, list[tuple[str, Any]]], client: Any) -> dict[str, Any]:
-    """Locate latency from a separate process: on the idle node, then during a ``--flood-s`` flood."""
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time (user + system, s) of the server ``pid`` and of its intake child process(es)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            pids += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    for p in pids:
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text()
+            cmd = Path(f"/proc/{p}/cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        name = "server" if p == pid else "resource_tracker" if b"resource_tracker" in cmd else "intake"
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def run_flood(args: Any, pub: Any, by_stamp: dict[int, list[tuple[str, Any]]], client: Any,
+              server_pid: int) -> dict[str, Any]:
+    """Locate latency from a separate process: on the idle node, then during a ``--flood-s`` flood; the CPU
+    time the server process and its intake child used per second of flood."""
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
@@ -313,6 +338,7 @@ def run_flood(args: Any, pub: Any, by_stamp: dict[int, list[tuple[str, Any]]], c
         results[phase] = {**latency_stats(lat), "errors": errors}
         before = client.stats()
         results["loadavg_before"] = os.getloadavg()
+        cpu0 = cpu_seconds(server_pid)
         print(f"flooding at {args.rate:g} Hz for {args.flood_s:g} s while Locate is called ...", flush=True)
         stamps = sorted(s for s, msgs in by_stamp.items() if any(t != "/tf_static" for t, _ in msgs))
         span = stamps[-1] - stamps[0] + (stamps[1] - stamps[0] if len(stamps) > 1 else 100_000_000)
@@ -338,6 +364,9 @@ def run_flood(args: Any, pub: Any, by_stamp: dict[int, list[tuple[str, Any]]], c
         phase, lat, errors = out.get(timeout=120)
         results[phase] = {**latency_stats(lat), "errors": errors}
         results["loadavg_after"] = os.getloadavg()
+        cpu1 = cpu_seconds(server_pid)
+        results["cpu_cores_used"] = {k: round((v - cpu0.get(k, 0.0)) / flood_s, 3) for k, v in cpu1.items()
+                                     if k != "resource_tracker"}
         after = client.stats()
         results["server_side_query_handler_us"] = {k: int(v) for k, v in after.items() if k.startswith("query_handler")}
         results["snapshot"] = {k: int(after.get(k, 0)) for k in

@@ -12,8 +12,10 @@ at 640x480, seconds for a huge frame or a save of a big memory). :class:`Snapsho
   read only by ``locate_voxels`` / ``voxel_cloud``), with the instance index synced first (syncing the voxel
   index, thousands of features per frame, is left to the queries that read it);
 * a query that finds the lock held by a write answers from the newest snapshot: a consistent state after
-  some complete ingest, at most ``period_s`` plus one ingest old. Otherwise (no write in progress, or no
-  snapshot yet) it answers from the live state under the lock, exactly as the memory itself would.
+  some complete ingest, at most ``period_s`` plus one ingest old; one that finds it held by a reader (the voxel
+  cloud for RViz, GetInfo's counters) answers from the snapshot too when nothing was written since it was
+  taken (it then equals the live state). Otherwise (no write in progress, or no snapshot yet) it answers from
+  the live state under the lock, exactly as the memory itself would.
 
 The copy costs time on the writer, so it is demand-driven (only while queries come, ``active_s``) and its
 period adapts (``max(period_s, 10 x the last copy time)``: copying stays under ~10 % of the writer's time
@@ -170,7 +172,9 @@ class SnapshotMemory(MemoryQueries):
     # ------------------------------------------------------------------------------------------ reads
     @contextlib.contextmanager
     def _reading(self) -> Iterator[QueryEngine]:
-        """The snapshot's engine while a write holds the lock, else the live engine under the lock."""
+        """The snapshot's engine while a write holds the lock (or while anything holds it and the snapshot is
+        of the current version: then it answers exactly as the live state), else the live engine under the
+        lock."""
         self._last_read = time.monotonic()
         lock = self.memory.lock
         if lock.acquire(blocking=False):
@@ -182,7 +186,8 @@ class SnapshotMemory(MemoryQueries):
                 lock.release()
             return
         snap = self._snapshot
-        if snap is not None and self._busy and snap.source is self.memory.state:
+        live = self.memory.state
+        if snap is not None and snap.source is live and (self._busy or snap.version == live.version):
             self.counters["reads_snapshot"] += 1
             yield snap.engine
             return

@@ -96,6 +96,25 @@ def test_a_query_during_a_save_does_not_wait_for_it(encoder, tmp_path, monkeypat
     assert saved and SpatioSemanticMemory.load(saved[0], encoder).stats()["frames_ingested"] == 1
 
 
+def test_a_reader_holding_the_lock_delays_no_query_when_the_snapshot_is_current(encoder) -> None:
+    mem = SpatioSemanticMemory(MemoryConfig(), encoder)
+    reads = SnapshotMemory(mem, period_s=0.0)
+    reads.locate("red mug")
+    reads.ingest(tiny_frame(1))  # copied right after: the snapshot is of the current version
+    with mem.lock:  # e.g. the voxel cloud for RViz being read
+        reader, got = in_thread(lambda: reads.locate("red mug"))
+        reader.join(BOUND_S)
+        assert not reader.is_alive(), "the query waited for a reader although nothing changed"
+        assert got[0].status is QueryStatus.OK and last_seen_k(got[0]) == 1
+    mem.ingest(tiny_frame(2))  # written behind the snapshot's back: it is stale now
+    with mem.lock:
+        reader, got = in_thread(lambda: reads.locate("red mug"))
+        reader.join(0.2)
+        assert reader.is_alive(), "a stale snapshot answered while no write was in progress"
+    reader.join(BOUND_S)
+    assert last_seen_k(got[0]) == 2  # the live state, once the lock was free
+
+
 def test_no_copies_without_readers_and_none_while_nothing_changed(encoder, tmp_path) -> None:
     reads = SnapshotMemory(SpatioSemanticMemory(MemoryConfig(), encoder), period_s=0.0)
     for k in range(1, 4):
