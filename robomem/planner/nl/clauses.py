@@ -42,6 +42,7 @@ class Focus:
     text: str
     used: tuple[str, ...] = ()
     dropped: tuple[str, ...] = ()
+    alone: str = ""  # the request without a thing the context named put in front of it ("" when none was)
 
 
 _STARTERS = (
@@ -69,9 +70,10 @@ _NARRATIVE = re.compile(
 )
 # a statement about some other thing ("the alarm went off at 9", "the kids keep asking")
 _STATEMENT = re.compile(
-    r"^(?:the|a|an|this|that|our|some) (?:\w+ ){0,2}(?:went|goes|is|was|are|were|has|had|keeps?|kept|came|comes|"
-    r"started|starts|got|gets|looks?|looked|seems?|seemed|broke|fell|rang|arrived|left|says?|said|told|made|"
-    r"makes|needs?|wants?|sounded|happened|showed up)\b"
+    r"^(?:the|a|an|this|that|our|some) (?:(?!you\b|that\b|which\b)\w+ ){0,2}(?:went|goes|is|was|are|were|has|had|"
+    r"keeps?|kept|came|comes|started|starts|got|gets|looks?|looked|seems?|seemed|broke|fell|rang|arrived|left|"
+    r"says?|said|told|made|makes|needs?|wants?|sounded|happened|showed up|caught|saw|heard|shows?|showed|beeped|"
+    r"buzzed|(?!picked|placed|moved|grabbed|used)\w+ed)\b"
 )
 # ... unless it asks for something itself ("I'm looking for the mug", "I need to find my keys")
 _I_REQUEST = re.compile(
@@ -81,11 +83,16 @@ _I_REQUEST = re.compile(
 _ROBOT = re.compile(r"^(?:(?:and|but|so|then) )?you (?!can\b|could\b|would\b|will\b|should\b|must\b|might\b|may\b|"
                     r"mind\b|know\b|see\b|please\b)\w+")
 _I_FRAME = re.compile(r"^(?:i'm|i am|i'd|i would|i was|i want|i wonder|i need)\b", re.IGNORECASE)
-_BY_YOU = re.compile(r"^(?:was it |is it |was |is )?(\w+(?: up| down| away)?) by you$")
+_BY_YOU = re.compile(r"^(?:(?P<np>.*?) )?(?:was it |is it |was |is |were |are )?(?P<v>\w+(?: up| down| away)?) by you$")
+_TAG = re.compile(r"(?: ,)? (?:did not|do not|have not|were not|was not|is not|are not|did|do|have|were|was|is|are|"
+                  r"can not|will not|would not|had not|right|correct|yes|no|eh|ok|okay|is that right|true)"
+                  r"(?: (?:you|it|they|we|i))?$")
+_CLOCK = re.compile(r"\d|noon|midnight|\bpast\b|quarter|half|oclock|\bto (?:one|two|three|four|five|six|seven|"
+                    r"eight|nine|ten|eleven|twelve)\b")
 _YES_NO_TAG = re.compile(r"\b(?:yes or no|or not)$")
 _NEXT = re.compile(r"\b(?:the )?next (thing|object|item|one)\b|\bafter that\b|\band then what\b")
 _AUX = ("did", "have", "had", "were", "was", "are", "do", "has", "is")
-_PRONOUN = re.compile(r"\b(?:it|them|they|those|that one|this one|these|one)\b")
+_PRONOUN = re.compile(r"\b(?:it|them|they|those|that one|this one|these)\b")
 _DUMMY_IT = re.compile(r"\bit (?:take|took|takes|was when|is when)\b|\b(?:what time|when|what day) (?:was|is) it\b"
                        r"|\bhow long (?:was|is) it\b|\bwas it (?:when|that)\b")
 _NP_TAIL = re.compile(
@@ -100,7 +107,7 @@ _ELLIPSIS = re.compile(r"^(?:did|have|had|were|was|do) you(?: not| ever| really)
 _THERE = re.compile(r"(?<!\bgo )(?<!\bme )(?<!\bus )(?<!\bhead )(?<!\bget )\bthere\b")
 
 
-_SINCE_END = re.compile(r"\b(?P<prep>since|after)\s*$|\b(?P<prep2>since|after|before|until) that\b"
+_SINCE_END = re.compile(r"\b(?P<prep>since|after)\s*(?:,|$)|\b(?P<prep2>since|after|before|until) that\b"
                         r"(?= *(?:,|$|in (?:the )?order|and\b))")
 _DAY_SCOPE = re.compile(r"(?:\w+ )?(?:today|tonight|yesterday|earlier|recently|lately|this (?:morning|afternoon|"
                         r"evening|week))")
@@ -171,8 +178,8 @@ def _yes_no(clause: str) -> str:
     """ "you took the mug" said as a question -> "did you took the mug"; "you have seen it" -> "have you seen it";
     "picked up by you" -> "did you picked up it"."""
     by_you = _BY_YOU.match(clause)
-    if by_you:
-        return f"did you {by_you.group(1)} it"
+    if by_you:  # "black toy picked by you" -> "did you picked black toy"
+        return f"did you {by_you.group('v')} {by_you.group('np') or 'it'}"
     words = re.sub(r"^(?:and|but|so|then) ", "", clause).split()
     if len(words) > 1 and words[1] in _AUX:
         return " ".join([words[1], "you", *words[2:]])
@@ -206,14 +213,14 @@ def _np(words: list[str], m: Mention) -> tuple[str, int]:
     return " ".join(head), end
 
 
-def _things(clause: str, knowledge: Knowledge, vocab: Mapping[str, str], attrs: frozenset[str]
-            ) -> tuple[list[Mention], list[str]]:
+def _things(clause: str, knowledge: Knowledge, vocab: Mapping[str, str], attrs: frozenset[str],
+            strict: bool = False) -> tuple[list[Mention], list[str]]:
     """The things, receptacles and rooms a clause names that the memory knows (with a memory vocabulary: only
     its own labels; "the alarm went off" names no thing of a house without an alarm), and the clause's words."""
     r = read(clause, knowledge, vocab, attrs)
     words = r.tokens
     known = [m for m in r.mentions if m.start < m.end and m.kind != "unknown"
-             and (m.generic or m.kind != "object" or not vocab or m.head in vocab or m.text in vocab)
+             and (not strict or m.generic or m.kind != "object" or not vocab or m.head in vocab or m.text in vocab)
              and not (m.generic and not m.attributes and m.kind == "object" and not (
                  words[m.start] in ("something", "anything") and (
                      _NP_TAIL.match(" ".join(words[m.end :])) or _NP_TAIL.match(" ".join(words[m.end + 1 :])))))]
@@ -227,7 +234,7 @@ def _gather(clause: str, kind: str, c: _Ctx, knowledge: Knowledge, vocab: Mappin
     if kind == "robot" and c.things and _PRONOUN.search(clause) and not any(
             m.kind == "object" for m in _things(clause, knowledge, vocab, attrs)[0]):
         clause = _PRONOUN.sub(lambda _m: c.things.pop(), clause, count=1)
-    mentions, words = _things(clause, knowledge, vocab, attrs)
+    mentions, words = _things(clause, knowledge, vocab, attrs, strict=bool(_STATEMENT.search(clause)))
     objs = [m for m in mentions if m.kind in ("object", "kind")]
     if kind == "robot" and objs and objs[0].generic:
         c.clauses.append(clause)  # "you put something new on the table there": kept as said
@@ -249,6 +256,22 @@ def _gather(clause: str, kind: str, c: _Ctx, knowledge: Knowledge, vocab: Mappin
         dropped.append(clause)
 
 
+def _with_time(text: str, said: str, time: TimeContext) -> tuple[str, str]:
+    """The request given the time a context clause said, if it has none of its own ("since then" -> "since 9 am",
+    "which room were you in" after "at 9 there was a bang" -> "at 9 , which room ..."); and the time used."""
+    if extract_time(text, time).spec is not None:
+        return text, ""
+    anaphor = _THEN.search(text) or _SINCE_END.search(text)
+    prep = (anaphor.groupdict().get("prep") or anaphor.groupdict().get("prep2")) if anaphor is not None else None
+    if anaphor is not None and prep:
+        return text[: anaphor.start()] + f"{prep} {_TIME_PREP.sub('', said)}" + text[anaphor.end() :], said
+    if anaphor is not None:
+        return text[: anaphor.start()] + said + text[anaphor.end() :], said
+    if _CLOCK.search(said):  # not "busy all morning"
+        return f"{said} , {text}", said
+    return text, ""
+
+
 def focus(question: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str, str]] = None,
           attribute_words: frozenset[str] = frozenset(), time: Optional[TimeContext] = None) -> Focus:
     """The request in ``question`` (see the module docstring); ``Focus.text`` is normalised."""
@@ -263,6 +286,9 @@ def focus(question: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str,
         norm = _HEDGE.sub("", normalize(raw))
         if not norm:
             continue
+        tagged = _TAG.search(norm) if _ROBOT.search(norm) and q else None
+        if tagged is not None:  # "you picked it up, didn't you?": a statement asking for agreement
+            norm, q = norm[: tagged.start()].strip(" ,"), False
         q = q or bool(_YES_NO_TAG.search(norm))
         k = _kind(norm, q)
         if k == "request" and not q and len(clauses) > 1 and (_I_FRAME.match(raw.strip()) or _I_REQUEST.search(norm)):
@@ -291,6 +317,7 @@ def focus(question: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str,
             return Focus(normalize(" , ".join(requests)), used=("a yes/no question",))  # "you took the mug?"
         return Focus(whole)
     c = _Ctx([], [], [], [])
+    alone = ""
     dropped: list[str] = []
     used: list[str] = []
     for n, k in kinds:
@@ -306,7 +333,7 @@ def focus(question: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str,
             dropped.append(n)
     text = " , ".join(requests)
     mentions, _w = _things(text, knowledge, vocab, attribute_words)
-    has_obj = any(m.kind in ("object", "kind") and not m.generic for m in mentions)
+    has_obj = any(m.kind in ("object", "kind") and (not m.generic or m.attributes) for m in mentions)
     pron = next((p for p in _PRONOUN.finditer(text)
                  if not any(d.start() <= p.start() < d.end() for d in _DUMMY_IT.finditer(text))), None)
     if c.things and not has_obj:
@@ -317,9 +344,11 @@ def focus(question: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str,
         elif pron is not None:
             text = text[: pron.start()] + thing + text[pron.end() :]
         else:
+            alone = text
             text = f"{thing} , {text}"
         used.append(thing)
     elif c.clauses and not has_obj and re.search(r"\b(?:it|them)\b", text):
+        alone = text
         text = f"{c.clauses[-1]} , {text}"
         used.append(c.clauses[-1])
     elif c.places and pron is not None and not has_obj and not any(m.kind in ("room", "receptacle")
@@ -330,17 +359,9 @@ def focus(question: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str,
     if c.places and not any(m.kind in ("room", "receptacle") for m in mentions) and _THERE.search(text):
         text = _THERE.sub(c.places[-1], text, count=1)
         used.append(c.places[-1])
-    if c.times and time is not None and extract_time(text, time).spec is None:
-        said = c.times[-1]
-        bare = _TIME_PREP.sub("", said)
-        anaphor = _THEN.search(text) or _SINCE_END.search(text)
-        prep = anaphor.groupdict().get("prep") or anaphor.groupdict().get("prep2") if anaphor is not None else None
-        if anaphor is not None and prep:  # "since then" -> "since 9 am"
-            text = text[: anaphor.start()] + f"{prep} {bare}" + text[anaphor.end() :]
-        elif anaphor is not None:
-            text = text[: anaphor.start()] + said + text[anaphor.end() :]
-        elif not _DAY_SCOPE.fullmatch(said):  # "you've been busy today": no scope for the question
-            text = f"{said} , {text}"
-        if anaphor is not None or not _DAY_SCOPE.fullmatch(said):
+    if c.times and time is not None:
+        text, said = _with_time(text, c.times[-1], time)
+        alone = _with_time(alone, c.times[-1], time)[0] if alone else ""
+        if said:
             used.append(said)
-    return Focus(normalize(text), tuple(used), tuple(dropped))
+    return Focus(normalize(text), tuple(used), tuple(dropped), normalize(alone) if alone else "")

@@ -39,7 +39,8 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("wh", "which_room", (
         r"\b(?:which|what) (?:room|part of the house|area|space)\b", r"\bin which room\b", r"\bwhat room\b",
         r"\bwhich room\b", r"\bthe room (?:where|in which|that|it is in|it was in)\b",
-        r"(?:^|, )(?:the |your |which |what )?room (?:at|in the|during|when|on|around|yesterday|today|this|last)\b",
+        r"(?:^|, )(?:the |your |which |what )?room (?:of you |for you )?(?:at|in the|during|when|on|around|yesterday|"
+        r"today|this|last)\b",
     )),
     ("wh", "where", (
         r"\bwhere\b", r"\bwhereabouts\b", r"\beverywhere\b", r"\bwherever\b", r"\blocation of\b", r"\bwhat place\b",
@@ -54,7 +55,8 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"\b(?:color|colour|material|shape) (?:was|is) (?:it|that|the)\b",
         r"\bwhat was it made of\b",
         r"(?:^|, )(?:its |the |which |what )?(?:color|material|shape)(?: of it)?(?: , .*)?$",
-        r"\b(?:color|material|shape) of\b", r"\bwhat (?:is|was) (?:the |its )?(?:color|material|shape)\b",
+        r"\b(?:color|material|shape) of\b", r"^(?:color|material|shape) (?!of\b)(?=\w)",
+        r"\bwhat (?:is|was) (?:the |its )?(?:color|material|shape)\b",
     )),
     ("wh", "yesno", (
         r"^(?:did|have|has|had|was|were|is|are|do|does|whether|if)\b",
@@ -67,7 +69,7 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"(?: (?:to|toward|towards|into|up to|in front of|near|where))\b",
         r"\bbring me (?:to|over to)\b", r"\btake me\b", r"\bshow me\b", r"\blead me\b", r"\bguide me\b",
         r"\bhelp me (?:find|locate|get to)\b", r"\bshow (?:him|her|them|us)\b",
-        r"^(?:go|head|walk|drive|navigate|return|come)\b(?! (?:on|ahead)\b)",
+        r"^(?:go|head|walk|drive|navigate|return|come|show)\b(?! (?:on|ahead)\b)",
         r"\bi (?:am looking|need to find|want to find|want to go|need to go|would like to go|am searching)\b",
         r"\blooking for\b", r"\bcan i find\b", r"\bfind (?:me )?(?:the|a|an|any|my|some|one|all|every|each)\b",
         r"\blocate\b", r"\bget me to\b", r"\bgo see\b", r"\bgo check\b",
@@ -95,10 +97,10 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     )),
     ("verbs", "place", (
         r"\bput\b", r"\bputting\b", r"\bplac(?:e|ed|ing)\b", r"\bset (?:down|it|them|the)\b",
-        r"\bset\b(?! (?:up|off|out|to|about|for|fire)\b)", r"\bdrop(?:ped)?(?: off)?\b",
+        r"\bset\b(?! (?:up|off|out|to|about|for|fire|eyes)\b)", r"\bdrop(?:ped)?(?: off)?\b",
         r"\bleft\b", r"\bleave\b",
         r"\bdeposit(?:ed)?\b", r"\bstash(?:ed)?\b", r"\bstor(?:e|ed)\b", r"\bpark(?:ed)?\b",
-        r"\brest(?:ed)?\b(?= (?:on|it))", r"\blaid\b", r"\blay\b", r"\bdropped off\b", r"\bput down\b",
+        r"\brest(?:ed)?\b(?= (?:on|it))", r"\blaid\b(?! eyes)", r"\blay\b", r"\bdropped off\b", r"\bput down\b",
         r"\bset down\b", r"\bput back\b", r"\breturned\b", r"\bbrought\b",
         r"\bmoved (?:it|them|the \w+) (?:to|onto|into)\b", r"\bend(?:ed)? up\b(?= on| in)",
         r"\bstow(?:ed|ing)?\b", r"\btuck(?:ed|ing)?\b", r"\bplonk(?:ed|ing)?\b", r"\bplop(?:ped|ping)?\b",
@@ -109,7 +111,8 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"\bs(?:ee|aw|een)\b", r"\bspot(?:ted)?\b", r"\bnotic(?:e|ed)\b", r"\bobserv(?:e|ed)\b", r"\bcome across\b",
         r"\bcame across\b", r"\bencounter(?:ed)?\b", r"\blook(?:ed)? at\b", r"\bfound\b", r"\bdetect(?:ed)?\b",
         r"\brecogni[sz]ed?\b", r"\bexist\b", r"\bthere (?:is|are|were|was)\b", r"\bknow of\b",
-        r"\bremember seeing\b", r"\bcatch sight\b", r"\bcaught sight\b", r"\bcame upon\b",
+        r"\bremember seeing\b", r"\b(?:laid|set|clapped) eyes on\b", r"\bcatch sight\b", r"\bcaught sight\b",
+        r"\bcame upon\b",
     )),
     ("verbs", "visit", (
         r"\bvisit(?:ed|ing|s)?\b", r"\benter(?:ed|ing|s)?\b", r"\bwent (?:in|into|to|inside)\b",
@@ -173,7 +176,8 @@ _ORDER = (
     ("unordered", _any(
         r"\b(?:in )?any order\b", r"\bwhatever order\b", r"\border does not matter\b", r"\bno particular order\b",
         r"\bany sequence\b", r"\bin no (?:specific |particular )?order\b", r"\bdoes not matter (?:the|which) order\b",
-        r"\bregardless of (?:the )?order\b", r"\bone by one\b(?! in)",
+        r"\bregardless of (?:the )?order\b", r"\bone by one\b(?! in)", r"\border (?:is )?not important\b",
+        r"\b(?:order|sequence) (?:does not|do not|doesn t|no) matter", r"\bno matter (?:the |which )?order\b",
     )),
     ("ordered", _any(
         r"\bin (?:exactly |precisely |just )?(?:the )?"
@@ -230,7 +234,8 @@ _POST_ATTR = re.compile(
     r"(?: (?:made|built|constructed) (?:of|from|out of))?"
     r"(?: (?:a|an|the|kind of|sort of|all|completely|mostly|in))? (?P<attrs>(?:\w+(?:-\w+)?)(?: (?:and|or|,) \w+)*?)"
     r"(?: in (?:color|colour|shape))?(?= |$)"
-    r"|\bmade (?:of|from|out of|by|with) (?P<mat>\w+)|\b(?:object|thing|item|one|stuff|something)s? of (?P<ofa>\w+)"
+    r"|\bmade (?:of|from|out of|by|with) (?P<mat>\w+)"
+    r"|\b(?:object|thing|item|one|stuff|something)s? (?:of|from) (?P<ofa>\w+)"
     r"|\b(?:in|with|of) (?:a |the )?(?P<col>\w+) (?:color|colour|shade|hue)\b"
     r"|\b(?P<col2>\w+)-colored\b|\b(?P<shp>\w+)-shaped\b|\bwith (?:a |the )?(?P<shp2>\w+) shape\b"
     r"|\b(?:is|was|are|were) (?P<attrs3>\w+(?:-\w+)?)\b"

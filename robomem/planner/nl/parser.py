@@ -31,8 +31,14 @@ _VALUE_INTENTS = frozenset({
     I.DURATION_OF, I.COUNT_CATEGORY, I.COUNT_PICKED, I.COUNT_ROOMS,
 })
 _ROOM_INTENTS = frozenset({I.ROOM_NOT_VISITED, I.ROOM_START, I.ROOM_END, I.ROOM_MOST_TIME})
+_THING_INTENTS = frozenset({
+    I.FIND_OBJECT, I.OBJECT_ROOM, I.OBJECT_ATTRIBUTE, I.DID_PICK, I.PICK_RECEPTACLE, I.PLACE_RECEPTACLE,
+    I.RECEPTACLE_NEAR_OBJECT, I.PICK_TIME, I.PLACE_TIME, I.DURATION_OF, I.PICK_COUNT, I.COUNT_CATEGORY,
+    I.MULTI_LIST, I.NOT_UNDERSTOOD,
+})
+"""Intents about one named thing: a request of another intent does not take a thing from its context."""
 _FOCUS_FLOOR = 0.5
-"""Below this confidence, a request rewritten from its context is read again as the whole text said."""
+"""A request read without the thing its context named must be this sure to be taken."""
 
 
 @dataclass(frozen=True)
@@ -80,9 +86,14 @@ class Parser:
         if focused.dropped:
             context_notes.append(f"context left out: {'; '.join(focused.dropped)}")
         plan = self._parse_normalized(focused.text, ctx, context_notes)
-        if plan.confidence >= _FOCUS_FLOOR:
+        if focused.alone:  # the context's thing was put in front: only if the request needs a thing
+            alone = self._parse_normalized(focused.alone, ctx, [f"asked: {focused.alone!r}",
+                                                                "context left out: the thing it named"])
+            if alone.confidence >= _FOCUS_FLOOR and alone.intent not in _THING_INTENTS:
+                return alone
+        if plan.intent is not I.NOT_UNDERSTOOD:
             return plan
-        whole = self._parse_normalized(norm, ctx, ["the request alone was not understood: read as a whole"])
+        whole = self._parse_normalized(norm, ctx, ["the request alone fits no question: read as a whole"])
         return whole if whole.confidence > plan.confidence and whole.confidence >= _FOCUS_FLOOR else plan
 
     def _parse_normalized(self, norm: str, ctx: ParseContext, context_notes: list[str]) -> QueryPlan:
@@ -104,6 +115,11 @@ class Parser:
                 continue
             runner = next((s for s in candidates[k + 1 :] if s.intent is not best.intent), None)
             conf = self._confidence(best, runner, reading)
+            t = plan.target
+            if plan.intent is I.FIND_OBJECT and t is not None and t.generic and not t.attributes and (
+                    plan.interacted is None and plan.receptacle is None and not plan.room and plan.time is None):
+                conf = round(conf * 0.6, 3)  # "show me one": which thing was never said
+                notes.append("the thing to find is not said (only 'one' / 'something')")
             return replace(plan, confidence=conf, text=norm, notes=tuple(notes))
         what = ", ".join(m.text for m in reading.mentions) or "nothing I know"
         notes.append(f"no question type fits (things named: {what})")

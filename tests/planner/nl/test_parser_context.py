@@ -71,10 +71,22 @@ CASES: dict[str, list[tuple[str, Intent, dict[str, Any]]]] = {
          {"t0": DAY1 + 9 * H, "ordered": True}),
         ("You've been busy today. How many things did you pick up?", I.COUNT_PICKED, {"time": None}),
     ],
+    "a tag asking for agreement": [
+        ("You moved the vase yesterday, didn't you? Where is it now?", I.FIND_OBJECT,
+         {"target": "vase", "interacted": True}),
+        ("Ugh, I've been looking for the book all morning. Show me where it is.", I.FIND_OBJECT,
+         {"target": "book", "time": None}),
+    ],
+    "the story's thing is no part of a question about the robot": [
+        ("My phone rang at 14:05. Where were you at that time?", I.ROOM_AT_TIME,
+         {"at": DAY1 + 14 * H + 5 * NS * 60}),
+        ("The mug is my favourite. How many rooms did you visit?", I.COUNT_ROOMS, {}),
+    ],
     "a question said as a statement": [
         ("mug - you picked it up?", I.DID_PICK, {"target": "mug"}),
         ("you grabbed the book?", I.DID_PICK, {"target": "book"}),
         ("you have seen the keychain?", I.FIND_OBJECT, {"target": "keychain"}),
+        ("red mug picked up by you?", I.DID_PICK, {"target": "red mug"}),
     ],
 }
 
@@ -103,6 +115,15 @@ def test_people_in_the_story_are_not_things_to_find(nl_parser: Parser, nl_ctx: P
     assert not plan.objects, plan
     plan = nl_parser.parse("I'm making an inventory. How many mugs have you seen?", nl_ctx)
     check_plan(plan, I.COUNT_CATEGORY, {"target": "mug"})
+
+
+def test_a_thing_never_named_is_not_found_confidently(nl_parser: Parser, nl_ctx: ParseContext) -> None:
+    """ "Show me one" of nothing named: no random object is shown as if it had been asked for."""
+    for text in ("show me one", "take me to something", "My neighbour is here. Show me one."):
+        plan = nl_parser.parse(text, nl_ctx)
+        assert plan.intent is Intent.NOT_UNDERSTOOD or plan.confidence < 0.5, (text, plan)
+    plan = nl_parser.parse("I need a teapot for a minute. Show me one.", nl_ctx)
+    check_plan(plan, I.FIND_OBJECT, {"target": "teapot"})
 
 
 def test_what_was_left_out_is_said_in_the_notes(nl_parser: Parser, nl_ctx: ParseContext) -> None:
