@@ -209,7 +209,8 @@ def here_answer(task: Task, episode: Episode) -> Optional[PlannerAnswer]:
 def _map_level(task: Task, episode: Episode, renderer: Renderer) -> float:
     """Fraction of the house's receptacles whose front (facing it) answers a single-place task (a receptacle,
     or an object: the things on a receptacle are in view from its front)."""
-    from robomem_sim.scoring import score_task, standoff_goal
+    from robomem_sim.oracle import standoff_goal
+    from robomem_sim.scoring import score_task
 
     if task.expected.kind not in (AnswerKind.RECEPTACLE, AnswerKind.INSTANCE):
         return 0.0

@@ -14,9 +14,10 @@ import pytest
 from robomem_sim.chance import GUESS_COLOURS, chance_answer, guess_rng, here_answer, memoryless_levels
 from robomem_sim.config import SimConfig
 from robomem_sim.episode import Episode, generate_episode
+from robomem_sim.oracle import standoff_goal
 from robomem_sim.report import chance_levels, task_chance
 from robomem_sim.runner import expected_values
-from robomem_sim.scoring import score_task, standoff_goal
+from robomem_sim.scoring import score_task
 from robomem_sim.tasks import generate_tasks
 from robomem_sim.types import Task
 

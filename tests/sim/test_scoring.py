@@ -10,6 +10,7 @@ import pytest
 from robomem_sim.agent_script import RobotPose
 from robomem_sim.config import SimConfig
 from robomem_sim.episode import Episode, generate_episode
+from robomem_sim.oracle import oracle_answer
 from robomem_sim.render import Renderer
 from robomem_sim.scoring import (
     FailureMode,
@@ -17,7 +18,6 @@ from robomem_sim.scoring import (
     check_goal,
     failure_mode_counts,
     names_asked,
-    oracle_answer,
     score_task,
     summarize,
 )

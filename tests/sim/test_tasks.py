@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from robomem_sim.config import SimConfig
 from robomem_sim.episode import Episode, EventKind, generate_episode
-from robomem_sim.scoring import FailureMode, oracle_answer, score_task
+from robomem_sim.oracle import oracle_answer
+from robomem_sim.scoring import FailureMode, score_task
 from robomem_sim.tasks import (
     ORDINALS,
     TEMPLATE_KINDS,
