@@ -14,208 +14,27 @@ have moved" when the robot saw its old place empty).
 from __future__ import annotations
 
 import math
-from collections import Counter
-from dataclasses import dataclass
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional
 
-import numpy as np
 from robomem_sim.dynamics import NS
-from robomem_sim.episode import Episode, EventKind, Interaction
+from robomem_sim.episode import EventKind
+from robomem_sim.task_context import (
+    ORDINALS,
+    TIE_MARGIN_M,
+    TIE_MARGIN_S,
+    Candidate,
+    Ctx,
+    all_seen_now,
+    minute,
+    objects_text,
+    typed,
+)
 from robomem_sim.types import ExpectedAnswer, NavTarget, TargetKind, TaskFamily
 from robomem_sim.world import COLOURS, OBJECT_CATEGORIES, Receptacle
 
 from robomem.planner.base import AnswerKind
 
 __all__ = ["GENERATORS", "ORDINALS", "TIE_MARGIN_M", "TIE_MARGIN_S", "Candidate", "Ctx", "all_seen_now"]
-
-_ORD_UNITS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
-ORDINALS = _ORD_UNITS + ("tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth",
-                         "seventeenth", "eighteenth", "nineteenth", "twentieth") + tuple(
-    f"{tens}-{u}" for tens in ("twenty",) for u in _ORD_UNITS) + ("thirtieth",) + tuple(
-    f"thirty-{u}" for u in _ORD_UNITS) + ("fortieth",)
-"""Ordinal words "first" .. "fortieth" (the n-th pick, 1-based)."""
-
-TIE_MARGIN_M = 0.25
-"""Spatial tasks: every receptacle/object within this distance (m) of the best one is also accepted."""
-TIE_MARGIN_S = 2.0
-"""Duration/time-spent tasks: every candidate within this many seconds of the best one is also accepted."""
-
-Goals = frozenset[NavTarget]
-
-
-@dataclass(frozen=True)
-class Candidate:
-    template: int
-    fill: dict[str, str]
-    expected: ExpectedAnswer
-    about_moved: bool = False
-    asked: str = ""
-    control: Optional[Candidate] = None
-    """Absence tasks: the same template about a thing the robot did see (see :func:`_absence`)."""
-
-
-class Ctx:
-    """Everything the family generators need, computed once per episode."""
-
-    def __init__(self, episode: Episode, rng: np.random.Generator) -> None:
-        self.ep = episode
-        self.rng = rng
-        self.house = episode.house
-        self.log = episode.log
-        self.clock = episode.clock
-        self.now = episode.now_ns
-        self.state = episode.state_at(episode.now_ns)
-        self.seen = self.log.seen_ids()
-        self.its = self.log.interactions
-        self.interacted = list(self.log.interacted_ids())
-        self.max_goals = episode.config.tasks.max_goals
-        self.excluded: Counter[str] = Counter()
-        self.last_event: dict[int, int] = {}
-        self.last_kind: dict[int, EventKind] = {}
-        for ev in self.log.events:
-            self.last_event[ev.object_id] = ev.t_ns
-            self.last_kind[ev.object_id] = ev.kind
-        self.picks: dict[int, list[Interaction]] = {}
-        for it in self.its:
-            self.picks.setdefault(it.object_id, []).append(it)
-        self._last_known: dict[int, tuple[tuple[float, float, float], int, str]] = {}
-
-    def exclude(self, reason: str, n: int = 1) -> None:
-        if n > 0:
-            self.excluded[reason] += n
-
-    # -- facts
-    def known_now(self, obj: int) -> bool:
-        """The object's current place was observed: seen at or after its last move."""
-        last = self.log.last_seen_ns(obj)
-        return last is not None and last >= self.last_event.get(obj, -1)
-
-    def moved(self, obj: int) -> bool:
-        return obj in self.last_event
-
-    def pos(self, obj: int) -> tuple[float, float]:
-        p = self.state.position(obj)
-        assert p is not None, "no object is carried at the end of an episode"
-        return (p[0], p[1])
-
-    def last_known(self, obj: int) -> Optional[tuple[tuple[float, float, float], int, str]]:
-        """(centre, receptacle id, room) of the object at its last sighting; None if never seen."""
-        if obj in self._last_known:
-            return self._last_known[obj]
-        t = self.log.last_seen_ns(obj)
-        if t is None:
-            return None
-        state = self.ep.state_at(t)
-        ref = state.slot_of(obj)
-        assert ref is not None, "a carried object is never rendered"
-        out = (self.house.object_box(obj, ref).center, ref.receptacle_id, self.house.receptacle(ref.receptacle_id).room)
-        self._last_known[obj] = out
-        return out
-
-    def believed_pos(self, obj: int) -> Optional[tuple[float, float]]:
-        """Where the observations put the object now: its current place when observed, else where it was last
-        seen (None if never seen)."""
-        if self.known_now(obj):
-            return self.pos(obj)
-        lk = self.last_known(obj)
-        return None if lk is None else (lk[0][0], lk[0][1])
-
-    def flag_needed(self, obj: int) -> bool:
-        """Stale belief with evidence: not seen since someone moved it, and its old place was seen empty."""
-        last = self.log.last_seen_ns(obj)
-        if last is None or self.known_now(obj):
-            return False
-        first_move = next((m for m in self.log.household_moves if m.object_id == obj and m.t_ns > last), None)
-        return first_move is not None and (obj, first_move.t_ns) in self.log.vacancy_seen_ns
-
-    def target(self, obj: int) -> Optional[NavTarget]:
-        """Where to go for ``obj`` according to what was observed: the object (its current place was seen), its
-        last known place (a stale belief), or None (never seen)."""
-        if self.known_now(obj):
-            return NavTarget(TargetKind.OBJECT, sim_id=obj)
-        lk = self.last_known(obj)
-        if lk is None:
-            return None
-        return NavTarget(TargetKind.LAST_KNOWN, sim_id=obj, position=lk[0], support_id=lk[1])
-
-    def label(self, sid: int) -> str:
-        return self.house.label(sid)
-
-    def rec_ref(self, rid: int) -> dict[str, str]:
-        r = self.house.receptacle(rid)
-        return {"receptacle": r.category, "room": r.room}
-
-    def time_fill(self, t_ns: int) -> dict[str, str]:
-        """{time} placeholder value (minute floor) plus the hidden exact minute for derived wordings."""
-        minute_ns = (t_ns // (60 * NS)) * 60 * NS
-        return {"time": self.clock.format_time(t_ns), "_time_ns": str(minute_ns)}
-
-    # -- answers
-    def goals(self, ids: Iterable[int]) -> tuple[Goals, bool]:
-        """One goal set accepting any of ``ids`` (unseen ones dropped) and whether it needs "may have moved"
-        (every accepted target is a stale belief with evidence)."""
-        targets = []
-        flags = []
-        for o in ids:
-            t = self.target(o)
-            if t is not None:
-                targets.append(t)
-                flags.append(self.flag_needed(o))
-        return frozenset(targets), bool(flags) and all(flags)
-
-    def nav(self, template: int, fill: dict[str, str], ids: Iterable[int], reason: str) -> Optional[Candidate]:
-        ids = list(ids)
-        g, flag = self.goals(ids)
-        if not g:
-            self.exclude(reason)
-            return None
-        return Candidate(template, fill, ExpectedAnswer(AnswerKind.INSTANCE, (g,), requires_may_have_moved=flag),
-                         any(self.moved(i) for i in ids))
-
-    def nav_list(self, template: int, fill: dict[str, str], seq: list[int], ordered: bool, reason: str,
-                 alternative: Optional[list[int]] = None) -> Optional[Candidate]:
-        if len(seq) > self.max_goals:
-            self.exclude("more goals than tasks.max_goals")
-            return None
-        sets = [self.goals([o]) for o in seq]
-        if any(not g for g, _ in sets):
-            self.exclude(reason)
-            return None
-        alts: tuple[tuple[Goals, ...], ...] = ()
-        if alternative is not None and alternative != seq:
-            alts = (tuple(self.goals([o])[0] for o in alternative),)
-        exp = ExpectedAnswer(AnswerKind.LIST, tuple(g for g, _ in sets), ordered=ordered,
-                             requires_may_have_moved=any(f for _, f in sets), alternative_targets=alts)
-        return Candidate(template, fill, exp, any(self.moved(o) for o in seq))
-
-    @staticmethod
-    def rec(*ids: int) -> Goals:
-        return frozenset(NavTarget(TargetKind.RECEPTACLE, sim_id=i) for i in ids)
-
-    @staticmethod
-    def rooms(*names: str) -> Goals:
-        return frozenset(NavTarget(TargetKind.ROOM, room=n) for n in names)
-
-
-def all_seen_now(goal_sets: tuple[Goals, ...]) -> bool:
-    """Every accepted target is an object the robot saw where it is now (after its last move): saying that it
-    may have moved is then wrong (:func:`robomem_sim.tasks.generate_task_set` sets ``forbids_may_have_moved``
-    on every such task)."""
-    return bool(goal_sets) and all(t.kind is TargetKind.OBJECT for g in goal_sets for t in g)
-
-
-def objects_text(labels: list[str]) -> str:
-    items = [f"the {x}" for x in labels]
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _minute(t_ns: int) -> int:
-    return t_ns // (60 * NS)
-
-
-def _typed(kind: AnswerKind, values: list, tolerance: float = 0.0, **kw: object) -> ExpectedAnswer:
-    uniq = list(dict.fromkeys(values))
-    return ExpectedAnswer(kind, value=uniq[0], alternatives=tuple(uniq[1:]), tolerance=tolerance, **kw)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------------ family generators
@@ -253,7 +72,7 @@ def _object_attribute(c: Ctx) -> list[Candidate]:
         keys.setdefault((c.house.object(it.object_id).category, it.from_receptacle), []).append(it.object_id)
     for (cat, rid), ids in sorted(keys.items()):
         colours = [c.house.object(o).colour for o in ids]
-        out.append(Candidate(3, {"category": cat, **c.rec_ref(rid)}, _typed(AnswerKind.TEXT, colours)))
+        out.append(Candidate(3, {"category": cat, **c.rec_ref(rid)}, typed(AnswerKind.TEXT, colours)))
     return [x for x in out if x is not None]
 
 
@@ -270,7 +89,7 @@ def _interaction(c: Ctx) -> list[Candidate]:
             seen = [o for o in others if o in c.seen]
             out.append(c.nav(1, {"category": cat}, seen, "no object of the category seen except the picked ones"))
     for o in sorted(c.house.objects):
-        out.append(Candidate(2, {"object": c.label(o)}, _typed(AnswerKind.BOOLEAN, [o in c.interacted])))
+        out.append(Candidate(2, {"object": c.label(o)}, typed(AnswerKind.BOOLEAN, [o in c.interacted])))
     return [x for x in out if x is not None]
 
 
@@ -372,7 +191,7 @@ def _room_visitation(c: Ctx) -> list[Candidate]:
         out.append(Candidate(0, {}, ExpectedAnswer(AnswerKind.ROOM, (c.rooms(*unvisited),))))
     last_day = c.clock.day_of(visits[-1].enter_ns)
     starts = [visits[0].room] + [v.room for v in visits if v.enter_ns == c.clock.day_start_ns(last_day)]
-    out.append(Candidate(1, {}, _typed(AnswerKind.ROOM, starts, targets=(c.rooms(*set(starts)),))))
+    out.append(Candidate(1, {}, typed(AnswerKind.ROOM, starts, targets=(c.rooms(*set(starts)),))))
     # "the room you spent the most time in": the simulated days only (06:00-22:00), or the whole span including
     # the nights the robot spent parked in a room - both readings are right
     most: list[str] = []
@@ -384,14 +203,14 @@ def _room_visitation(c: Ctx) -> list[Candidate]:
                 total[v.room] += (visits[k + 1].enter_ns - v.exit_ns) / NS  # parked overnight
         best = max(total.values())
         most += sorted(r for r, d in total.items() if best - d <= TIE_MARGIN_S)
-    out.append(Candidate(2, {}, _typed(AnswerKind.ROOM, most, targets=(c.rooms(*set(most)),))))
+    out.append(Candidate(2, {}, typed(AnswerKind.ROOM, most, targets=(c.rooms(*set(most)),))))
     last = visits[-1].room
-    out.append(Candidate(3, {}, _typed(AnswerKind.ROOM, [last], targets=(c.rooms(last),))))
+    out.append(Candidate(3, {}, typed(AnswerKind.ROOM, [last], targets=(c.rooms(last),))))
     day_starts = {c.clock.day_start_ns(d) for d in range(c.clock.days)}
     for room in sorted(visited):
         n = sum(1 for v in visits if v.room == room and v.enter_ns not in day_starts)
         if n:
-            out.append(Candidate(4, {"room": room}, _typed(AnswerKind.NUMBER, [n])))
+            out.append(Candidate(4, {"room": room}, typed(AnswerKind.NUMBER, [n])))
     return out
 
 
@@ -423,23 +242,23 @@ def _time_based(c: Ctx) -> list[Candidate]:
     its = c.its
     tol = c.ep.config.tasks.time_tolerance_s
     for it in its:
-        m = _minute(it.pick_ns)
-        same = [o.object_id for o in its if _minute(o.pick_ns) == m]
+        m = minute(it.pick_ns)
+        same = [o.object_id for o in its if minute(o.pick_ns) == m]
         out.append(c.nav(0, c.time_fill(it.pick_ns), list(dict.fromkeys(same)), "object never seen"))
-        m = _minute(it.place_ns)
-        recs = {o.to_receptacle for o in its if _minute(o.place_ns) == m}
+        m = minute(it.place_ns)
+        recs = {o.to_receptacle for o in its if minute(o.place_ns) == m}
         out.append(Candidate(1, c.time_fill(it.place_ns), ExpectedAnswer(AnswerKind.RECEPTACLE, (c.rec(*recs),))))
     for o in c.interacted:
         picks = c.picks[o]
         fill = {"object": c.label(o)}
-        out.append(Candidate(2, fill, _typed(AnswerKind.TIME, [p.pick_ns for p in reversed(picks)], tol)))
-        out.append(Candidate(5, fill, _typed(AnswerKind.TIME, [picks[-1].pick_ns], tol)))
+        out.append(Candidate(2, fill, typed(AnswerKind.TIME, [p.pick_ns for p in reversed(picks)], tol)))
+        out.append(Candidate(5, fill, typed(AnswerKind.TIME, [picks[-1].pick_ns], tol)))
         if len(picks) >= 2:
             for k, p in enumerate(picks[: len(ORDINALS)]):
-                out.append(Candidate(4, {**fill, "ordinal": ORDINALS[k]}, _typed(AnswerKind.TIME, [p.pick_ns], tol)))
+                out.append(Candidate(4, {**fill, "ordinal": ORDINALS[k]}, typed(AnswerKind.TIME, [p.pick_ns], tol)))
     visits = c.log.visits
     for v in visits:
-        lo, hi = _minute(v.enter_ns), _minute(v.exit_ns - 1)
+        lo, hi = minute(v.enter_ns), minute(v.exit_ns - 1)
         minutes = {lo}  # the minute of the transition into this room (two rooms are right)
         if hi > lo:
             minutes.add(int(c.rng.integers(lo, hi + 1)))
@@ -448,7 +267,7 @@ def _time_based(c: Ctx) -> list[Candidate]:
             rooms = [w.room for w in visits if w.enter_ns < t1 and w.exit_ns > t0]
             if not rooms:
                 continue
-            out.append(Candidate(3, c.time_fill(t0), _typed(AnswerKind.ROOM, rooms, targets=(c.rooms(*rooms),))))
+            out.append(Candidate(3, c.time_fill(t0), typed(AnswerKind.ROOM, rooms, targets=(c.rooms(*rooms),))))
     return [x for x in out if x is not None]
 
 
@@ -463,7 +282,7 @@ def _duration(c: Ctx) -> list[Candidate]:
     tol = c.ep.config.tasks.duration_tolerance_s
     for o in c.interacted:
         durs = [p.duration_s for p in reversed(c.picks[o])]
-        out.append(Candidate(2, {"object": c.label(o)}, _typed(AnswerKind.DURATION, durs, tol)))
+        out.append(Candidate(2, {"object": c.label(o)}, typed(AnswerKind.DURATION, durs, tol)))
     return [x for x in out if x is not None]
 
 
@@ -475,8 +294,8 @@ def _since_windows(c: Ctx) -> list[tuple[int, dict[str, str]]]:
     for i in range(1, len(its) - 1):
         if not 2 <= len(its) - i <= c.max_goals:
             continue
-        m = _minute(its[i].pick_ns)
-        if _minute(its[i - 1].pick_ns) < m:
+        m = minute(its[i].pick_ns)
+        if minute(its[i - 1].pick_ns) < m:
             out.append((i, c.time_fill(its[i].pick_ns)))
     return out
 
@@ -549,7 +368,7 @@ def _where_now(c: Ctx) -> list[Candidate]:
                 g, _ = c.goals([o])
                 kw = {"requires_may_have_moved": flag, "forbids_may_have_moved": known}
                 out.append(Candidate(0, fill, ExpectedAnswer(AnswerKind.INSTANCE, (g,), **kw), True))  # type: ignore[arg-type]
-                out.append(Candidate(1, fill, _typed(AnswerKind.ROOM, [room], targets=(c.rooms(room),), **kw), True))
+                out.append(Candidate(1, fill, typed(AnswerKind.ROOM, [room], targets=(c.rooms(room),), **kw), True))
         if lk is None:
             c.exclude("object never seen")
             continue
@@ -617,8 +436,8 @@ def _changes(c: Ctx) -> list[Candidate]:
             refs.append((t if before is None else before, fr, to))
     seen_pairs: set[tuple[str, int]] = set()
     for ref, from_room, to_room in sorted(refs):
-        since = max(_minute(ref - int(c.rng.integers(1, 31)) * 60 * NS),
-                    _minute(c.clock.day_start_ns(c.clock.day_of(ref))))
+        since = max(minute(ref - int(c.rng.integers(1, 31)) * 60 * NS),
+                    minute(c.clock.day_start_ns(c.clock.day_of(ref))))
         since_ns = since * 60 * NS
         for room in sorted({from_room, to_room}):
             if (room, since) in seen_pairs:
@@ -635,7 +454,7 @@ def _changes(c: Ctx) -> list[Candidate]:
                 c.exclude("whether a move came before or after {time} was not observable", 2)
                 continue
             fill = {"room": room, **c.time_fill(since_ns)}
-            out.append(Candidate(1, fill, _typed(AnswerKind.NUMBER, [len(objs)]), True))
+            out.append(Candidate(1, fill, typed(AnswerKind.NUMBER, [len(objs)]), True))
             if len(objs) > c.max_goals:
                 c.exclude("more goals than tasks.max_goals")
             elif not all(c.known_now(o) for o in objs):
@@ -652,12 +471,12 @@ def _counting(c: Ctx) -> list[Candidate]:
     for o in c.seen & set(c.house.objects):
         by_cat.setdefault(c.house.object(o).category, set()).add(o)
     for cat, ids in sorted(by_cat.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-        out.append(Candidate(0, {"categories": OBJECT_CATEGORIES[cat].plural}, _typed(AnswerKind.NUMBER, [len(ids)])))
-    out.append(Candidate(1, {}, _typed(AnswerKind.NUMBER, [len(c.interacted)])))
-    out.append(Candidate(2, {}, _typed(AnswerKind.NUMBER, [len({v.room for v in c.log.visits})])))
+        out.append(Candidate(0, {"categories": OBJECT_CATEGORIES[cat].plural}, typed(AnswerKind.NUMBER, [len(ids)])))
+    out.append(Candidate(1, {}, typed(AnswerKind.NUMBER, [len(c.interacted)])))
+    out.append(Candidate(2, {}, typed(AnswerKind.NUMBER, [len({v.room for v in c.log.visits})])))
     for o in sorted(c.house.objects):
         if o in c.interacted or o in c.seen:
-            out.append(Candidate(3, {"object": c.label(o)}, _typed(AnswerKind.NUMBER, [len(c.picks.get(o, []))])))
+            out.append(Candidate(3, {"object": c.label(o)}, typed(AnswerKind.NUMBER, [len(c.picks.get(o, []))])))
     return out
 
 
