@@ -481,3 +481,13 @@ def test_a_goal_at_the_stale_spot_needs_no_object_there(episode: Episode, all_ta
     assert score_task(t, ans, episode, renderer).success
     far = Goal((g.position[0] + 100.0, g.position[1], 0.0), g.yaw)
     assert not score_task(t, dataclasses.replace(ans, goals=(far,) + ans.goals[1:]), episode, renderer).success
+
+
+def test_did_you_pick_it_up_is_asked_as_often_yes_as_no(episode: Episode) -> None:
+    """'Did you pick up the X?' is asked about as many picked as not-picked objects: answering 'no' to all of
+    them (most objects are never picked) is right half the time, not most of the time."""
+    asked = [t for t in candidate_tasks(episode, TaskFamily.INTERACTION) if t.expected.kind is AnswerKind.BOOLEAN]
+    yes = sum(1 for t in asked if t.expected.value is True)
+    assert asked and yes == len(asked) - yes
+    picked = {episode.house.label(o) for o in episode.log.interacted_ids()}
+    assert all((t.meta["object"] in picked) == t.expected.value for t in asked)
