@@ -202,3 +202,24 @@ def test_listing_every_colour_is_not_an_answer(run, records) -> None:
     assert all(not score_task(t, colours(t, ep), ep, ep.renderer()).success for ep, ts in run for t in ts
                if t.expected.kind is AnswerKind.TEXT)
     _assert_at_most_chance(scores, chance_levels(records), sigmas=2.0)
+
+
+def test_going_to_every_piece_of_furniture_is_not_an_answer(run, records) -> None:
+    """One goal in front of every receptacle: a list of places must have as many goals as things asked, and a
+    single-place question is answered by the first goal only - so naming everything scores nothing extra."""
+    every: dict[int, tuple[Goal, ...]] = {}
+    for ep, _ in run:
+        state = ep.state_at(ep.now_ns)
+        r = ep.renderer()
+        every[ep.seed] = tuple(standoff_goal(i, ep, state, r) for i in sorted(ep.house.receptacles))
+
+    def everything(t: Task, ep: Episode) -> PlannerAnswer:
+        kind = t.expected.kind if t.expected.kind is not AnswerKind.UNKNOWN else AnswerKind.INSTANCE
+        return PlannerAnswer(QueryStatus.OK, kind, "everywhere", value=None, goals=every[ep.seed])
+
+    lists = [(ep, t) for ep, ts in run for t in ts if t.expected.kind is AnswerKind.LIST]
+    assert lists and not any(score_task(t, everything(t, ep), ep, ep.renderer()).success for ep, t in lists)
+    scores = _score(run, everything)["overall"]
+    chance = chance_levels(records)["overall"]
+    assert chance is not None
+    assert sum(scores) / len(scores) <= chance + 2 * math.sqrt(chance * (1 - chance) / len(run))
