@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from robomem.core.geometry import matrix_to_quaternion, quaternion_to_matrix
+from robomem.core.rotation import matrix_to_quaternion, quaternion_to_matrix
 from robomem.core.types import CameraIntrinsics
 from robomem.errors import FrameError
 
