@@ -187,6 +187,14 @@ class Env:
             age_h = (self.ctx.now_ns - inst.last_seen_ns) / NS / 3600
             age = f", {age_h:.1f} h ago" if inst.kind is NodeKind.OBJECT and age_h >= 1.0 else ""
             text = f"the {inst.label} is{on}{inside} (last seen {self.fmt(inst.last_seen_ns)}{age})"
+            move = inst.open_move
+            if move is not None and move.old_instance_id == inst.instance_id:  # an open moved-object hypothesis
+                text += (f"; but it was probably moved to the {move.new_receptacle_label or 'place'} where I saw one "
+                         f"like it{' in the ' + move.new_room if move.new_room else ''} at "
+                         f"{self.fmt(move.new_first_seen_ns)}; its old place has not been seen since")
+            elif move is not None:
+                text += ("; it was probably moved here from where I had seen it before; that place has not been "
+                         f"seen since {self.fmt(move.old_last_seen_ns)}")
             return Where((x, y, z), rec, room, text, False, False, inst.last_seen_ns)
         hist = self.snap.history(inst.instance_id)
         gone_ns = hist[-1].vanished_ns if hist and hist[-1].vanished_ns else None
