@@ -64,16 +64,18 @@ _PEOPLE = (
 # a statement about the speaker or someone else (optionally after a conjunction)
 _NARRATIVE = re.compile(
     r"^(?:(?:and|but|so|because|cause|as|since|when|while|before|after|now that|although|though|if|because of) )?"
-    r"(?:(?:for|in|on|during|with|because of|thanks to) (?:\w+ ){1,4}?(?:, )?(?=(?:i|we|my|our)\b))?"
+    r"(?:(?:for|in|on|during|with|because of|thanks to) (?:\w+ ){1,4}?(?:, )?(?=(?:i|we|my|our)\b)"
+    r"|(?:(?:last|this|next) \w+|yesterday|today|tonight|earlier|recently|lately|the other day|a while ago"
+    r"|(?:a|an|one|two|three|few) \w+ ago) (?:, )?(?=(?:i|we|my|our)\b))?"
     r"(?:i|we|my|our|his|her|their|someone|somebody|everybody|everyone|nobody|people|he|she|they|the kids|"
     r"there (?:is|was|are|were|has been|have been)|it (?:is|was) (?!the \w+ (?:that|which|you))|" + _PEOPLE + r")\b"
 )
 # a statement about some other thing ("the alarm went off at 9", "the kids keep asking")
 _STATEMENT = re.compile(
-    r"^(?:the|a|an|this|that|our|some) (?:(?!you\b|that\b|which\b)\w+ ){0,2}(?:went|goes|is|was|are|were|has|had|"
+    r"^(?:the|a|an|this|that|our|some) (?:(?!you\b|that\b|which\b)\w+ ){0,5}(?:went|goes|is|was|are|were|has|had|"
     r"keeps?|kept|came|comes|started|starts|got|gets|looks?|looked|seems?|seemed|broke|fell|rang|arrived|left|"
     r"says?|said|told|made|makes|needs?|wants?|sounded|happened|showed up|caught|saw|heard|shows?|showed|beeped|"
-    r"buzzed|(?!picked|placed|moved|grabbed|used)\w+ed)\b"
+    r"buzzed|(?!picked|placed|moved|grabbed|used)\w{3,}ed)\b"
 )
 # ... unless it asks for something itself ("I'm looking for the mug", "I need to find my keys")
 _I_REQUEST = re.compile(
@@ -148,7 +150,7 @@ def _bare_np(clause: str, knowledge: Knowledge, vocab: Mapping[str, str], attrs:
     return ""
 
 
-_KEEP_WORDS = re.compile(r"\b(?:order|first|last|next|then|any|all|every|each|both|again|you|one|ones|here|there|"
+_KEEP_WORDS = re.compile(r"\b(?:order|first|last|next|then|any|all|every|each|both|again|one|ones|here|there|"
                          r"same|sequence|after|before|since|now|not|no|how|what|which|where|when|who)\b")
 
 
@@ -158,7 +160,8 @@ def _empty(clause: str, knowledge: Knowledge, vocab: Mapping[str, str], attrs: f
     if _KEEP_WORDS.search(clause) or (time is not None and extract_time(clause, time).spec is not None):
         return False
     r = read(clause, knowledge, vocab, attrs)
-    return not any(m.kind != "unknown" for m in r.mentions) and not r.cues.ordinal
+    return not any(m.kind != "unknown" for m in r.mentions) and not r.cues.ordinal and not (
+        r.cues.verbs or r.cues.wh or r.cues.order)
 
 
 def _kind(clause: str, question: bool) -> str:
@@ -206,7 +209,8 @@ def _np(words: list[str], m: Mention) -> tuple[str, int]:
     rest = " ".join(words[end:])
     head = [w for w in (det, *words[m.start : m.end]) if w]
     if _NP_TAIL.match(rest):
-        stop = re.search(r" , | and (?:i|we|my|then|so|now)\b| but ", " " + rest + " ")
+        stop = re.search(r" , | and (?:i|we|my|then|so|now)\b| but | (?:was|is|were|are|has|had|have|looks?|looked|"
+                         r"seems?|seemed|will|keeps?|kept|used to)\b", " " + rest + " ")
         tail = rest[: stop.start()].strip() if stop else rest
         end += len(tail.split())
         return " ".join([*head, *tail.split()]), end
@@ -252,6 +256,7 @@ def _gather(clause: str, kind: str, c: _Ctx, knowledge: Knowledge, vocab: Mappin
     if said_time and not (c.things and said_time in c.things[-1]):
         c.times.append(said_time)
     c.places += [f"in the {m.text}" for m in mentions if m.kind == "room"]
+    c.places += ["on " + _np(words, m)[0] for m in mentions if m.kind == "receptacle" and not m.generic]
     if not objs and kind != "robot":
         dropped.append(clause)
 
@@ -315,6 +320,8 @@ def focus(question: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str,
     if not any(k == "request" for _n, k in kinds) or not any(k in ("context", "robot") for _n, k in kinds):
         if yes_no and requests:
             return Focus(normalize(" , ".join(requests)), used=("a yes/no question",))  # "you took the mug?"
+        if len(kinds) > 1 and any(k == "request" for _n, k in kinds):  # frames said mid-text: "..: do you recall X"
+            return Focus(normalize(" , ".join(n for n, k in kinds if k != "context") or whole))
         return Focus(whole)
     c = _Ctx([], [], [], [])
     alone = ""
@@ -342,6 +349,8 @@ def focus(question: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str,
         if nxt is not None:  # "you grabbed the mug - and then what? go to the next thing"
             text = text[: nxt.start()] + f"the {nxt.group(1) or 'thing'} right after {thing}" + text[nxt.end() :]
         elif pron is not None:
+            if re.search(r"\b(?:to|me|us)\s*$", text[: pron.start()]):  # "... ? take me to it": maybe the answer
+                alone = text
             text = text[: pron.start()] + thing + text[pron.end() :]
         else:
             alone = text

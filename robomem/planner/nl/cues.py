@@ -129,7 +129,7 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"\bmost of (?:your|the) time\b", r"\bmost time\b", r"\bthe most time\b", r"\blongest\b(?= (?:in|time))",
         r"\bthe longest\b", r"\bthe most\b", r"\bbusiest\b", r"\bmostly\b", r"\bmainly\b", r"\bmost often\b",
         r"\bfavorite\b", r"\b(?:bulk|majority|lion s share) of (?:your|the) time\b", r"\bin (?:the )?most\s*$",
-        r"\bwere (?:in )?(?:the )?most\b",
+        r"\bwere (?:in )?(?:the )?most\b", r"\b(?:were|was|stayed|been|spent) in (?:the )?longest\b",
     )),
     ("verbs", "start", (
         r"\bstart(?:ed|ing)?\b", r"\bbegin(?:ning)?\b", r"\bbegan\b", r"\bwoke(?: up)?\b", r"\bwake(?: up)?\b",

@@ -80,7 +80,11 @@ _CONTRACTIONS: tuple[tuple[str, str], ...] = (
     (r"\b(\w+)'s (?=(?:the|a|an|my|your|our|it|that|this|there|in|on|at|where|gone)\b)", r"\1 is "),
     (r"\b(\w+)'s\b", r"\1"), (r"\b(\w+s)'(?=\s|$)", r"\1"), (r"\bgonna\b", "going to"), (r"\bwanna\b", "want to"),
     (r"\bgotta\b", "have to"), (r"\bgimme\b", "give me"), (r"\blemme\b", "let me"), (r"\by'all\b", "you"),
-    (r"\bu\b", "you"), (r"\bur\b", "your"), (r"\bpls\b", "please"), (r"\bplz\b", "please"), (r"\bthx\b", "thanks"),
+    (r"\bu\b", "you"), (r"\bthats\b", "that is"), (r"\bwhats\b", "what is"), (r"\bwheres\b", "where is"),
+    (r"\bdont\b", "do not"), (r"\bdidnt\b", "did not"), (r"\bhavent\b", "have not"), (r"\bisnt\b", "is not"),
+    (r"\bwasnt\b", "was not"), (r"\bdoesnt\b", "does not"), (r"\bim\b", "i am"), (r"\bive\b", "i have"),
+    (r"\byoure\b", "you are"), (r"\bhasnt\b", "has not"), (r"\barent\b", "are not"), (r"\brn\b", "right now"),
+    (r"\bur\b", "your"), (r"\bpls\b", "please"), (r"\bplz\b", "please"), (r"\bthx\b", "thanks"),
 )  # fmt: skip
 
 _BRITISH: dict[str, str] = {
@@ -120,7 +124,8 @@ _INDIRECT = re.compile(
 )
 _TRAILING = re.compile(
     r"[ ,]*(?:\b(?:please|thanks|thank you|for me|if you can|if you could|if you know|if you remember|"
-    r"do you know|do you remember|can you tell me|any idea|right|again|real quick|ok|okay)\b[ ,]*)+$"
+    r"do you know|do you remember|can you tell me|any idea|right|again|real quick|ok|okay|by any chance|perhaps|"
+    r"maybe|if possible|when you can|thank you very much|cheers|ty)\b[ ,]*)+$"
 )
 
 

@@ -103,6 +103,8 @@ _BARE = re.compile(
     rf"(?: (?P<m>{_MW}|\d{{2}}))?(?=$| ,| on| in| yesterday| today| this| and| to| or| that| when| where| did| have"
     r"| were| was| you| i )"
 )
+_TO_PLACE = re.compile(r"\b(?:go|me|us|it|them|back|way|over|up|next|close|closest|nearest|near|get|come|walk|"
+                       r"head|drive|navigate|point|right|straight)\s*$")
 _PREP = re.compile(
     r"(?:^| )(?P<prep>at around|at about|around about|at|around|about|approximately|roughly|near|close to|"
     r"since|after|from|starting at|before|until|till|by|up to|up until|prior to|between|during|in|on|within|"
@@ -306,6 +308,8 @@ def _bare_atoms(text: str, taken: list[tuple[int, int]]) -> list[_Atom]:
         s, e = m.start("h"), m.end()
         if any(s < b and e > a for a, b in taken):
             continue
+        if m.group("prep") in ("to", "by") and not m.group("h").isdigit() and _TO_PLACE.search(text[: m.start()]):
+            continue  # "guide me to one", "go to one": a thing, not one o'clock
         h = _hour(m.group("h"))
         if h > 24:
             continue

@@ -82,6 +82,14 @@ CASES: dict[str, list[tuple[str, Intent, dict[str, Any]]]] = {
          {"at": DAY1 + 14 * H + 5 * NS * 60}),
         ("The mug is my favourite. How many rooms did you visit?", I.COUNT_ROOMS, {}),
     ],
+    "furniture and lists named in the story": [
+        ("The counter was empty this morning. What did you put on it? Take me to it.", I.FIND_OBJECT,
+         {"receptacle": "counter", "relation": Relation.PLACED, "time": None}),
+        ("Please stick to my list: the mug, the book and the vase. Take me to them in this order.", I.MULTI_LIST,
+         {"objects": ("mug", "book", "vase"), "ordered": True}),
+        ("Last week I bought something blue and I think you moved it. Take me to the blue thing you handled.",
+         I.FIND_OBJECT, {"target": "blue object", "interacted": True}),
+    ],
     "a question said as a statement": [
         ("mug - you picked it up?", I.DID_PICK, {"target": "mug"}),
         ("you grabbed the book?", I.DID_PICK, {"target": "book"}),

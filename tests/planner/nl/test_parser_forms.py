@@ -46,6 +46,8 @@ CASES: dict[str, list[tuple[str, Intent, dict[str, Any]]]] = {
         ("how many mug you was seeing?", I.COUNT_CATEGORY, {"target": "mug"}),
         ("bring me to mug in office", I.FIND_OBJECT, {"target": "mug", "room": "office"}),
         ("how many thing move in kitchen since 9 am", I.CHANGES, {"room": "kitchen", "count": True}),
+        ("the thing u moved thats glass, take me", I.FIND_OBJECT, {"target": "glass object", "interacted": True}),
+        ("colour mug you pick from counter?", I.OBJECT_ATTRIBUTE, {"attribute_kind": AttributeKind.COLOR}),
     ],
     "verbs for picking up and putting down": [
         ("Where's the mug you snatched?", I.FIND_OBJECT, {"target": "mug", "interacted": True}),
@@ -84,6 +86,11 @@ def test_words_alone_are_not_a_confident_plan(nl_parser: Parser, nl_ctx: ParseCo
     plan = nl_parser.parse(text, nl_ctx)
     if plan.intent is not Intent.NOT_UNDERSTOOD and plan.confidence >= 0.5:
         assert plan.target is not None or plan.room, (text, plan)
+
+
+def test_go_to_one_is_a_thing_not_one_oclock(nl_parser: Parser, nl_ctx: ParseContext) -> None:
+    plan = nl_parser.parse("I need a mug. Take me to one.", nl_ctx)
+    check_plan(plan, I.FIND_OBJECT, {"target": "mug", "time": None})
 
 
 def test_real_words_are_not_corrected_into_question_words(nl_parser: Parser, nl_ctx: ParseContext) -> None:
