@@ -94,12 +94,14 @@ _CLOCK = re.compile(r"\d|noon|midnight|\bpast\b|quarter|half|oclock|\bto (?:one|
 _YES_NO_TAG = re.compile(r"\b(?:yes or no|or not)$")
 _NEXT = re.compile(r"\b(?:the )?next (thing|object|item|one)\b|\bafter that\b|\band then what\b")
 _AUX = ("did", "have", "had", "were", "was", "are", "do", "has", "is")
-_PRONOUN = re.compile(r"\b(?:it|them|they|those|that one|this one|these)\b")
+_PRONOUN = re.compile(r"\b(?:it|them|they|those|that one|this one|these)\b|(?<=\bto )one\b(?! of)"
+                      r"|(?<=\bme )one\b(?! of)")
+_PLURAL = re.compile(r"\b(?:them|they|those|these)\b")
 _DUMMY_IT = re.compile(r"\bit (?:take|took|takes|was when|is when)\b|\b(?:what time|when|what day) (?:was|is) it\b"
                        r"|\bhow long (?:was|is) it\b|\bwas it (?:when|that)\b")
 _NP_TAIL = re.compile(
     r"^(?:(?:that|which|who) |(?:you|i saw you|i think you) |(?:on|in|from|near|by|under|inside|off|beside|"
-    r"next to) )"
+    r"next to) (?:the|a|an|my|our|your|his|her|their|this|that|top of)\b)"
 )
 _HEDGE = re.compile(
     r"^(?:(?:and|but|so) )?(?:(?:i|we) (?:think|guess|believe|suppose|remember|assume|reckon|bet|"
@@ -192,6 +194,7 @@ def _yes_no(clause: str) -> str:
 @dataclass
 class _Ctx:
     things: list[str]  # noun phrases of objects the context named (newest last)
+    lists: list[str]  # several things named together ("the mug, the book and the vase")
     places: list[str]  # rooms and receptacles the context named, with their preposition ("in the office")
     times: list[str]  # time phrases
     clauses: list[str]  # statements about the robot that name no thing ("you put something new there")
@@ -209,8 +212,9 @@ def _np(words: list[str], m: Mention) -> tuple[str, int]:
     rest = " ".join(words[end:])
     head = [w for w in (det, *words[m.start : m.end]) if w]
     if _NP_TAIL.match(rest):
-        stop = re.search(r" , | and (?:i|we|my|then|so|now)\b| but | (?:was|is|were|are|has|had|have|looks?|looked|"
-                         r"seems?|seemed|will|keeps?|kept|used to)\b", " " + rest + " ")
+        stop = re.search(r" , | and (?:i|we|my|then|so|now)\b| but |(?<!you)(?<! i)(?<!that)(?<!which)(?<!nobody)"
+                         r" (?:was|is|were|are|has|had|have|looks?|looked|seems?|seemed|will|keeps?|kept|used to)\b",
+                         " " + rest + " ")
         tail = rest[: stop.start()].strip() if stop else rest
         end += len(tail.split())
         return " ".join([*head, *tail.split()]), end
@@ -251,6 +255,10 @@ def _gather(clause: str, kind: str, c: _Ctx, knowledge: Knowledge, vocab: Mappin
             after = " ".join(words[obj.end :])
             np = " ".join(x for x in (np.split(" ", 1)[0], *words[obj.start : obj.end], lead, after) if x)
         c.things.append(np)
+        if len(objs) >= 2 and kind != "robot":  # "I need the mug, the book and the vase"
+            first = objs[0].start
+            first -= 1 if first > 0 and words[first - 1] in DETERMINERS else 0
+            c.lists.append(" ".join(words[first : objs[-1].end]))
     elif kind == "robot":
         c.clauses.append(clause)  # nothing to attach it to: kept as said
     if said_time and not (c.things and said_time in c.things[-1]):
@@ -323,7 +331,7 @@ def focus(question: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str,
         if len(kinds) > 1 and any(k == "request" for _n, k in kinds):  # frames said mid-text: "..: do you recall X"
             return Focus(normalize(" , ".join(n for n, k in kinds if k != "context") or whole))
         return Focus(whole)
-    c = _Ctx([], [], [], [])
+    c = _Ctx([], [], [], [], [])
     alone = ""
     dropped: list[str] = []
     used: list[str] = []
@@ -348,6 +356,8 @@ def focus(question: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str,
         nxt = _NEXT.search(text)
         if nxt is not None:  # "you grabbed the mug - and then what? go to the next thing"
             text = text[: nxt.start()] + f"the {nxt.group(1) or 'thing'} right after {thing}" + text[nxt.end() :]
+        elif pron is not None and c.lists and _PLURAL.fullmatch(pron.group()):
+            text = text[: pron.start()] + c.lists[-1] + text[pron.end() :]  # "take me to them in that order"
         elif pron is not None:
             if re.search(r"\b(?:to|me|us)\s*$", text[: pron.start()]):  # "... ? take me to it": maybe the answer
                 alone = text

@@ -88,6 +88,7 @@ _CUE_PATTERNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         r"\binteract(?:ed|ing)?\b", r"\btouch(?:ed|ing)?\b", r"\bcarr(?:y|ied|ying)\b", r"\brearrang(?:e|ed|ing)\b",
         r"\brelocat(?:e|ed|ing)\b", r"\bfetch(?:ed|ing)?\b", r"\bgot hold of\b", r"\bheld\b", r"\bhold\b",
         r"\bmov(?:e|ed|ing)\b", r"\bmanipulat(?:e|ed|ing)\b", r"\bpicked\b", r"\bused\b", r"\bplayed with\b",
+        r"\b(?:fiddl|tinker|mess|toy)(?:e|ed|ing)? (?:with|about|around)\b",
         r"\bput away\b", r"\btidied\b", r"\btid(?:y|ied) up\b", r"\bremoved?\b", r"\bget\b", r"\bgot\b",
         r"\brearrangement\b", r"\brelocation\b", r"\bpick-?up\b", r"\bpickups?\b", r"\btransport(?:ed|ing)?\b",
         r"\bgetting\b", r"\bpicking\b", r"\btaked\b", r"\btooked\b", r"\bgrabed\b",

@@ -319,7 +319,8 @@ RULES: dict[Intent, Rule] = {
         1.0 if "start" in f.verbs and _room_q(f) and not f.objs and not f.point and not f.rooms else
         0.9 if f.ordinal == 1 and f.groom and not f.objs and not ({"pick", "place"} & f.verbs) else 0.0),
     I.ROOM_MOST_TIME: lambda f: (
-        1.0 if "spend" in f.verbs and _room_q(f) and not f.objs and not f.rooms and "how_many" not in f.wh else 0.0),
+        1.0 if "spend" in f.verbs and _room_q(f) and not f.objs and not f.rooms and "how_many" not in f.wh
+        and not f.point else 0.0),
     I.ROOM_NOT_VISITED: lambda f: (
         1.0 if f.negated and ("visit" in f.verbs or "see" in f.verbs or "unvisited" in f.text or "unexplored" in f.text)
         and (f.groom or "which_room" in f.wh or "somewhere" in f.text or "anywhere" in f.text) and not f.objs

@@ -259,8 +259,8 @@ class Parser:
                 raise _SlotError("neither longest nor shortest")
             return replace(plan, superlative=c.superlative, navigate=True)
         if intent in (I.MULTI_PICKED, I.MULTI_PLACED_RECEPTACLES):
-            tour = bool(c.order) and not ({"which", "where", "yesno"} & c.wh) and not r.text.startswith(
-                ("what", "list", "tell", "name"))  # "drop-off spots since 9, in order": a tour
+            tour = bool(c.order) and not ({"which", "yesno"} & c.wh) and not r.text.startswith(
+                ("what", "which", "where", "list", "tell", "name", "how"))  # "drop-off spots since 9, in order": a tour
             return replace(plan, ordered=c.order == "ordered" or "in which order" in r.text or "what order" in r.text,
                            navigate=nav or tour, time=tp.spec,
                            target=self._ref(objs[0], post) if objs and intent is I.MULTI_PICKED else None)

@@ -90,6 +90,13 @@ CASES: dict[str, list[tuple[str, Intent, dict[str, Any]]]] = {
         ("Last week I bought something blue and I think you moved it. Take me to the blue thing you handled.",
          I.FIND_OBJECT, {"target": "blue object", "interacted": True}),
     ],
+    "what the story asks for, said before the request": [
+        ("I only want a mug you haven't touched, for hygiene reasons. Take me to one.", I.FIND_OBJECT,
+         {"target": "mug", "interacted": False}),
+        ("I'm packing and need the mug, the book and the vase. Take me to them in that order.", I.MULTI_LIST,
+         {"objects": ("mug", "book", "vase"), "ordered": True}),
+        ("I left the vase on purpose where it was. Did you pick it up?", I.DID_PICK, {"target": "vase"}),
+    ],
     "a question said as a statement": [
         ("mug - you picked it up?", I.DID_PICK, {"target": "mug"}),
         ("you grabbed the book?", I.DID_PICK, {"target": "book"}),

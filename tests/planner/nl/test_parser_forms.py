@@ -46,6 +46,7 @@ CASES: dict[str, list[tuple[str, Intent, dict[str, Any]]]] = {
         ("how many mug you was seeing?", I.COUNT_CATEGORY, {"target": "mug"}),
         ("bring me to mug in office", I.FIND_OBJECT, {"target": "mug", "room": "office"}),
         ("how many thing move in kitchen since 9 am", I.CHANGES, {"room": "kitchen", "count": True}),
+        ("in what room you stay at 14:05", I.ROOM_AT_TIME, {"at": DAY1 + 14 * H + 5 * 60_000_000_000}),
         ("the thing u moved thats glass, take me", I.FIND_OBJECT, {"target": "glass object", "interacted": True}),
         ("colour mug you pick from counter?", I.OBJECT_ATTRIBUTE, {"attribute_kind": AttributeKind.COLOR}),
     ],
