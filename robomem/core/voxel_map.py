@@ -600,37 +600,48 @@ class VoxelMap:
             return depth_m
         s = cfg.pixel_stride
         d = depth_m.to(torch.float32)
-        if not bool(torch.isfinite(d).all()):  # NaN / inf mean "no measurement", like 0
+        if not math.isfinite(float(d.sum())):  # NaN / inf mean "no measurement", like 0 (one reduction to test)
             d = torch.where(torch.isfinite(d), d, torch.zeros_like(d))
         H, W = d.shape
         # each sampled pixel and its 4 full-resolution neighbours, as strided views of the zero-padded image
         # (strided slices are several times faster than pooling on CPU)
         pad = torch.nn.functional.pad(d[None, None], (1, 1, 1, 1))[0, 0]
-        centre = pad[1: 1 + H: s, 1: 1 + W: s]
+        centre = pad[1: 1 + H: s, 1: 1 + W: s].contiguous()
         tol = centre * k
         neg_tol = -tol
-        nearer = torch.zeros(centre.shape, dtype=torch.bool, device=d.device)
-        farther = torch.zeros_like(nearer)
-        invalid_nb = torch.zeros_like(nearer)
+        nearer: Optional[Tensor] = None  # some neighbour on a nearer surface
+        farther: Optional[Tensor] = None  # some neighbour on a farther surface
+        invalid_nb: Optional[Tensor] = None  # some neighbour without depth
         total = torch.zeros_like(centre)  # sum of (neighbour - centre) over neighbours on the same surface
         n_same = torch.ones_like(centre)
         for dv, du in ((0, 1), (1, 0), (1, 2), (2, 1)):
             v = pad[dv: dv + H: s, du: du + W: s]
             ok = v > 0
             diff = v - centre
-            nearer |= (diff < neg_tol) & ok
-            farther |= diff > tol
-            same = (diff.abs() <= tol) & ok
-            total.addcmul_(diff, same)
+            nr = (diff < neg_tol).logical_and_(ok)
+            fr = diff > tol
+            # for k <= 0.5, |diff| <= tol = k z implies a valid neighbour wherever the centre is valid; an
+            # invalid centre is dropped below whatever its neighbours say
+            same = diff.abs() <= tol
+            if k > 0.5:
+                same &= ok
+            total += torch.where(same, diff, 0.0)
             n_same += same
-            invalid_nb |= ~ok
+            bad = ok.logical_not_()
+            if nearer is None or farther is None or invalid_nb is None:
+                nearer, farther, invalid_nb = nr, fr, bad
+            else:
+                nearer |= nr
+                farther |= fr
+                invalid_nb |= bad
+        assert nearer is not None and farther is not None and invalid_nb is not None
         keep = centre > 0
         if k > 0:
             keep &= ~(nearer & farther)  # between a nearer and a farther surface: a flying pixel
         if cfg.edge_invalid_neighbours:
             keep &= ~invalid_nb
         new = centre + total / n_same if cfg.depth_smoothing else centre
-        new = torch.where(keep, new, torch.zeros_like(centre))
+        new = torch.where(keep, new, 0.0)
         if cfg.depth_smoothing:
             new = _smooth_same_surface(new, k)
         out = d.clone()
@@ -1183,14 +1194,18 @@ def _smooth_same_surface(g: Tensor, k: float) -> Tensor:
     tol = g * k
     total = torch.zeros_like(g)
     n = torch.ones_like(g)
+    # for k <= 0.5, |v - g| <= k g already implies v > 0 wherever g > 0 (and g <= 0 is returned as is)
+    need_valid = k > 0.5
     for dv in (0, 1, 2):
         for du in (0, 1, 2):
             if dv == 1 and du == 1:
                 continue
             v = pad[dv: dv + h, du: du + w]
             diff = v - g
-            same = (diff.abs() <= tol) & (v > 0)
-            total.addcmul_(diff, same)
+            same = diff.abs() <= tol
+            if need_valid:
+                same &= v > 0
+            total += torch.where(same, diff, 0.0)
             n += same
     return torch.where(g > 0, g + total / n, g)
 
