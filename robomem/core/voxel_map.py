@@ -114,6 +114,29 @@ def _pack_points(points: Tensor, cell: float) -> Tensor:
     return (x << (2 * _BITS)) | (y << _BITS) | z
 
 
+def _unique_cells(points: Tensor, cell: float) -> tuple[Tensor, Tensor, Tensor]:
+    """``torch.unique(_pack_points(points, cell), return_inverse=True, return_counts=True)``, faster.
+
+    The cells are numbered within the points' bounding box as int32 when the box has fewer than 2^31 cells
+    (sorting int32 is ~1.7x faster than int64 on CPU); the numbering follows the key order (x, y, z), so the
+    unique keys, inverse and counts are the same. Call :func:`_check_range` first."""
+    x, y, z = (torch.floor(c / cell).to(torch.int32) for c in points.unbind(1))
+    lo = [int(a.min()) for a in (x, y, z)]
+    ext = [int(a.max()) - b + 1 for a, b in zip((x, y, z), lo, strict=True)]
+    if ext[0] * ext[1] * ext[2] >= 2 ** 31:
+        keys = ((x.to(torch.int64) + _OFFSET) << (2 * _BITS)) | ((y.to(torch.int64) + _OFFSET) << _BITS) \
+            | (z.to(torch.int64) + _OFFSET)
+        return torch.unique(keys, return_inverse=True, return_counts=True)
+    local = (x - lo[0]).mul_(ext[1]).add_(y - lo[1]).mul_(ext[2]).add_(z - lo[2])
+    ulocal, inv, cnt = torch.unique(local, return_inverse=True, return_counts=True)
+    u = ulocal.to(torch.int64)
+    uz = u % ext[2] + (lo[2] + _OFFSET)
+    u = u // ext[2]
+    uy = u % ext[1] + (lo[1] + _OFFSET)
+    ux = u // ext[1] + (lo[0] + _OFFSET)
+    return (ux << (2 * _BITS)) | (uy << _BITS) | uz, inv.to(torch.int64), cnt.to(torch.int64)
+
+
 def _insert_sorted(
     sorted_keys: Tensor, values: Tensor, new_keys: Tensor, new_values: Tensor, ins_pos: Tensor
 ) -> tuple[Tensor, Tensor]:
@@ -778,8 +801,7 @@ class VoxelMap:
         stamp = int(stamp_ns)
 
         # ---- per-frame reduction
-        keys = _pack_points(pts, self.config.voxel_size)
-        ukeys, inv, cnt = torch.unique(keys, return_inverse=True, return_counts=True)
+        ukeys, inv, cnt = _unique_cells(pts, self.config.voxel_size)
         n_vox = ukeys.numel()
         cntf = cnt.to(torch.float32)
         cols = [*pts.unbind(1), *col.to(torch.float32).unbind(1)]

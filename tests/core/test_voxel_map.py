@@ -139,6 +139,23 @@ def test_positions_are_running_means_and_lie_in_their_voxels(scene_with_boxes) -
     np.testing.assert_allclose(vm.positions.numpy()[order], means[order_ref], atol=1e-4)
 
 
+@pytest.mark.parametrize("spread_m", [0.3, 4.0, 40_000.0])
+def test_points_are_grouped_by_voxel_at_any_extent(spread_m: float) -> None:
+    """Points a few cm or tens of km apart (up to the map's range) land in the voxels their coordinates say."""
+    rng = np.random.default_rng(7)
+    pts = ((rng.random((2000, 3)) - 0.5) * spread_m).astype(np.float32)
+    pts = np.concatenate([pts, pts[:500] + np.float32(0.001)])  # repeats: several points per voxel
+    cols = rng.integers(0, 255, (len(pts), 3), dtype=np.uint8)
+    vm = VoxelMap(CFG)
+    vm.integrate(pts, cols, T0)
+    keys = np.floor(pts / np.float32(CFG.voxel_size)).astype(np.int64)
+    uniq, counts = np.unique(keys, axis=0, return_counts=True)
+    coords = vm.voxel_coords.numpy()
+    order = np.lexsort(coords.T[::-1])
+    np.testing.assert_array_equal(coords[order], uniq)
+    assert len(vm) == len(uniq) and int(vm.counts.sum()) == len(uniq)  # one observation per voxel and frame
+
+
 def test_colors_and_majority_instance_per_voxel() -> None:
     vm = VoxelMap(CFG)
     pts = torch.tensor([[0.01, 0.01, 0.01], [0.02, 0.02, 0.02], [0.03, 0.03, 0.03], [0.51, 0.0, 0.0]])
