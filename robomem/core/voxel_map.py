@@ -31,141 +31,56 @@ Everything runs in torch on ``device``; arrays handed back across the API are nu
 
 from __future__ import annotations
 
-import collections
 import logging
 import math
 from dataclasses import dataclass
-from typing import Mapping, NamedTuple, Optional, Union
+from typing import Mapping, Optional
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from robomem.config import VoxelConfig
+from robomem.core.depth_filter import filter_depth
 from robomem.core.geometry import (
     as_pose_tensor,
-    camera_rays,
     frustum_corners_world,
     invert_pose,
     transform_points,
     validate_intrinsics,
     validate_pose,
 )
+from robomem.core.negative_evidence import NegativeEvidence, RemovalEvent, _StateReader
 from robomem.core.types import NO_INSTANCE, CameraIntrinsics
+from robomem.core.voxel_ops import (
+    _BITS,
+    _MASK,
+    _NEIGHBOUR_DELTAS,
+    _OFFSET,
+    ArrayLike,
+    _check_range,
+    _insert_sorted,
+    _l2n,
+    _majority,
+    _mean_features,
+    _np,
+    _to_tensor,
+    _unique_cells,
+    pack_keys,
+    resolve_device,
+    unpack_keys,
+)
 from robomem.errors import FrameError, MemoryStateError, PersistenceError
 
 log = logging.getLogger(__name__)
 
-ArrayLike = Union[Tensor, np.ndarray]
+__all__ = [  # the public names, also those that now live in the building-block modules
+    "ArrayLike", "CarveResult", "IntegrateResult", "NegativeEvidence", "RemovalEvent", "STATE_VERSION", "VoxelMap",
+    "pack_keys", "resolve_device", "unpack_keys",
+]
 
 STATE_VERSION = 1
-_BITS = 21
-_OFFSET = 1 << (_BITS - 1)  # coordinates in [-2^20, 2^20) grid units
-_MASK = (1 << _BITS) - 1
-_DENSE_PAIR_LIMIT = 4_000_000  # voxel x label tables up to this size are counted densely (bincount)
 _PRUNE_EVERY = 16  # integrated frames between two prune_unsupported scans
-_NEIGHBOUR_DELTAS = tuple(
-    (dx << (2 * _BITS)) + (dy << _BITS) + dz
-    for dx in (-1, 0, 1) for dy in (-1, 0, 1) for dz in (-1, 0, 1) if (dx, dy, dz) != (0, 0, 0)
-)  # packed-key offsets of the 26 neighbours of a voxel (see pack_keys)
-
-
-def resolve_device(name: str) -> torch.device:
-    """Config device string -> torch.device ("auto": CUDA when available, else CPU)."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-# ------------------------------------------------------------------------------------------ key packing
-
-
-def pack_keys(coords: Tensor) -> Tensor:
-    """(N, 3) int64 grid coordinates in ``[-2^20, 2^20)`` -> (N,) int64 keys ordered by (x, y, z)."""
-    c = coords + _OFFSET
-    return (c[:, 0] << (2 * _BITS)) | (c[:, 1] << _BITS) | c[:, 2]
-
-
-def unpack_keys(keys: Tensor) -> Tensor:
-    """Inverse of :func:`pack_keys`: (N,) int64 -> (N, 3) int64 grid coordinates."""
-    x = (keys >> (2 * _BITS)) - _OFFSET
-    y = ((keys >> _BITS) & _MASK) - _OFFSET
-    z = (keys & _MASK) - _OFFSET
-    return torch.stack((x, y, z), dim=1)
-
-
-def _check_range(points: Tensor, cell: float, what: str) -> None:
-    """Raise FrameError if some (N, 3) point's grid coordinate (edge ``cell``) cannot be packed into a key."""
-    if points.numel():
-        lo, hi = points.aminmax()
-        if math.floor(float(lo) / cell) < -_OFFSET or math.floor(float(hi) / cell) >= _OFFSET:
-            limit = _OFFSET * cell
-            raise FrameError(
-                f"{what} lie beyond +-{limit:.0f} m of the world origin, outside the map's range; "
-                "check the pose units (metres) and the depth scale"
-            )
-
-
-def _pack_points(points: Tensor, cell: float) -> Tensor:
-    """Keys of the grid cells (edge ``cell``) holding (N, 3) points, computed column by column (fast on CPU).
-
-    Call :func:`_check_range` first."""
-    x, y, z = (torch.floor(c / cell).to(torch.int64) + _OFFSET for c in points.unbind(1))
-    return (x << (2 * _BITS)) | (y << _BITS) | z
-
-
-def _unique_cells(points: Tensor, cell: float) -> tuple[Tensor, Tensor, Tensor]:
-    """``torch.unique(_pack_points(points, cell), return_inverse=True, return_counts=True)``, faster.
-
-    The cells are numbered within the points' bounding box as int32 when the box has fewer than 2^31 cells
-    (sorting int32 is ~1.7x faster than int64 on CPU); the numbering follows the key order (x, y, z), so the
-    unique keys, inverse and counts are the same. Call :func:`_check_range` first."""
-    x, y, z = (torch.floor(c / cell).to(torch.int32) for c in points.unbind(1))
-    lo = [int(a.min()) for a in (x, y, z)]
-    ext = [int(a.max()) - b + 1 for a, b in zip((x, y, z), lo, strict=True)]
-    if ext[0] * ext[1] * ext[2] >= 2 ** 31:
-        keys = ((x.to(torch.int64) + _OFFSET) << (2 * _BITS)) | ((y.to(torch.int64) + _OFFSET) << _BITS) \
-            | (z.to(torch.int64) + _OFFSET)
-        return torch.unique(keys, return_inverse=True, return_counts=True)
-    local = (x - lo[0]).mul_(ext[1]).add_(y - lo[1]).mul_(ext[2]).add_(z - lo[2])
-    ulocal, inv, cnt = torch.unique(local, return_inverse=True, return_counts=True)
-    u = ulocal.to(torch.int64)
-    uz = u % ext[2] + (lo[2] + _OFFSET)
-    u = u // ext[2]
-    uy = u % ext[1] + (lo[1] + _OFFSET)
-    ux = u // ext[1] + (lo[0] + _OFFSET)
-    return (ux << (2 * _BITS)) | (uy << _BITS) | uz, inv.to(torch.int64), cnt.to(torch.int64)
-
-
-def _insert_sorted(
-    sorted_keys: Tensor, values: Tensor, new_keys: Tensor, new_values: Tensor, ins_pos: Tensor
-) -> tuple[Tensor, Tensor]:
-    """Merge sorted ``new_keys`` (none already present) and their ``new_values`` into the sorted index
-    (``sorted_keys``, aligned ``values``), given ``ins_pos = searchsorted(sorted_keys, new_keys)``.
-
-    O(N + M) moves (bincount + cumsum + two index_copy_), no sort.
-    """
-    n, m = sorted_keys.numel(), new_keys.numel()
-    dev = sorted_keys.device
-    new_idx = ins_pos + torch.arange(m, device=dev)
-    shift = torch.cumsum(torch.bincount(ins_pos, minlength=n + 1)[:n], 0)  # new keys before each old one
-    old_idx = torch.arange(n, device=dev) + shift
-    keys = torch.empty(n + m, dtype=sorted_keys.dtype, device=dev)
-    keys.index_copy_(0, old_idx, sorted_keys)
-    keys.index_copy_(0, new_idx, new_keys)
-    vals = torch.empty((n + m,) + tuple(values.shape[1:]), dtype=values.dtype, device=dev)
-    vals.index_copy_(0, old_idx, values)
-    vals.index_copy_(0, new_idx, new_values)
-    return keys, vals
-
-
-def _to_tensor(x: ArrayLike, device: torch.device, dtype: Optional[torch.dtype] = None) -> Tensor:
-    t = x if isinstance(x, Tensor) else torch.as_tensor(np.ascontiguousarray(x))
-    return t.to(device=device, dtype=dtype) if dtype is not None else t.to(device=device)
-
-
-def _np(t: Tensor) -> np.ndarray:
-    return t.detach().cpu().numpy()
 
 
 # --------------------------------------------------------------------------------------- value types
@@ -203,250 +118,8 @@ class CarveResult:
         return CarveResult(np.zeros(0, np.int64), np.zeros((0, 3), np.float32), {})
 
 
-class RemovalEvent(NamedTuple):
-    """Voxels of one instance removed by one carve: when, whose, where (centroid, world m) and how many.
-
-    Unlabelled (``NO_INSTANCE``) voxels produce no event (they may be scattered over the whole view)."""
-
-    stamp_ns: int
-    instance_id: int
-    centroid: tuple[float, float, float]
-    n_voxels: int
-
-
 def _empty_result() -> IntegrateResult:
     return IntegrateResult(np.zeros(0, np.int64), np.zeros(0, np.int64), {})
-
-
-# ----------------------------------------------------------------------------------- negative evidence
-
-
-class NegativeEvidence:
-    """Coarse sparse grid of "the robot looked here at t" and "this was seen empty at t", plus removal events.
-
-    Cells are ``config.negative_cell_size`` cubes keyed by packed integer cell coordinates (a sorted-key
-    sparse grid, so its size is bounded by the explored space; re-observing a static scene adds nothing).
-    Per cell: ``last_observed_ns`` (a sampled ray passed through it or ended on a surface in it) and
-    ``last_empty_ns`` (a sampled ray passed through it at least ``removal_margin`` in front of the surface
-    and *no* sampled surface of the same frame lay in it). A cell is therefore never marked empty in a frame
-    that sees a surface inside it: the cell holding a small object that stood on the floor keeps the floor
-    and is never "empty"; query a point away from other surfaces (e.g. the removed voxels' centroid) or use
-    :meth:`events`. ``last_empty_ns == last_observed_ns`` means "empty the last time it was looked at".
-
-    Rays are sampled on a pixel grid of step ``negative_pixel_stride`` and marched at half-cell steps up to
-    ``min(depth - removal_margin, removal_max_depth)``; surfaces are sampled 2x denser (stride / 2).
-    Removal events are kept in a bounded FIFO (``max_events``): one per instance per carve that removed
-    some of its voxels, so a static scene produces none.
-    """
-
-    def __init__(self, config: VoxelConfig, device: torch.device, max_events: int = 10_000) -> None:
-        self.config = config
-        self.device = device
-        self.max_events = max_events
-        self._keys = torch.zeros(0, dtype=torch.int64, device=device)
-        self._observed = torch.zeros(0, dtype=torch.int64, device=device)
-        self._empty = torch.zeros(0, dtype=torch.int64, device=device)
-        self._events: collections.deque[RemovalEvent] = collections.deque(maxlen=max_events)
-
-    def __len__(self) -> int:
-        """Number of cells ever observed."""
-        return int(self._keys.numel())
-
-    # ---------------------------------------------------------------------------------------- update
-
-    def update(self, depth_m: Tensor, intrinsics: CameraIntrinsics, world_T_camera: Tensor, stamp_ns: int) -> None:
-        """Record one depth image: (H, W) float32 z-depth, metres (0/NaN/inf or < ``min_depth``: invalid)."""
-        cfg = self.config
-        cell = cfg.negative_cell_size
-        d_min = max(cfg.min_depth, 1e-6)
-        T = world_T_camera.to(device=self.device, dtype=torch.float32)
-
-        # free-space samples along sparse rays through the centres of the stride x stride pixel cells
-        s = cfg.negative_pixel_stride
-        off = s // 2
-        d = depth_m[off::s, off::s].to(torch.float32)
-        rays = camera_rays(intrinsics, s, self.device)[: d.shape[0], : d.shape[1]].clone()
-        rays[..., 0] += off / float(intrinsics.fx)
-        rays[..., 1] += off / float(intrinsics.fy)
-        d = d.reshape(-1)
-        rays = rays.reshape(-1, 3)
-        t_end = torch.clamp(d - cfg.removal_margin, min=0.0, max=cfg.removal_max_depth)
-        keep = (d >= d_min) & (d < math.inf) & (t_end > 0)
-        rays, t_end = rays[keep], t_end[keep]
-        free_keys = torch.zeros(0, dtype=torch.int64, device=self.device)
-        if rays.numel():
-            step_z = 0.5 * cell / torch.linalg.norm(rays, dim=1)  # half a cell along the ray, in z units
-            n_steps = int(math.ceil(float((t_end / step_z).max()))) + 1
-            k = torch.arange(n_steps, device=self.device, dtype=torch.float32)
-            # samples past a ray's end collapse onto its end point (and are dropped as repeats below)
-            tz = torch.minimum(k[None, :] * step_z[:, None], t_end[:, None])  # (R, K)
-            rays_world = transform_points(T, rays) - T[:3, 3]  # ray directions in the world
-            pts = rays_world[:, None, :] * tz[..., None] + T[:3, 3]  # (R, K, 3)
-            flat_pts = pts.reshape(-1, 3)
-            _check_range(flat_pts, cell, "depth rays")
-            keys = _pack_points(flat_pts, cell).reshape(tz.shape)
-            fresh = torch.ones_like(keys, dtype=torch.bool)
-            fresh[:, 1:] = keys[:, 1:] != keys[:, :-1]  # consecutive repeats along a ray: same cell
-            free_keys = torch.unique(keys[fresh])
-
-        # surface samples, 2x denser than the rays
-        s2 = max(1, s // 2)
-        d2 = depth_m[::s2, ::s2].to(torch.float32)
-        rays2 = camera_rays(intrinsics, s2, self.device)
-        surf = torch.nonzero(((d2 >= d_min) & (d2 <= cfg.max_depth)).reshape(-1)).squeeze(1)
-        pts2 = transform_points(T, rays2.reshape(-1, 3).index_select(0, surf) * d2.reshape(-1)[surf][:, None])
-        _check_range(pts2, cell, "depth points")
-        surf_keys = torch.unique(_pack_points(pts2, cell))
-
-        empty_keys = free_keys
-        if surf_keys.numel() and free_keys.numel():  # both sorted: membership by searchsorted
-            pos = torch.searchsorted(surf_keys, free_keys).clamp(max=surf_keys.numel() - 1)
-            empty_keys = free_keys[surf_keys[pos] != free_keys]
-        observed_keys = torch.unique(torch.cat((free_keys, surf_keys)))
-        self._touch(observed_keys, empty_keys, stamp_ns)
-
-    def _touch(self, observed_keys: Tensor, empty_keys: Tensor, stamp_ns: int) -> None:
-        if observed_keys.numel() == 0:
-            return
-        n = self._keys.numel()
-        pos = torch.searchsorted(self._keys, observed_keys)
-        found = torch.zeros_like(observed_keys, dtype=torch.bool)
-        if n:
-            found = self._keys[pos.clamp(max=n - 1)] == observed_keys
-        new = ~found
-        if bool(new.any()):
-            new_keys = observed_keys[new]
-            ins = pos[new]
-            zeros = torch.zeros(new_keys.numel(), dtype=torch.int64, device=self.device)
-            _, self._observed = _insert_sorted(self._keys, self._observed, new_keys, zeros, ins)
-            self._keys, self._empty = _insert_sorted(self._keys, self._empty, new_keys, zeros, ins)
-        obs_pos = torch.searchsorted(self._keys, observed_keys)
-        self._observed[obs_pos] = int(stamp_ns)
-        if empty_keys.numel():
-            self._empty[torch.searchsorted(self._keys, empty_keys)] = int(stamp_ns)
-
-    def add_events(self, events: list[RemovalEvent]) -> None:
-        self._events.extend(events)
-
-    # ----------------------------------------------------------------------------------------- query
-
-    def _lookup(self, values: Tensor, points_world: ArrayLike) -> np.ndarray:
-        pts = _to_tensor(points_world, self.device, torch.float32).reshape(-1, 3)
-        n = self._keys.numel()
-        if n == 0 or pts.shape[0] == 0:
-            return np.zeros(pts.shape[0], np.int64)
-        coords = torch.floor(pts / self.config.negative_cell_size).to(torch.int64)
-        inside = ((coords >= -_OFFSET) & (coords < _OFFSET)).all(dim=1)
-        keys = pack_keys(coords.clamp(-_OFFSET, _OFFSET - 1))
-        pos = torch.searchsorted(self._keys, keys).clamp(max=n - 1)
-        hit = (self._keys[pos] == keys) & inside
-        return _np(torch.where(hit, values[pos], torch.zeros_like(keys)))
-
-    def last_empty_ns(self, points_world: ArrayLike) -> np.ndarray:
-        """(M,) int64: last time the cell of each (M, 3) world point was seen empty; 0 = never."""
-        return self._lookup(self._empty, points_world)
-
-    def last_observed_ns(self, points_world: ArrayLike) -> np.ndarray:
-        """(M,) int64: last time the cell of each (M, 3) world point was looked at; 0 = never."""
-        return self._lookup(self._observed, points_world)
-
-    def events(self, t0_ns: int = 0, t1_ns: Optional[int] = None) -> list[RemovalEvent]:
-        """Removal events with ``t0_ns <= stamp_ns <= t1_ns`` (``t1_ns`` None: unbounded), oldest first."""
-        return [e for e in self._events if e.stamp_ns >= t0_ns and (t1_ns is None or e.stamp_ns <= t1_ns)]
-
-    # ------------------------------------------------------------------------------------ persistence
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        ev = list(self._events)
-        return {
-            "cell_size": np.array(self.config.negative_cell_size, dtype=np.float64),
-            "cell_keys": _np(self._keys).copy(),
-            "last_observed_ns": _np(self._observed).copy(),
-            "last_empty_ns": _np(self._empty).copy(),
-            "event_stamp_ns": np.array([e.stamp_ns for e in ev], dtype=np.int64),
-            "event_instance_id": np.array([e.instance_id for e in ev], dtype=np.int64),
-            "event_centroid": np.array([e.centroid for e in ev], dtype=np.float32).reshape(-1, 3),
-            "event_n_voxels": np.array([e.n_voxels for e in ev], dtype=np.int64),
-        }
-
-    @classmethod
-    def from_state_dict(
-        cls,
-        config: VoxelConfig,
-        state: Mapping[str, np.ndarray],
-        device: Optional[torch.device] = None,
-        max_events: int = 10_000,
-        prefix: str = "",
-    ) -> NegativeEvidence:
-        """Rebuild from :meth:`state_dict`; raises :class:`PersistenceError` on any inconsistency."""
-        dev = device if device is not None else resolve_device(config.device)
-        get = _StateReader(state, prefix, "negative evidence")
-        cell_size = get.scalar("cell_size", np.float64)
-        if not math.isclose(cell_size, config.negative_cell_size, rel_tol=1e-9):
-            raise PersistenceError(
-                f"negative evidence was saved with negative_cell_size={cell_size} but the config says "
-                f"{config.negative_cell_size}; load it with the config it was saved with"
-            )
-        keys = get.array("cell_keys", np.int64, (None,))
-        c = keys.shape[0]
-        observed = get.array("last_observed_ns", np.int64, (c,))
-        empty = get.array("last_empty_ns", np.int64, (c,))
-        if c and (np.any(np.diff(keys) <= 0) or keys.min() < 0):
-            raise PersistenceError(
-                f"{get.where}: cell_keys must be strictly increasing and >= 0; file is corrupt"
-            )
-        if np.any(observed < 0) or np.any(empty < 0) or np.any(empty > observed):
-            raise PersistenceError(
-                f"{get.where}: need 0 <= last_empty_ns <= last_observed_ns for every cell; file is corrupt"
-            )
-        stamps = get.array("event_stamp_ns", np.int64, (None,))
-        e = stamps.shape[0]
-        inst = get.array("event_instance_id", np.int64, (e,))
-        cent = get.array("event_centroid", np.float32, (e, 3))
-        nvox = get.array("event_n_voxels", np.int64, (e,))
-        if not np.all(np.isfinite(cent)) or np.any(nvox <= 0) or np.any(inst < NO_INSTANCE):
-            raise PersistenceError(
-                f"{get.where}: removal events need finite centroids, n_voxels > 0 and instance ids >= -1"
-            )
-        out = cls(config, dev, max_events=max_events)
-        out._keys = torch.as_tensor(keys, device=dev)
-        out._observed = torch.as_tensor(observed, device=dev)
-        out._empty = torch.as_tensor(empty, device=dev)
-        out._events.extend(
-            RemovalEvent(int(s), int(i), (float(p[0]), float(p[1]), float(p[2])), int(k))
-            for s, i, p, k in zip(stamps, inst, cent, nvox, strict=True)
-        )
-        return out
-
-
-class _StateReader:
-    """Typed, shape-checked access to a state dict, raising PersistenceError with the offending key."""
-
-    def __init__(self, state: Mapping[str, np.ndarray], prefix: str, where: str) -> None:
-        self.state, self.prefix, self.where = state, prefix, where
-
-    def array(self, key: str, dtype: type, shape: tuple[Optional[int], ...]) -> np.ndarray:
-        full = self.prefix + key
-        if full not in self.state:
-            raise PersistenceError(
-                f"{self.where}: state has no {full!r}; the file is truncated or from another robomem version"
-            )
-        a = self.state[full]
-        if not isinstance(a, np.ndarray) or a.dtype != np.dtype(dtype):
-            got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
-            raise PersistenceError(
-                f"{self.where}: {full!r} must be {np.dtype(dtype)}, got {got}; file is corrupt"
-            )
-        if a.ndim != len(shape) or any(s is not None and s != a.shape[i] for i, s in enumerate(shape)):
-            want = tuple("N" if s is None else s for s in shape)
-            raise PersistenceError(
-                f"{self.where}: {full!r} has shape {a.shape}, expected {want}; the arrays are inconsistent "
-                "(truncated or corrupt file)"
-            )
-        return a
-
-    def scalar(self, key: str, dtype: type) -> float:
-        return float(self.array(key, dtype, ()))
 
 
 # ------------------------------------------------------------------------------------------ voxel map
@@ -599,77 +272,9 @@ class VoxelMap:
         return _np(self._uids[: self._n][mask]).copy()
 
     def filter_depth(self, depth_m: Tensor) -> Tensor:
-        """(H, W) float z-depth (m, 0 = invalid) prepared for back-projection at ``pixel_stride``.
-
-        Only the back-projected pixels (every ``pixel_stride``-th in u and v) change; each is judged on its 4
-        full-resolution neighbours:
-
-        * flying pixels: a pixel with a neighbour more than ``edge_jump * z`` nearer *and* one more than that
-          farther lies between two surfaces, where real sensors return mixed depths at depth discontinuities:
-          it is dropped (set to 0). Pixels on either side of an edge (near one extreme) are kept, so object
-          outlines survive even in small images. With ``edge_invalid_neighbours`` a pixel with an invalid
-          neighbour (shadow borders) is dropped too;
-        * smoothing (``depth_smoothing``): a kept pixel takes the mean depth of itself and the neighbours on its
-          own surface (within ``edge_jump * z``), then the mean of that and its 8 sampled neighbours on its own
-          surface (a (2 stride + 1)^2 pixel window in all): this cuts the axial noise up to ~6x, as a TSDF's
-          averaging along the ray does, without averaging across edges (with the noise as large as a voxel,
-          precision against a TSDF went from 79 % to 97 % on a 150-frame 640x480 sweep).
-
-        ``edge_jump`` 0 and ``depth_smoothing`` off return the depth unchanged.
-        """
-        cfg = self.config
-        k = cfg.edge_jump
-        if k <= 0 and not cfg.depth_smoothing:
-            return depth_m
-        s = cfg.pixel_stride
-        d = depth_m.to(torch.float32)
-        if not math.isfinite(float(d.sum())):  # NaN / inf mean "no measurement", like 0 (one reduction to test)
-            d = torch.where(torch.isfinite(d), d, torch.zeros_like(d))
-        H, W = d.shape
-        # each sampled pixel and its 4 full-resolution neighbours, as strided views of the zero-padded image
-        # (strided slices are several times faster than pooling on CPU)
-        pad = torch.nn.functional.pad(d[None, None], (1, 1, 1, 1))[0, 0]
-        centre = pad[1: 1 + H: s, 1: 1 + W: s].contiguous()
-        tol = centre * k
-        neg_tol = -tol
-        nearer: Optional[Tensor] = None  # some neighbour on a nearer surface
-        farther: Optional[Tensor] = None  # some neighbour on a farther surface
-        invalid_nb: Optional[Tensor] = None  # some neighbour without depth
-        total = torch.zeros_like(centre)  # sum of (neighbour - centre) over neighbours on the same surface
-        n_same = torch.ones_like(centre)
-        for dv, du in ((0, 1), (1, 0), (1, 2), (2, 1)):
-            v = pad[dv: dv + H: s, du: du + W: s]
-            ok = v > 0
-            diff = v - centre
-            nr = (diff < neg_tol).logical_and_(ok)
-            fr = diff > tol
-            # for k <= 0.5, |diff| <= tol = k z implies a valid neighbour wherever the centre is valid; an
-            # invalid centre is dropped below whatever its neighbours say
-            same = diff.abs() <= tol
-            if k > 0.5:
-                same &= ok
-            total += torch.where(same, diff, 0.0)
-            n_same += same
-            bad = ok.logical_not_()
-            if nearer is None or farther is None or invalid_nb is None:
-                nearer, farther, invalid_nb = nr, fr, bad
-            else:
-                nearer |= nr
-                farther |= fr
-                invalid_nb |= bad
-        assert nearer is not None and farther is not None and invalid_nb is not None
-        keep = centre > 0
-        if k > 0:
-            keep &= ~(nearer & farther)  # between a nearer and a farther surface: a flying pixel
-        if cfg.edge_invalid_neighbours:
-            keep &= ~invalid_nb
-        new = centre + total / n_same if cfg.depth_smoothing else centre
-        new = torch.where(keep, new, 0.0)
-        if cfg.depth_smoothing:
-            new = _smooth_same_surface(new, k)
-        out = d.clone()
-        out[::s, ::s] = new
-        return out
+        """(H, W) float z-depth (m, 0 = invalid) prepared for back-projection at ``pixel_stride``: flying pixels
+        at depth edges dropped, sampled depths smoothed; see :func:`robomem.core.depth_filter.filter_depth`."""
+        return filter_depth(depth_m, self.config)
 
     def supported(self) -> Tensor:
         """(N,) bool: the map's surface voxels.
@@ -1199,79 +804,3 @@ class VoxelMap:
         kt = torch.as_tensor(keys, device=dev)
         out._skeys, out._srows = torch.sort(kt)
         return out
-
-
-# ------------------------------------------------------------------------------------------ helpers
-
-
-def _l2n(x: Tensor) -> Tensor:
-    return x / torch.linalg.norm(x, dim=1, keepdim=True).clamp_min(1e-12)
-
-
-def _smooth_same_surface(g: Tensor, k: float) -> Tensor:
-    """(h, w) sampled depths (0 = none) -> each valid one replaced by the mean of itself and its 8 neighbours in
-    the grid that lie on its surface (depth within ``k * z``; ``k`` 0: itself only)."""
-    h, w = g.shape
-    pad = torch.nn.functional.pad(g[None, None], (1, 1, 1, 1))[0, 0]
-    tol = g * k
-    total = torch.zeros_like(g)
-    n = torch.ones_like(g)
-    # for k <= 0.5, |v - g| <= k g already implies v > 0 wherever g > 0 (and g <= 0 is returned as is)
-    need_valid = k > 0.5
-    for dv in (0, 1, 2):
-        for du in (0, 1, 2):
-            if dv == 1 and du == 1:
-                continue
-            v = pad[dv: dv + h, du: du + w]
-            diff = v - g
-            same = diff.abs() <= tol
-            if need_valid:
-                same &= v > 0
-            total += torch.where(same, diff, 0.0)
-            n += same
-    return torch.where(g > 0, g + total / n, g)
-
-
-def _majority(inv: Tensor, labels: Tensor, n_vox: int) -> Tensor:
-    """Per voxel, the most frequent label of its points (ties: the smallest label). (n_vox,) int64."""
-    lo, hi = torch.aminmax(labels)
-    if bool(lo == hi):  # one label for every point (an unsegmented frame): no sort needed
-        return lo.expand(n_vox).clone()
-    ulab, code = torch.unique(labels, return_inverse=True)
-    k = ulab.numel()
-    if k == 1:
-        return ulab.expand(n_vox).clone()
-    if n_vox * k <= _DENSE_PAIR_LIMIT:
-        table = torch.bincount(inv * k + code, minlength=n_vox * k).view(n_vox, k)
-        return ulab[table.argmax(dim=1)]
-    pairs, pcnt = torch.unique(inv * k + code, return_counts=True)
-    vox = pairs // k
-    # sort pairs by (voxel, count desc): pick the first of each voxel
-    order = torch.argsort(vox * (pcnt.max() + 1) + (pcnt.max() - pcnt))
-    vox_o = vox[order]
-    first = torch.ones_like(vox_o, dtype=torch.bool)
-    first[1:] = vox_o[1:] != vox_o[:-1]
-    out = torch.empty(n_vox, dtype=torch.int64, device=labels.device)
-    out[vox_o[first]] = ulab[(pairs[order] % k)[first]]
-    return out
-
-
-def _mean_features(inv: Tensor, frows: Tensor, table: Tensor, n_vox: int) -> tuple[Tensor, Tensor]:
-    """Per voxel, the normalised mean of its points' (normalised) features.
-
-    Returns ((n_vox, D) float32, has (n_vox,) bool)."""
-    table_n = _l2n(table)
-    has_pt = frows >= 0
-    vi, fr = inv[has_pt], frows[has_pt]
-    s = table.shape[0]
-    has = torch.zeros(n_vox, dtype=torch.bool, device=table.device)
-    if vi.numel() == 0:
-        return torch.zeros(n_vox, table.shape[1], device=table.device), has
-    has[vi] = True
-    if n_vox * s <= _DENSE_PAIR_LIMIT:
-        w = torch.bincount(vi * s + fr, minlength=n_vox * s).view(n_vox, s).to(table_n.dtype)
-        summed = w @ table_n
-    else:
-        summed = torch.zeros(n_vox, table.shape[1], dtype=table_n.dtype, device=table.device)
-        summed.index_add_(0, vi, table_n[fr])
-    return _l2n(summed), has
