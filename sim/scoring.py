@@ -56,16 +56,17 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import itertools
 import math
 import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
 from robomem_sim.agent_script import wrap_angle
+from robomem_sim.answer_text import _as_bool, _is_number, _named_colours, _norm, echoes_question, names_asked
 from robomem_sim.config import ScoringConfig
 from robomem_sim.episode import Episode
 from robomem_sim.render import Renderer, look_at
+from robomem_sim.spl import _path_len, _perfect_matching, _shortest, target_key
 from robomem_sim.strict import STRICT_DURATION_TOLERANCE_S, VIEWPOINT_RADIUS_M, StrictRules, strict_rules
 from robomem_sim.types import NavTarget, TargetKind, Task, TaskFamily
 from robomem_sim.world import House
@@ -230,50 +231,6 @@ def _check_stale_flag(task: Task, answer: PlannerAnswer, score: TaskScore) -> Ta
             error="the robot saw the object where it is now (after its last move); 'may have moved' is wrong")
     return score
 
-
-def _forms(word: str) -> frozenset[str]:
-    """A word and its possible singulars (mugs -> mug, boxes -> box, vases -> vase, batteries -> battery)."""
-    out = {word}
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        out.add(word[:-1])
-        if word.endswith("es"):
-            out.add(word[:-2])
-        if word.endswith("ies"):
-            out.add(word[:-3] + "y")
-    return frozenset(out)
-
-
-def _words(text: str) -> list[frozenset[str]]:
-    return [_forms(w) for w in re.findall(r"[a-z0-9]+", (text or "").lower())]
-
-
-def names_asked(target: str, asked: str) -> bool:
-    """Whether an answer's ``target`` names the ``asked`` thing: every word of ``asked`` occurs among the
-    target's words (case, punctuation and a plural -s/-es ignored; extra target words are fine). An empty
-    ``asked`` or ``target`` never matches."""
-    want = _words(asked)
-    have = _words(target)
-    return bool(want) and all(any(w & h for h in have) for w in want)
-
-
-def echoes_question(target: str, text: str, asked: str) -> bool:
-    """Whether an answer's ``target`` just repeats the question ``text``: it has every word of the question
-    although the question says more than the ``asked`` thing (what an unparsed question gives back)."""
-    words = _words(text)
-    have = _words(target)
-    return len(words) > len(_words(asked)) and all(any(w & h for h in have) for w in words)
-
-
-COLOUR_WORDS = frozenset((
-    "red", "green", "blue", "yellow", "orange", "purple", "pink", "white", "black", "grey", "gray", "brown",
-    "silver", "gold", "teal", "beige", "navy", "cream", "tan", "olive", "maroon", "cyan", "magenta", "violet",
-    "turquoise", "ivory", "golden", "lime", "indigo", "khaki", "crimson", "bronze", "copper", "transparent",
-    "clear", "multicoloured", "multicolored"))
-"""Colour words a free-text colour answer is read for (every colour it names must be a right one)."""
-
-
-def _named_colours(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z]+", _norm(text)) if w in COLOUR_WORDS}
 
 
 _Result = Callable[..., TaskScore]
@@ -497,78 +454,6 @@ def _best_check(goal: Goal, targets: frozenset[NavTarget], episode: Episode, ren
     return best
 
 
-def target_key(t: NavTarget) -> tuple[str, int, str]:
-    """A stable order of targets (kind, id, room)."""
-    return (t.kind.value, -1 if t.sim_id is None else t.sim_id, t.room or "")
-
-
-def _perfect_matching(ok: list[list[bool]]) -> bool:
-    """Whether every column (expected goal) can get a distinct row (answer goal) with ok[row][col]."""
-    n_rows = len(ok)
-    n_cols = len(ok[0]) if ok else 0
-    match: dict[int, int] = {}  # row -> col
-
-    def augment(col: int, seen: set[int]) -> bool:
-        for row in range(n_rows):
-            if ok[row][col] and row not in seen:
-                seen.add(row)
-                if row not in match or augment(match[row], seen):
-                    match[row] = col
-                    return True
-        return False
-
-    return all(augment(col, set()) for col in range(n_cols))
-
-
-def _path_len(points: list[tuple[float, float]]) -> float:
-    return float(sum(math.hypot(b[0] - a[0], b[1] - a[1]) for a, b in zip(points, points[1:])))
-
-
-def _target_point(t: NavTarget, episode: Episode, renderer: Renderer,
-                  start: tuple[float, float]) -> tuple[float, float]:
-    """Representative point of a target for shortest paths: object centre, receptacle footprint point nearest
-    to ``start``, room point nearest to ``start``."""
-    if t.kind is TargetKind.ROOM:
-        assert t.room is not None
-        (x0, y0, _), (x1, y1, _) = episode.house.room(t.room).box
-    elif t.kind is TargetKind.LAST_KNOWN:
-        assert t.position is not None
-        return (t.position[0], t.position[1])
-    elif t.kind is TargetKind.RECEPTACLE:
-        assert t.sim_id is not None
-        (x0, y0, _), (x1, y1, _) = episode.house.receptacle(t.sim_id).box
-    else:
-        assert t.sim_id is not None
-        p = renderer.object_center(t.sim_id)
-        return (p[0], p[1]) if p is not None else start
-    return (min(max(start[0], x0), x1), min(max(start[1], y0), y1))
-
-
-def _shortest(start: tuple[float, float], sets: tuple[frozenset[NavTarget], ...], episode: Episode,
-              renderer: Renderer, ordered: bool) -> float:
-    """Shortest straight-line path from ``start`` through one valid target of each set (given order when
-    ``ordered``, else the best order; each leg ends at the target's point nearest to the leg's start)."""
-    orders: Iterable[tuple[int, ...]]
-    if ordered or len(sets) <= 1:
-        orders = [tuple(range(len(sets)))]
-    elif len(sets) <= 7:
-        orders = itertools.permutations(range(len(sets)))
-    else:
-        orders = [tuple(range(len(sets)))]
-    best = math.inf
-    for order in orders:
-        # DP over target choices, legs from the previous leg's end point
-        frontier: list[tuple[float, tuple[float, float]]] = [(0.0, start)]
-        for k in order:
-            nxt = []
-            for t in sorted(sets[k], key=target_key):
-                cost, p = min(((c + math.dist(q, _target_point(t, episode, renderer, q)),
-                                _target_point(t, episode, renderer, q)) for c, q in frontier), key=lambda cp: cp[0])
-                nxt.append((cost, p))
-            frontier = nxt
-        best = min(best, min(c for c, _ in frontier))
-    return best
-
 
 def failure_mode_counts(scores: Iterable[TaskScore]) -> dict[str, int]:
     """{failure mode value: count} over the failed scores (every mode listed, zeros included)."""
@@ -622,19 +507,3 @@ def format_answer(answer: Optional[PlannerAnswer]) -> str:
     if answer.text:
         parts.append(repr(answer.text[:80]))
     return " ".join(parts)
-
-
-def _norm(text: Optional[str]) -> str:
-    return " ".join((text or "").lower().replace("_", " ").strip(" .").split())
-
-
-def _is_number(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _as_bool(v: object) -> Optional[bool]:
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, str) and _norm(v) in ("yes", "true", "no", "false"):
-        return _norm(v) in ("yes", "true")
-    return None
