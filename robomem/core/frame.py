@@ -185,17 +185,21 @@ def check_frame(
         if not (isinstance(scale, (int, float, np.number)) and math.isfinite(float(scale)) and scale > 0):
             raise FrameError(f"depth_scale must be a positive number of metres per unit, got {scale}")
         depth_m = depth.astype(np.float32) * np.float32(scale)
+        # finite by construction when the largest code is: invalid pixels are the zeros, already 0 m
+        finite = math.isfinite(float(np.float32(np.iinfo(np.uint16).max) * np.float32(scale)))
     elif depth.dtype in (np.float32, np.float64):
         depth_m = depth.astype(np.float32, copy=True)
+        finite = False
     else:
         raise FrameError(
             f"depth dtype {depth.dtype} is not supported; use float32 metres (32FC1) or uint16 millimetres (16UC1)"
         )
-    invalid = ~np.isfinite(depth_m) | (depth_m <= 0)
-    n_invalid = int(invalid.sum())
+    invalid = depth_m <= 0 if finite else ~np.isfinite(depth_m) | (depth_m <= 0)
+    n_invalid = int(np.count_nonzero(invalid))
     if n_invalid == depth_m.size:
         raise FrameError("depth has no valid pixel (all 0, NaN or inf); check the depth stream and its encoding")
-    depth_m[invalid] = 0.0
+    if not finite:
+        depth_m[invalid] = 0.0
 
     pose = np.asarray(frame.world_T_camera, dtype=np.float64)
     if pose.shape != (4, 4):
