@@ -608,8 +608,8 @@ class VoxelMap:
         vis = torch.nonzero(visible).squeeze(1)
         if vis.numel() == 0:
             return CarveResult.empty()
-        cand, zc = cand[vis], zc[vis]
-        ui, vi = u[vis].to(torch.int64), v[vis].to(torch.int64)
+        cand, zc = cand.index_select(0, vis), zc.index_select(0, vis)
+        ui, vi = u.index_select(0, vis).to(torch.int64), v.index_select(0, vis).to(torch.int64)
 
         # ---- seen-through test: nearest pixel first, then its 3x3 neighbourhood (a min filter) for the
         # few that pass, so depth edges and invalid neighbours keep the voxel
@@ -619,16 +619,16 @@ class VoxelMap:
         def seen_through(d: Tensor, z_cam: Tensor) -> Tensor:
             return (d >= d_min) & (d < math.inf) & (z_cam < d - margin)
 
-        sel = torch.nonzero(seen_through(flat[vi * W + ui], zc)).squeeze(1)
+        sel = torch.nonzero(seen_through(flat.index_select(0, vi * W + ui), zc)).squeeze(1)
         if sel.numel() == 0:
             return CarveResult.empty()
-        us, vs_, zs = ui[sel], vi[sel], zc[sel]
+        us, vs_, zs = ui.index_select(0, sel), vi.index_select(0, sel), zc.index_select(0, sel)
         ok = torch.ones_like(sel, dtype=torch.bool)
         for dv in (-1, 0, 1):
             for du in (-1, 0, 1):
                 if du or dv:
                     nb = (vs_ + dv).clamp(0, H - 1) * W + (us + du).clamp(0, W - 1)
-                    ok &= seen_through(flat[nb], zs)
+                    ok &= seen_through(flat.index_select(0, nb), zs)
         free = sel[ok]
         hit_rows = cand[free]
         if hit_rows.numel() == 0:
