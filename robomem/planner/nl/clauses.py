@@ -85,13 +85,19 @@ _I_REQUEST = re.compile(
 _ROBOT = re.compile(r"^(?:(?:and|but|so|then) )?you (?!can\b|could\b|would\b|will\b|should\b|must\b|might\b|may\b|"
                     r"mind\b|know\b|see\b|please\b)\w+")
 _I_FRAME = re.compile(r"^(?:i'm|i am|i'd|i would|i was|i want|i wonder|i need)\b", re.IGNORECASE)
-_BY_YOU = re.compile(r"^(?:(?P<np>.*?) )?(?:was it |is it |was |is |were |are )?(?P<v>\w+(?: up| down| away)?) by you$")
+_BY_YOU = re.compile(r"^(?:(?P<np>.*?) )?(?:was it |is it |was |is |were |are )?"
+                     r"(?P<v>(?!(?:up|down|away) )\w+(?: up| down| away)?) by you$")
 _TAG = re.compile(r"(?: ,)? (?:did not|do not|have not|were not|was not|is not|are not|did|do|have|were|was|is|are|"
                   r"can not|will not|would not|had not|right|correct|yes|no|eh|ok|okay|is that right|true)"
                   r"(?: (?:you|it|they|we|i))?$")
+_TAG_ALONE = re.compile(r"(?:was|is|were|are|did|do|have|had|has)(?: not)? (?:it|you|they|that)|"
+                        r"(?:did|have|had) not you|(?:was|is) that (?:so|right|true)|right|correct|true")
 _CLOCK = re.compile(r"\d|noon|midnight|\bpast\b|quarter|half|oclock|\bto (?:one|two|three|four|five|six|seven|"
                     r"eight|nine|ten|eleven|twelve)\b")
-_YES_NO_TAG = re.compile(r"\b(?:yes or no|or not)$")
+_YES_NO_TAG = re.compile(r"(?: ,)? (?:yes or no|no or yes|or not|or no|true or false|right or wrong|yes no)$")
+# a clause that starts with the robot's action and names no subject ("grabbed it", "picked the mug up")
+_DONE = re.compile(r"^(?!.*\b(?:where|when|which|what|how|who|whose)\b)(?:\w+ed|took|taken|got|gotten|held|"
+                   r"stole|stolen|brought|had)(?: (?:up|away|off|down))? (?:it|them|that|this|the|my|a|an|one|your)\b")
 _NEXT = re.compile(r"\b(?:the )?next (thing|object|item|one)\b|\bafter that\b|\band then what\b")
 _AUX = ("did", "have", "had", "were", "was", "are", "do", "has", "is")
 _PRONOUN = re.compile(r"\b(?:it|them|they|those|that one|this one|these)\b|(?<=\bto )one\b(?! of)"
@@ -130,7 +136,9 @@ def split_clauses(text: str) -> list[tuple[str, bool]]:
     for k in range(0, len(parts), 2):
         clause = parts[k].strip(" ,")
         delim = parts[k + 1] if k + 1 < len(parts) else ""
-        if clause:
+        if clause and out and _TAG_ALONE.fullmatch(normalize(clause)) and "?" in delim:
+            out[-1] = (f"{out[-1][0]}, {clause}", True)  # "taken by you, was it?": a tag asks the clause before
+        elif clause:
             out.append((clause, "?" in delim))
     return out
 
@@ -188,7 +196,7 @@ def _yes_no(clause: str) -> str:
     words = re.sub(r"^(?:and|but|so|then) ", "", clause).split()
     if len(words) > 1 and words[1] in _AUX:
         return " ".join([words[1], "you", *words[2:]])
-    return "did " + " ".join(words)
+    return ("did " if words[:1] == ["you"] else "did you ") + " ".join(words)
 
 
 @dataclass
@@ -293,22 +301,31 @@ def focus(question: str, knowledge: Knowledge, vocabulary: Optional[Mapping[str,
     if len(clauses) < 1:
         return Focus(whole)
     vocab = dict(vocabulary or {})
-    kinds = []
+    kinds: list[tuple[str, str]] = []
     yes_no = False
+    agree = -1  # the clause that asked for agreement ("you took it, didn't you?")
     for raw, q in clauses:
         norm = _HEDGE.sub("", normalize(raw))
         if not norm:
             continue
-        tagged = _TAG.search(norm) if _ROBOT.search(norm) and q else None
+        asked = _YES_NO_TAG.search(norm)
+        if asked is not None and asked.start() > 0:  # "you took the mug or no?", "grabbed it, true or false?"
+            norm, q = norm[: asked.start()].strip(" ,"), True
+        tagged = _TAG.search(norm) if _ROBOT.search(norm) and q and asked is None else None
         if tagged is not None:  # "you picked it up, didn't you?": a statement asking for agreement
-            norm, q = norm[: tagged.start()].strip(" ,"), False
-        q = q or bool(_YES_NO_TAG.search(norm))
+            norm, q, agree = norm[: tagged.start()].strip(" ,"), False, len(kinds)
+        tagged = _TAG.search(norm) if q and not _ROBOT.search(norm) else None
+        if tagged is not None and (_BY_YOU.match(norm[: tagged.start()].strip(" ,"))
+                                   or _DONE.match(norm[: tagged.start()].strip(" ,"))):
+            norm = norm[: tagged.start()].strip(" ,")  # "taken by you, was it?", "grabbed the mug, right?"
         k = _kind(norm, q)
         if k == "request" and not q and len(clauses) > 1 and (_I_FRAME.match(raw.strip()) or _I_REQUEST.search(norm)):
             k = "wish"  # "I'm curious how you ...", "I want to see your work": a request only if nothing else is
-        if k == "request" and q and (_ROBOT.search(norm) or _BY_YOU.match(norm)):
+        if k == "request" and q and (_ROBOT.search(norm) or _BY_YOU.match(norm) or _DONE.match(norm)):
             norm, yes_no = _yes_no(norm), True
         kinds.append((norm, k))
+    if agree >= 0 and kinds[agree][1] == "robot" and not any(k == "request" for _n, k in kinds):
+        kinds[agree], yes_no = (_yes_no(kinds[agree][0]), "request"), True  # nothing else is asked: a yes/no
     if any(k == "request" for _n, k in kinds):
         kinds = [(n, "context" if k == "wish" else k) for n, k in kinds]
     else:

@@ -238,6 +238,7 @@ class _F:
     where_place: bool  # "where (did) you put X": the place it was put
     rec_asked: bool  # "which shelf did you put it on": the receptacle is what is asked
     from_prep: bool  # "from" / "off" before a receptacle or at the end ("picked it up from")
+    one_of: bool  # "one of the things you ...": a single thing of a set
     text: str
 
 
@@ -259,6 +260,7 @@ def features(r: Reading, t: TimeParse) -> _F:
         wh=frozenset(r.cues.wh), verbs=frozenset(r.cues.verbs), subject=r.cues.subject, negated=r.cues.negated,
         all=r.cues.all, ordinal=r.cues.ordinal, anchor=r.cues.anchor_offset != 0, superlative=r.cues.superlative,
         attr_kind=r.cues.attribute_kind, post_attrs=bool(r.cues.post_attributes), from_prep=from_prep, text=r.text,
+        one_of=bool(re.search(r"\b(?:one|any one|either) of (?:the|those|these|your)\b", r.text)),
         gobj_single_attr=any(m.attributes and not m.plural for m in gobjs), order=r.cues.order,
         what_thing=any(m.determiner == "what" and m.start == m.end for m in gobjs),
         ordinal_time=bool(re.search(r"\b(?:\w+|\d+(?:st|nd|rd|th)) time\b(?! (?:did|do|was|is|were))"
@@ -361,7 +363,7 @@ RULES: dict[Intent, Rule] = {
     I.MULTI_PICKED: lambda f: (
         0.0 if "pick" not in f.verbs or f.ordinal is not None or f.anchor or f.point or f.subject == "user"
         or (f.wh & {"how_many", "when", "how_long", "yesno", "attr"}) or f.grec or f.post_attrs or f.negated
-        or f.gobj_single_attr else
+        or f.gobj_single_attr or f.one_of and not f.all else
         1.0 if (f.all or f.gobj_plural or f.order) and (f.gobj or not f.objs) else
         0.9 if ("which" in f.wh or "what" in f.text.split()[:2] or f.what_thing) and not f.objs
         and not f.superlative else 0.0),

@@ -103,7 +103,8 @@ _BRITISH: dict[str, str] = {
 _FILLER_PREFIX = re.compile(
     r"^(?:(?:hey|hi|hello|ok|okay|so|um|uh|well|right|now|oh|yo|alright|excuse me|sorry|quick one|one more thing|"
     r"sorry to bother you|by the way|btw|also|anyway|ugh|argh|hmm+|hm|oh no|oops|gosh|geez|jeez|ah|aha|"
-    r"honestly|listen|look)\b[ ,]*)+"
+    r"honestly|listen|look|let us (?:start|begin) with you|first things first|for starters|to (?:start|begin) with|"
+    r"(?:first|second|next|another|last|my|one) question|question (?:one|1|number one))\b[ ,:]*)+"
     r"|^(?:robot|buddy|mate|stretch|assistant)\b[ ,]+"
 )
 _POLITE = re.compile(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Mapping, Optional
 
 from robomem.planner.knowledge import Knowledge, default_knowledge
+from robomem.planner.nl.choice import any_one
 from robomem.planner.nl.clauses import focus
 from robomem.planner.nl.embedder import TextEmbedder
 from robomem.planner.nl.intents import IntentClassifier, IntentScore
@@ -97,6 +98,7 @@ class Parser:
         return whole if whole.confidence > plan.confidence and whole.confidence >= _FOCUS_FLOOR else plan
 
     def _parse_normalized(self, norm: str, ctx: ParseContext, context_notes: list[str]) -> QueryPlan:
+        norm = any_one(norm)
         tp = extract_time(norm, ctx.time)
         if tp.error:
             return QueryPlan(I.NOT_UNDERSTOOD, confidence=0.0, text=norm, notes=(f"the time: {tp.error}",))
