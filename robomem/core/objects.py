@@ -40,14 +40,13 @@ from robomem.core.instances import (
     cosine,
     place_distance_of,
     place_key,
-    placement_from_json,
-    placement_to_json,
     top_label,
     unit,
     update_box,
 )
+from robomem.core.object_records import objects_from_json, objects_to_json
 from robomem.core.types import Box3D, NodeKind, Placement
-from robomem.errors import MemoryStateError, PersistenceError
+from robomem.errors import MemoryStateError
 
 log = logging.getLogger(__name__)
 
@@ -588,72 +587,17 @@ class ObjectStore:
     # ------------------------------------------------------------------------------------------- persistence
     def state(self) -> tuple[dict[str, Any], np.ndarray]:
         """(JSON-able metadata, (N, D) float32 feature matrix with rows in metadata order; D=0 if none)."""
-        meta: list[dict[str, Any]] = []
-        feats: list[np.ndarray] = []
-        dim = next((i.feature.shape[0] for i in self._instances.values() if i.feature is not None), 0)
-        for inst in self._instances.values():
-            meta.append(
-                {
-                    "id": inst.instance_id,
-                    "kind": inst.kind.value,
-                    "label": inst.label,
-                    "present": inst.present,
-                    "n_observations": inst.n_observations,
-                    "peak_voxels": inst.peak_voxels,
-                    "label_votes": inst.label_votes,
-                    "source_key": inst.source_key,
-                    "provisional": inst.provisional,
-                    "miss_streak": inst.miss_streak,
-                    "miss_since_ns": inst.miss_since_ns,
-                    "has_feature": inst.feature is not None,
-                    "placements": [placement_to_json(p) for p in inst.placements],
-                }
-            )
-            feats.append(inst.feature if inst.feature is not None else np.zeros(dim, np.float32))
-        matrix = np.stack(feats).astype(np.float32) if feats and dim else np.zeros((len(meta), dim), np.float32)
-        merged = [[int(a), int(b)] for a, b in sorted(self._merged_into.items())]
-        return {"next_id": self._next_id, "instances": meta, "merged_into": merged,
-                "hypotheses": self.hypotheses.to_json()}, matrix
+        return objects_to_json(self._instances.values(), self._next_id, self._merged_into, self.hypotheses)
 
     @classmethod
     def from_state(cls, config: ObjectConfig, meta: dict[str, Any], features: np.ndarray) -> ObjectStore:
+        """Rebuild from :meth:`state` (:mod:`robomem.core.object_records`). Raises PersistenceError."""
         store = cls(config)
-        try:
-            store._next_id = int(meta["next_id"])
-            rows = meta["instances"]
-            if features.ndim != 2 or features.shape[0] != len(rows):
-                raise PersistenceError(
-                    f"objects: {len(rows)} instances but a feature matrix of shape {features.shape}"
-                )
-            for row, entry in enumerate(rows):
-                inst = ObjectInstance(
-                    instance_id=int(entry["id"]),
-                    kind=NodeKind(entry["kind"]),
-                    label=str(entry["label"]),
-                    feature=features[row].astype(np.float32) if entry["has_feature"] else None,
-                    placements=[placement_from_json(p) for p in entry["placements"]],
-                    present=bool(entry["present"]),
-                    n_observations=int(entry["n_observations"]),
-                    peak_voxels=int(entry["peak_voxels"]),
-                    label_votes={str(k): int(v) for k, v in entry["label_votes"].items()},
-                    source_key=None if entry["source_key"] is None else int(entry["source_key"]),
-                    provisional=bool(entry["provisional"]),
-                    miss_streak=int(entry.get("miss_streak", 0)),
-                    miss_since_ns=None if entry.get("miss_since_ns") is None else int(entry["miss_since_ns"]),
-                )
-                if inst.miss_streak < 0:
-                    raise PersistenceError(f"objects: instance {inst.instance_id} has a negative miss streak")
-                if not inst.placements:
-                    raise PersistenceError(f"objects: instance {inst.instance_id} has no placement")
-                store._instances[inst.instance_id] = inst
-                if inst.present:
-                    store._positions[inst.instance_id] = place_key(inst.current)
-                if inst.source_key is not None:
-                    store._by_source[inst.source_key] = inst.instance_id
-            store._merged_into = {int(a): int(b) for a, b in meta["merged_into"]}
-            store.hypotheses = HypothesisBook.from_json(meta.get("hypotheses"), set(store._instances))
-        except PersistenceError:
-            raise
-        except (KeyError, TypeError, ValueError) as exc:
-            raise PersistenceError(f"objects: malformed instance record ({type(exc).__name__}: {exc})") from None
+        store._next_id, instances, store._merged_into, store.hypotheses = objects_from_json(meta, features)
+        for inst in instances:
+            store._instances[inst.instance_id] = inst
+            if inst.present:
+                store._positions[inst.instance_id] = place_key(inst.current)
+            if inst.source_key is not None:
+                store._by_source[inst.source_key] = inst.instance_id
         return store
