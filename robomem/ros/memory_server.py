@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -393,7 +394,17 @@ def run(node_name: str, enable_services_default: bool, argv: Optional[Sequence[s
     # The ingest thread runs Python between torch calls; a query waiting for the GIL would wait up to the
     # switch interval (5 ms by default) at every hand-over. 1 ms keeps query latency low at a small cost.
     sys.setswitchinterval(0.001)
-    rclpy.init(args=list(argv) if argv is not None else None)
+    from rclpy.signals import SignalHandlerOptions
+
+    # SIGINT/SIGTERM are handled here, not by rclpy's handler: under a camera flood the executor was once seen
+    # not to return from spin() after rclpy's handler ran (the node never shut down). A Python handler sets an
+    # event and the main thread spins in short slices, so a stop request is seen within ~0.2 s.
+    stop_requested = threading.Event()
+    rclpy.init(args=list(argv) if argv is not None else None, signal_handler_options=SignalHandlerOptions.NO)
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():  # (signal handlers: main thread only)
+        previous = {sig: signal.signal(sig, lambda *_: stop_requested.set())
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
     server: Optional[MemoryServerNode] = None
     rc = 0
     try:
@@ -408,7 +419,9 @@ def run(node_name: str, enable_services_default: bool, argv: Optional[Sequence[s
         executor = MultiThreadedExecutor(num_threads=4)
         executor.add_node(server.node)
         try:
-            executor.spin()
+            while not stop_requested.is_set() and rclpy.ok():
+                executor.spin_once(timeout_sec=0.2)
+            log.info("shutting down")
         except (KeyboardInterrupt, ExternalShutdownException):
             log.info("shutting down")
         finally:
@@ -417,6 +430,8 @@ def run(node_name: str, enable_services_default: bool, argv: Optional[Sequence[s
         if server is not None and not server.close():
             rc = 1
         rclpy.try_shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return rc
 
 
