@@ -389,13 +389,12 @@ class MemoryServerNode:
 def run(node_name: str, enable_services_default: bool, argv: Optional[Sequence[str]] = None) -> int:
     import rclpy
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
 
     setup_logging()
     # The ingest thread runs Python between torch calls; a query waiting for the GIL would wait up to the
     # switch interval (5 ms by default) at every hand-over. 1 ms keeps query latency low at a small cost.
     sys.setswitchinterval(0.001)
-    from rclpy.signals import SignalHandlerOptions
-
     # SIGINT/SIGTERM are handled here, not by rclpy's handler: under a camera flood the executor was once seen
     # not to return from spin() after rclpy's handler ran (the node never shut down). A Python handler sets an
     # event and the main thread spins in short slices, so a stop request is seen within ~0.2 s.
@@ -421,11 +420,11 @@ def run(node_name: str, enable_services_default: bool, argv: Optional[Sequence[s
         try:
             while not stop_requested.is_set() and rclpy.ok():
                 executor.spin_once(timeout_sec=0.2)
-            log.info("shutting down")
         except (KeyboardInterrupt, ExternalShutdownException):
-            log.info("shutting down")
+            pass  # the context was shut down from outside: close as for a signal
         finally:
             executor.shutdown(timeout_sec=2.0)
+        log.info("shutting down")
     finally:
         if server is not None and not server.close():
             rc = 1
