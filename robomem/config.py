@@ -120,6 +120,9 @@ class ObjectConfig:
     instance (1 = at once); tentative_window_s: a candidate not re-sighted for this long (s) is dropped.
     vanish_min_frames: frames of seen-empty evidence (carved / seen through, without a sighting in between)
     before an instance vanishes.
+    segment_edge_jump: mask bleed: a segment's pixels are on one surface where neighbouring depths differ by at
+    most this fraction of the depth (or continue a plane); the points of parts much smaller than its
+    largest part are not the segment's (:mod:`robomem.core.mask_bleed`; 0 = keep every mask pixel).
     """
 
     mask_ids: MaskIdMode = MaskIdMode.PER_FRAME
@@ -138,11 +141,12 @@ class ObjectConfig:
     confirm_sightings: int = 1
     tentative_window_s: float = 30.0
     vanish_min_frames: int = 2
+    segment_edge_jump: float = 0.04
 
     def validate(self) -> None:
         _positive(self, "match_distance", "min_points", "cluster_eps", "seen_through_min_voxels")
         _positive(self, "confirm_sightings", "tentative_window_s", "vanish_min_frames")
-        _non_negative(self, "seen_through_margin")
+        _non_negative(self, "seen_through_margin", "segment_edge_jump")
         check_unit(self, "match_similarity", "reid_similarity", "vanish_fraction", "seen_through_fraction",
                    "overlap_min", "overlap_similarity", where="objects")
 

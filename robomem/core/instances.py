@@ -15,6 +15,9 @@ from robomem.core.types import Box3D, NodeKind, Placement
 
 Vec3 = tuple[float, float, float]
 
+BOX_TRIM = 0.01
+"""Fraction of a segment's points left out on each side of each axis of its box (robust to stray points)."""
+
 
 @dataclass(frozen=True, eq=False)
 class SegmentObservation:
@@ -36,8 +39,17 @@ class SegmentObservation:
 
     @property
     def box(self) -> Box3D:
-        lo = self.points_world.min(axis=0)
-        hi = self.points_world.max(axis=0)
+        """The points' box without the :data:`BOX_TRIM` most extreme points on each side of each axis (the odd
+        point a mask's bleed left on the floor beside it does not grow a receptacle's box, the union of its views,
+        for good; fewer than ``1 / BOX_TRIM`` points: the whole extent)."""
+        pts = self.points_world
+        n = len(pts)
+        k = int(n * BOX_TRIM)
+        if k == 0:
+            lo, hi = pts.min(axis=0), pts.max(axis=0)
+        else:
+            lo = np.partition(pts, k, axis=0)[k]
+            hi = np.partition(pts, n - 1 - k, axis=0)[n - 1 - k]
         return Box3D((float(lo[0]), float(lo[1]), float(lo[2])), (float(hi[0]), float(hi[1]), float(hi[2])))
 
 

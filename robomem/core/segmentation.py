@@ -16,6 +16,7 @@ import numpy as np
 
 from robomem.config import MemoryConfig
 from robomem.core.frame import CheckedFrame
+from robomem.core.mask_bleed import drop_mask_bleed
 from robomem.core.objects import SegmentObservation
 from robomem.core.types import NO_INSTANCE, Frame, NodeKind
 from robomem.encoders.base import Encoder
@@ -163,7 +164,9 @@ def frame_segments(
     text_feature: Callable[[str], np.ndarray],
 ) -> tuple[list[SegmentObservation], np.ndarray]:
     """Split the frame's points (N,3) by segment (the clustering fallback's segments when the frame has no
-    mask and ``objects.cluster_unlabelled`` is on). Returns (segments, per-point segment id (N,) int64)."""
+    mask and ``objects.cluster_unlabelled`` is on), without each segment's mask bleed
+    (:mod:`robomem.core.mask_bleed`, ``objects.segment_edge_jump``). Returns
+    (segments, per-point segment id (N,) int64, NO_INSTANCE for points of no segment)."""
     frame = checked.frame
     if frame.instance_mask is None:
         if not config.objects.cluster_unlabelled or len(points) == 0:
@@ -173,6 +176,10 @@ def frame_segments(
         frame = dataclasses.replace(frame, instance_mask=mask)
     assert frame.instance_mask is not None
     seg_of_point = frame.instance_mask.reshape(-1)[pixel_index].astype(np.int64)
+    # mask bleed (pixels of the wall / floor behind a segment that took its id) is not the segment's
+    seg_of_point = drop_mask_bleed(seg_of_point, points, pixel_index, frame.instance_mask.shape[:2],
+                                   config.voxel.pixel_stride, checked.world_T_camera,
+                                   config.objects.segment_edge_jump)
     valid = seg_of_point != NO_INSTANCE
     if not valid.any():
         return [], seg_of_point
