@@ -73,6 +73,18 @@ def _vec(p: Sequence[float]) -> Vec3:
     return (float(p[0]), float(p[1]), float(p[2]))
 
 
+RBOX_JOIN_M = 0.5
+"""Earlier placements of a receptacle whose footprint lies within this distance (m) of the current one are views
+of the same place (:meth:`MemorySnapshot.rbox`)."""
+
+
+def _xy_gap(a: Box3D, b: Box3D) -> float:
+    """xy distance between two boxes' footprints (0 when they overlap), m."""
+    dx = max(a.min_xyz[0] - b.max_xyz[0], b.min_xyz[0] - a.max_xyz[0], 0.0)
+    dy = max(a.min_xyz[1] - b.max_xyz[1], b.min_xyz[1] - a.max_xyz[1], 0.0)
+    return math.hypot(dx, dy)
+
+
 def room_of_xy(x: float, y: float, regions: Sequence[Region], margin: float = 0.0) -> Optional[Region]:
     for r in regions:
         lo, hi = r.box.min_xyz, r.box.max_xyz
@@ -146,11 +158,14 @@ class MemorySnapshot:
         return self.cached("visits", make)
 
     def rbox(self, rec: InstanceSummary) -> Box3D:
-        """A receptacle's box: the union of its placements' boxes (furniture does not move, but a partial view
-        can shift its centroid enough to look like a new placement)."""
+        """A receptacle's box: the union of its current box and its earlier placements' boxes within
+        :data:`RBOX_JOIN_M` of it (furniture does not move, but a partial view can shift its centroid enough to
+        look like a new placement; an earlier place elsewhere, a wrong re-identification or a piece of other
+        furniture under a confused label, is not part of it: the union would span rooms)."""
 
         def make() -> Box3D:
-            boxes = [p.box for p in self.history(rec.instance_id)] or [rec.box]
+            cur = rec.box
+            boxes = [cur] + [p.box for p in self.history(rec.instance_id) if _xy_gap(p.box, cur) <= RBOX_JOIN_M]
             return Box3D(
                 (min(b.min_xyz[0] for b in boxes), min(b.min_xyz[1] for b in boxes), min(b.min_xyz[2] for b in boxes)),
                 (max(b.max_xyz[0] for b in boxes), max(b.max_xyz[1] for b in boxes), max(b.max_xyz[2] for b in boxes)),
