@@ -117,7 +117,10 @@ class ObjectConfig:
     candidate when within ``match_distance`` and similar (feature cosine >= ``match_similarity``, or a label
     the track was seen with, or box overlap >= ``overlap_min`` with cosine >= ``overlap_similarity``); all
     segments of a frame are matched jointly. confirm_sightings: sightings (frames) before a candidate becomes an
-    instance (1 = at once); tentative_window_s: a candidate not re-sighted for this long (s) is dropped.
+    instance (1 = at once); sightings may be passes hours apart (a robot driving by glimpses an object in one
+    frame per pass). A candidate is dropped after ``vanish_min_frames`` frames that looked at its place without it
+    (seen through, or its surface seen from close enough to be segmented), when not re-sighted for
+    ``tentative_window_s`` (s), or as the least recently sighted beyond ``max_candidates``.
     vanish_min_frames: frames of seen-empty evidence (carved / seen through, without a sighting in between)
     before an instance vanishes.
     segment_edge_jump: mask bleed: a segment's pixels are on one surface where neighbouring depths differ by at
@@ -139,13 +142,14 @@ class ObjectConfig:
     overlap_min: float = 0.3
     overlap_similarity: float = 0.5
     confirm_sightings: int = 1
-    tentative_window_s: float = 30.0
+    tentative_window_s: float = 86400.0
+    max_candidates: int = 2000
     vanish_min_frames: int = 2
     segment_edge_jump: float = 0.04
 
     def validate(self) -> None:
         _positive(self, "match_distance", "min_points", "cluster_eps", "seen_through_min_voxels")
-        _positive(self, "confirm_sightings", "tentative_window_s", "vanish_min_frames")
+        _positive(self, "confirm_sightings", "tentative_window_s", "vanish_min_frames", "max_candidates")
         _non_negative(self, "seen_through_margin", "segment_edge_jump")
         check_unit(self, "match_similarity", "reid_similarity", "vanish_fraction", "seen_through_fraction",
                    "overlap_min", "overlap_similarity", where="objects")

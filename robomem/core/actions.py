@@ -190,6 +190,7 @@ def _apply(state: MemoryState, a: LoggedAction) -> None:
         log_.holding, log_.holding_since_ns = iid, a.stamp_ns
         return
     # PLACE
+    held_since = log_.holding_since_ns
     log_.holding, log_.holding_since_ns = None, None
     if iid is None:
         return
@@ -200,12 +201,16 @@ def _apply(state: MemoryState, a: LoggedAction) -> None:
     box = Box3D(tuple((g - half).tolist()), tuple((g + half).tolist()))  # type: ignore[arg-type]
     if inst.present and np.linalg.norm(np.subtract(inst.current.position, a.gripper_position)) <= (
         state.config.objects.match_distance
-    ) and inst.current.first_seen_ns >= (log_.holding_since_ns or a.stamp_ns):
+    ) and inst.current.first_seen_ns >= (held_since or a.stamp_ns):
         return  # already seen where it was put (the frame came first)
     fresh = _fresh_instance_at(state, iid, a)
     state.objects.place(iid, a.gripper_position, box, a.stamp_ns)
     if fresh is not None:
         merge_instances(state, iid, fresh, a.stamp_ns)
+    else:
+        key = _fresh_candidate_at(state, inst, a, held_since)
+        if key is not None:  # a tentative segment seen where it was put down: the held object itself
+            state.objects.fold_candidate(iid, key)
     update_relations(state, [iid], a.stamp_ns)
     state.pending.instance_changed(iid)
 
@@ -224,6 +229,29 @@ def _fresh_instance_at(state: MemoryState, iid: int, a: LoggedAction) -> Optiona
         d = float(np.linalg.norm(np.subtract(other.current.position, a.gripper_position)))
         if d <= best_d and _looks_like(state, inst, other, a.label_hint):
             best, best_d = other.instance_id, d
+    return best
+
+
+def _fresh_candidate_at(state: MemoryState, held: ObjectInstance, a: LoggedAction,
+                        held_since_ns: Optional[int]) -> Optional[int]:
+    """The key of a tentative candidate first seen since the object was picked (or ``max_lead_s`` before the
+    PLACE), within ``match_distance`` of the gripper and looking like the held object: the object put down,
+    seen there before it was confirmed."""
+    since = max(held_since_ns or 0, a.stamp_ns - int(state.config.actions.max_lead_s * 1e9))
+    best, best_d = None, state.config.objects.match_distance
+    for cand in state.objects.tentative.items():
+        if cand.kind is not held.kind or cand.first_seen_ns < since:
+            continue
+        d = float(np.linalg.norm(np.subtract(cand.position, a.gripper_position)))
+        if d > best_d:
+            continue
+        votes = cand.label_votes
+        top = max(votes, key=lambda k: (votes[k], k)) if votes else ""
+        same = (not votes or (a.label_hint and a.label_hint in votes) or top in held.label_votes
+                or (held.feature is not None and cand.feature is not None
+                    and float(np.dot(held.feature, cand.feature)) >= state.config.objects.match_similarity))
+        if same:
+            best, best_d = cand.key, d
     return best
 
 

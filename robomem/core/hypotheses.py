@@ -7,8 +7,10 @@ A was moved to B's place or B is a second object. It keeps both instances and an
 
 * A's old place is seen empty (A vanishes), or a pick of A is reported before B was first seen: **moved** - B is
   merged into A (one identity, two places);
-* A is sighted at its old place after B was first seen, or both in one frame: **distinct** - two objects;
-* B vanishes or is merged away first: **dropped** (nothing left to decide).
+* A is sighted at its old place after B was first seen, or both in one frame: **distinct** - two objects.
+
+B vanishing first leaves the hypothesis open (the object may have gone A -> B -> elsewhere); A's old place seen
+empty then still makes it **moved** (B's placements become A's history). ``DROPPED`` is kept for saved memories.
 
 Queries report resolved answers as facts and say so where a hypothesis is still open ("probably moved to ...;
 its old place has not been seen since"). Hypotheses are saved with the objects (``objects.json``).

@@ -10,7 +10,8 @@ candidates. A segment that matches nothing starts a candidate; after ``confirm_s
 2. else a new instance, with a moved-object hypothesis (:mod:`robomem.core.hypotheses`) when a present object of
    its kind elsewhere has not been sighted since it appeared.
 
-Candidates that are not re-sighted within ``tentative_window_s`` leave nothing behind (spurious segments).
+Candidates (:mod:`robomem.core.candidates`) whose place is looked at again without them, or that are not
+re-sighted within ``tentative_window_s``, leave nothing behind (spurious segments).
 Labels are counts (the reported label is the most frequent one), so a flickering label stays one instance.
 An instance vanishes only after ``vanish_min_frames`` frames of seen-empty evidence (:meth:`note_empty`), never
 from missed detections. When it vanishes, :meth:`ObjectStore.deferred_reid` resolves its open hypotheses (moved:
@@ -23,7 +24,6 @@ With ``MaskIdMode.PERSISTENT`` the segment ids are trusted object ids (simulator
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from dataclasses import replace
 from typing import Any, Optional, Sequence
 
@@ -31,6 +31,7 @@ import numpy as np
 
 from robomem.config import MaskIdMode, ObjectConfig
 from robomem.core.association import AssociationGates, Candidate, SegmentView, TrackView, associate
+from robomem.core.candidates import CandidatePool
 from robomem.core.hypotheses import HypothesisBook, HypothesisStatus, MoveHypothesis
 from robomem.core.instances import (
     AssignResult,
@@ -50,9 +51,6 @@ from robomem.errors import MemoryStateError
 
 log = logging.getLogger(__name__)
 
-_RECENT_CANDIDATE_FRAMES = 64
-"""Frames whose tentative segments an action's segment hint can still name."""
-
 Vec3 = tuple[float, float, float]
 
 
@@ -67,12 +65,8 @@ class ObjectStore:
         self._merged_into: dict[int, int] = {}  # id merged away -> the id it was merged into
         # current (position, box min, box max) of every *present* instance, for the vectorised nearby search
         self._positions: dict[int, tuple[float, ...]] = {}
-        self._candidates: dict[int, Candidate] = {}  # tentative instances (negative keys), never saved
-        self._next_candidate = -1
+        self.tentative = CandidatePool(config)  # tentative instances (negative keys), never saved
         self.hypotheses = HypothesisBook()
-        # transient: recent frames' segment -> candidate key, and candidate key -> the instance it became
-        self._candidate_frames: OrderedDict[int, dict[int, int]] = OrderedDict()
-        self._confirmed_as: OrderedDict[int, int] = OrderedDict()
 
     # ------------------------------------------------------------------------------------------- access
     def __len__(self) -> int:
@@ -181,7 +175,7 @@ class ObjectStore:
         tracks = [
             TrackView(i.instance_id, i.kind, i.current.position, i.current.box, i.feature, i.label_votes)
             for i in sorted(self._instances.values(), key=lambda i: i.instance_id) if i.present
-        ] + [c.view() for c in sorted(self._candidates.values(), key=lambda c: -c.key)]
+        ] + self.tentative.views()
         match = associate(views, tracks, self._gates())
         for k, seg in enumerate(segs):
             key = match.get(k)
@@ -192,11 +186,12 @@ class ObjectStore:
                 buckets["updated"].append(key)
                 mapping[seg.segment_id] = key
                 continue
-            cand = self._candidates.get(key) if key is not None else None
+            cand = self.tentative.get(key)
             if cand is None:
-                cand = self._new_candidate(seg, views[k].feature, stamp_ns)
+                cand = self.tentative.new(seg, views[k].feature, stamp_ns)
             else:
                 candidate_sighting(cand, seg, views[k].feature, stamp_ns)
+                self.tentative.sighted(cand.key)
             if cand.sightings < cfg.confirm_sightings:
                 to_candidate[seg.segment_id] = cand.key
                 continue
@@ -206,53 +201,55 @@ class ObjectStore:
             iid, bucket = outcome
             buckets[bucket].append(iid)
             mapping[seg.segment_id] = iid
-        window = int(cfg.tentative_window_s * 1e9)
-        for ck in [k for k, c in self._candidates.items() if stamp_ns - c.last_seen_ns > window]:
-            del self._candidates[ck]
+        self.tentative.expire(stamp_ns)
         self._sighted(set(mapping.values()), stamp_ns)
         if to_candidate:
-            self._candidate_frames[stamp_ns] = {**self._candidate_frames.get(stamp_ns, {}), **to_candidate}
-            self._candidate_frames.move_to_end(stamp_ns)
-            while len(self._candidate_frames) > _RECENT_CANDIDATE_FRAMES:
-                self._candidate_frames.popitem(last=False)
+            self.tentative.remember_frame(stamp_ns, to_candidate)
         return AssignResult(mapping, tuple(buckets["created"]), tuple(buckets["moved"]), tuple(buckets["updated"]),
                             to_candidate)
 
     def confirm_segment(self, frame_stamp_ns: int, segment_id: int) -> Optional[int]:
         """The instance a tentative segment of a recent frame is (confirming its candidate now: the robot acted on
         it, so it is real), or None when that segment was no candidate or its candidate was dropped."""
-        key = self._candidate_frames.get(frame_stamp_ns, {}).get(segment_id)
+        key = self.tentative.key_of(frame_stamp_ns, segment_id)
         if key is None:
             return None
-        if key in self._confirmed_as:
-            return self.canonical(self._confirmed_as[key])
-        cand = self._candidates.get(key)
+        became = self.tentative.confirmed_as(key)
+        if became is not None:
+            return self.canonical(became)
+        cand = self.tentative.get(key)
         if cand is None:
             return None
         outcome = self._confirm(cand, cand.last_seen_ns)
         return outcome[0] if outcome is not None else None
 
-    def _new_candidate(self, seg: SegmentObservation, feature: Optional[np.ndarray], stamp_ns: int) -> Candidate:
-        cand = Candidate(self._next_candidate, seg.kind, {seg.label: 1} if seg.label else {}, feature,
-                         seg.centroid, seg.box, stamp_ns, stamp_ns)
-        self._next_candidate -= 1
-        self._candidates[cand.key] = cand
-        return cand
+    def fold_candidate(self, instance_id: int, key: int) -> None:
+        """Tentative candidate ``key`` is ``instance_id`` seen at its current (e.g. provisional, put-down) place:
+        its sightings refine that place and it stops being a candidate."""
+        cand, inst = self.tentative.get(key), self.get(instance_id)
+        if cand is None:
+            return
+        self.tentative.pop(key)
+        self.tentative.confirmed(key, instance_id)
+        self._fuse_candidate(inst, cand)
+        cur = inst.current
+        inst.placements[-1] = replace(cur, position=cand.position, box=cand.box,
+                                      last_seen_ns=max(cur.last_seen_ns, cand.last_seen_ns))
+        inst.provisional, inst.present, inst.miss_streak = False, True, 0
+        self._positions[instance_id] = place_key(inst.current)
 
     def candidates(self) -> int:
         """How many tentative (unconfirmed) instances there are now."""
-        return len(self._candidates)
+        return len(self.tentative)
 
     def _confirm(self, cand: Candidate, stamp_ns: int) -> Optional[tuple[int, str]]:
         """A candidate seen often enough: a vanished instance re-identified (back at its place, or moved), or a new
         instance. Returns (instance id, "created" | "moved" | "updated"), or None for a sighting from before the
         instance's known departure."""
-        self._candidates.pop(cand.key, None)
+        self.tentative.pop(cand.key)
         outcome = self._confirm_as(cand, stamp_ns)
         if outcome is not None:
-            self._confirmed_as[cand.key] = outcome[0]
-            while len(self._confirmed_as) > 4 * _RECENT_CANDIDATE_FRAMES:
-                self._confirmed_as.popitem(last=False)
+            self.tentative.confirmed(cand.key, outcome[0])
         return outcome
 
     def _confirm_as(self, cand: Candidate, stamp_ns: int) -> Optional[tuple[int, str]]:
@@ -348,9 +345,11 @@ class ObjectStore:
         """The robot picked ``instance_id`` at ``stamp_ns``: its open hypotheses are decided. Returns the id of an
         instance first seen after the pick that is the object put down (to merge into it), or None."""
         merge: Optional[int] = None
-        for h in self.hypotheses.open_involving(instance_id):
-            other = self._instances.get(h.new_id if h.old_id == instance_id else h.old_id)
-            if h.old_id == instance_id and other is not None and other.first_seen_ns >= stamp_ns and merge is None:
+        # only hypotheses naming it as the possibly moved object: picking the possible new place's object says
+        # nothing about whether the old one moved there (its old place decides that)
+        for h in self.hypotheses.open_for_old(instance_id):
+            other = self._instances.get(h.new_id)
+            if other is not None and other.first_seen_ns >= stamp_ns and merge is None:
                 merge = other.instance_id
                 self.hypotheses.resolve(h.hypothesis_id, HypothesisStatus.MOVED, stamp_ns, "the robot moved it")
             else:
@@ -392,11 +391,7 @@ class ObjectStore:
             inst.label = top_label(inst.label_votes)
 
     def _fuse_candidate(self, inst: ObjectInstance, cand: Candidate) -> None:
-        inst.n_observations += cand.sightings
-        if cand.feature is not None:
-            inst.feature = unit(cand.feature) if inst.feature is None else unit(
-                inst.feature * (1.0 - min(cand.sightings / min(inst.n_observations, 100), 1.0))
-                + cand.feature * min(cand.sightings / min(inst.n_observations, 100), 1.0))
+        self._fuse(inst, cand.feature, "", n=cand.sightings)
         for lab, k in cand.label_votes.items():
             inst.label_votes[lab] = inst.label_votes.get(lab, 0) + k
         if inst.label_votes:
@@ -491,9 +486,8 @@ class ObjectStore:
         inst.miss_streak, inst.miss_since_ns = 0, None
         inst.placements[-1] = replace(inst.current, vanished_ns=stamp_ns)
         self._positions.pop(instance_id, None)
-        # an open hypothesis naming it as the possible new place of another object has nothing left to decide
-        self.hypotheses.resolve_all([h for h in self.hypotheses.open() if h.new_id == instance_id],
-                                    HypothesisStatus.DROPPED, stamp_ns, "the other object left too")
+        # an open hypothesis naming it as the possible new place of another object stays open: if the other's old
+        # place is seen empty too, the object went old place -> this place -> elsewhere (one identity)
         return True
 
     def deferred_reid(self, vanished_id: int) -> Optional[int]:
@@ -507,8 +501,8 @@ class ObjectStore:
         stamp = old.current.vanished_ns or old.current.last_seen_ns
         open_h = sorted(self.hypotheses.open_for_old(vanished_id), key=lambda h: (-h.similarity, h.hypothesis_id))
         for h in open_h:
-            cand = self._instances.get(h.new_id)
-            if cand is None or not cand.present or cand.first_seen_ns < old.current.last_seen_ns:
+            cand = self._instances.get(h.new_id)  # present, or gone from there too (it moved on)
+            if cand is None or cand.first_seen_ns < old.current.last_seen_ns:
                 continue
             self.hypotheses.resolve(h.hypothesis_id, HypothesisStatus.MOVED, stamp, "its old place was seen empty")
             others = [o for o in self.hypotheses.open() if o.old_id == vanished_id or o.new_id == h.new_id]

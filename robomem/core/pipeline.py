@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from robomem.core.actions import resolve_pending
+from robomem.core.candidates import candidates_missed
 from robomem.core.features import TextFeatures
 from robomem.core.frame import CheckedFrame
 from robomem.core.geometry import backproject
@@ -283,7 +284,8 @@ def step_integrate(state: MemoryState, ctx: FrameContext) -> None:
 
 
 def step_vanish(state: MemoryState, ctx: FrameContext) -> None:
-    """Instances: voxel peaks, vanishing (carved / seen through), deferred re-identification."""
+    """Instances: voxel peaks, vanishing (carved / seen through), deferred re-identification; tentative candidates
+    whose place was looked at without them (:func:`~robomem.core.candidates.candidates_missed`)."""
     assign = ctx.assigned
     segmented = ctx.segmented_instances
     for iid in segmented:  # graph nodes first: a merge below may involve them
@@ -295,6 +297,10 @@ def step_vanish(state: MemoryState, ctx: FrameContext) -> None:
     looked = state.config.voxel.removal and ctx.checked.frame.instance_mask is not None
     if looked:
         through = seen_through(state, ctx.checked, segmented)
+        pool = state.objects.tentative
+        if len(pool):
+            pool.missed(candidates_missed(pool, ctx.checked, state.config.voxel,
+                                          set(assign.segment_to_candidate.values())))
     ctx.merged_away = handle_vanished(state, counts, ctx.carved_per_instance, ctx.stamp_ns, through,
                                       frozenset(segmented), ctx.checked if looked else None)
 

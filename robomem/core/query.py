@@ -200,7 +200,7 @@ class QueryEngine:
     def _move_note(self, instance_id: int) -> Optional[MoveNote]:
         """The open moved-object hypothesis about the instance (as the old or the new one), if any."""
         objs = self.state.objects
-        hyps = objs.open_hypotheses(instance_id)
+        hyps = [h for h in objs.open_hypotheses(instance_id) if (n := objs.find(h.new_id)) is not None and n.present]
         if not hyps:
             return None
         h = max(hyps, key=lambda x: (x.similarity, x.hypothesis_id))

@@ -97,7 +97,7 @@ def test_a_single_spurious_segment_leaves_no_instance(encoder):
         mem.ingest(world.frame(*VIEW_TABLE1, T0 + k * SEC))
     assert len(mem.instances()) == n_before
     assert mem.locate("green bottle").status is QueryStatus.NOT_FOUND
-    assert mem.state.objects.candidates() == 0  # dropped after tentative_window_s
+    assert mem.state.objects.candidates() == 0  # dropped: its place was looked at without it
 
 
 def test_a_missed_detection_never_removes_an_instance(encoder):
