@@ -18,10 +18,14 @@ baselines measured in the same run.
     python benchmarks/bench_ros.py --flood-s 60     # + Locate latency during a 60 s 30 Hz flood
     python benchmarks/bench_ros.py --flood-s 30 --ab  # + the same with the camera intake in the server process
     python benchmarks/bench_ros.py --smoke          # 160x120, 20 frames, 10 queries: proves it runs
+    python benchmarks/bench_ros.py --flood-s 30 --ab --variant new= --variant before=service_threads=4,client=legacy
+                                                    # any variants in one run (server params, client=legacy)
 
 The last line printed is the verdict against the target (with the load average: numbers on a loaded machine
 are "loaded"). ``--ab`` measures again with ``intake_process:=false`` (camera subscriptions, pairing and
-decoding in the server process, as before issue 12's fix) right after, and prints the ratio of the two.
+decoding in the server process, as before issue 12's fix) right after, and prints the ratio of the two;
+``--variant`` replaces those two by any list (the first is the reference): server parameters, and
+``client=legacy`` for a query process that waits as RosMemoryClient did before (spin_until_future_complete).
 
 Needs the ROS wheels + scripts/build_ros.sh; sets ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST and a random
 ROS_DOMAIN_ID unless given.
@@ -69,7 +73,25 @@ def latency_stats(samples_s: list[float]) -> dict[str, float]:
             "p99_ms": float(np.percentile(a, 99)), "max_ms": float(a.max()), "n": len(samples_s)}
 
 
-def query_worker(domain_id: int, ready: Any, start: Any, stop: Any, out: Any, interval_s: float, text: str) -> None:
+def legacy_client_class() -> Any:
+    """RosMemoryClient waiting as it did before issue 12's client fix (``executor.spin_until_future_complete``),
+    for A/B runs (``--variant NAME=client=legacy``)."""
+    from robomem.ros.memory_client import RosMemoryClient
+
+    class LegacyClient(RosMemoryClient):
+        def call(self, name: str, request: Any) -> Any:
+            client = self._client(name)
+            while not client.service_is_ready():
+                self._executor.spin_once(timeout_sec=0.05)
+            future = client.call_async(request)
+            self._executor.spin_until_future_complete(future, timeout_sec=self.timeout_s)
+            return future.result()
+
+    return LegacyClient
+
+
+def query_worker(domain_id: int, ready: Any, start: Any, stop: Any, out: Any, interval_s: float, text: str,
+                 client_mode: str = "default") -> None:
     """Client process: Locate(text) every ``interval_s`` between ``start`` and ``stop``; latencies to ``out``."""
     import rclpy
 
@@ -79,7 +101,8 @@ def query_worker(domain_id: int, ready: Any, start: Any, stop: Any, out: Any, in
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain_id)
     node = rclpy.create_node("bench_query", context=context)
-    client = RosMemoryClient(node, "/robomem", timeout_s=60.0)
+    cls = legacy_client_class() if client_mode == "legacy" else RosMemoryClient
+    client = cls(node, "/robomem", timeout_s=60.0)
     try:
         client.locate(text, k=5)  # discovery + first call outside the measurement
         ready.set()
@@ -133,6 +156,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--json", default="", help="also write the results here")
     p.add_argument("--ab", action="store_true",
                    help="then measure again with intake_process=false (the intake inside the server) and compare")
+    p.add_argument("--variant", action="append", default=[], metavar="LABEL=NAME=YAML,NAME=YAML",
+                   help="with --ab: the variants to compare instead (the first is the reference), each a label and "
+                        "comma-separated server parameters; client=legacy makes the query process wait as "
+                        "RosMemoryClient did before (spin_until_future_complete), e.g. --variant A= "
+                        "--variant one_thread=service_threads=1 --variant old_client=client=legacy")
     args = p.parse_args(argv)
     if args.ab:
         return run_ab(args)
@@ -157,26 +185,46 @@ def verdict(result: dict[str, Any]) -> str:
             f"server params {result['server_params']}]")
 
 
+def parse_variant(text: str) -> tuple[str, list[str], str]:
+    """``LABEL=NAME=YAML,NAME=YAML`` -> (label, server params, client mode)."""
+    label, _, rest = text.partition("=")
+    params, client = [], "default"
+    for kv in filter(None, (x.strip() for x in rest.split(","))):
+        name, sep, value = kv.partition("=")
+        if not sep:
+            raise SystemExit(f"--variant {text!r}: {kv!r} is not NAME=VALUE")
+        if name == "client":
+            client = value
+        else:
+            params.append(kv)
+    return label or "default", params, client
+
+
 def run_ab(args: Any) -> int:
-    """The flood with the default server, then with ``intake_process=false``; both verdicts and the ratios."""
+    """The flood with each variant in turn (default: the default server, then ``intake_process=false``);
+    every verdict and the ratios of each variant to the first."""
+    variants = ([parse_variant(v) for v in args.variant] if args.variant
+                else [("A default", [], "default"), ("B intake_process=false", ["intake_process=false"], "default")])
     results = []
-    for extra in ([], ["intake_process=false"]):
-        results.append(measure(argparse.Namespace(**{**vars(args), "server_param": args.server_param + extra})))
-    out = {"A_default": results[0], "B_intake_in_server": results[1]}
-    ratios = {}
-    if results[0]["flood"] and results[1]["flood"]:
-        a, b = results[0]["flood"]["flood"], results[1]["flood"]["flood"]
-        ratios = {k: b[k] / max(a[k], 1e-9) for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")}
-    out["ratio_B_over_A"] = ratios
+    for _label, params, client in variants:
+        results.append(measure(argparse.Namespace(**{**vars(args), "server_param": args.server_param + params,
+                                                     "client_mode": client})))
+    out: dict[str, Any] = {label: r for (label, _, _), r in zip(variants, results)}
+    ratios: dict[str, dict[str, float]] = {}
+    a = results[0]["flood"]["flood"] if results[0]["flood"] else None
+    for (label, _, _), r in zip(variants[1:], results[1:]):
+        if a and r["flood"]:
+            b = r["flood"]["flood"]
+            ratios[label] = {k: b[k] / max(a[k], 1e-9) for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")}
+    out["ratio_over_first"] = ratios
     print(json.dumps(out, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2))
-    for name, r in zip(("A default", "B intake_process=false"), results):
+    for (label, _, client), r in zip(variants, results):
         if r["flood"]:
-            print(f"{name}: {verdict(r)}")
-    if ratios:
-        print("A/B: Locate latency with the intake in the server / in its own process: "
-              + ", ".join(f"{k[:-3]} x{v:.1f}" for k, v in ratios.items()))
+            print(f"{label} (client {client}): {verdict(r)}")
+    for label, rat in ratios.items():
+        print(f"{label} / {variants[0][0]}: Locate latency " + ", ".join(f"{k[:-3]} x{v:.2f}" for k, v in rat.items()))
     return 0 if all(r["server_exit_code"] == 0 for r in results) else 1
 
 
@@ -324,7 +372,8 @@ def run_flood(args: Any, pub: Any, by_stamp: dict[int, list[tuple[str, Any]]], c
     ctx = mp.get_context("spawn")
     ready, start, stop, out = ctx.Event(), ctx.Event(), ctx.Event(), ctx.Queue()
     worker = ctx.Process(target=query_worker, args=(int(os.environ["ROS_DOMAIN_ID"]), ready, start, stop, out,
-                                                    args.query_interval, "red mug"), daemon=True)
+                                                    args.query_interval, "red mug",
+                                                    getattr(args, "client_mode", "default")), daemon=True)
     worker.start()
     try:
         if not ready.wait(120):

@@ -8,6 +8,7 @@ a live memory prefers the newest view of the world. No rclpy here.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import Counter, deque
@@ -19,6 +20,22 @@ from robomem.errors import FrameError, MemoryStateError
 log = logging.getLogger(__name__)
 
 IngestFn = Callable[[Frame], IngestStats]
+
+
+def lower_thread_priority(nice: int) -> int:
+    """Raise the calling thread's nice value by ``nice`` (Linux: per thread; threads it starts afterwards, such
+    as torch's worker pool, inherit it). Background work (camera intake, ingest) then yields the CPU to the
+    service threads of the same process, which keep their priority. Returns the thread's nice value after the
+    change; 0 / unchanged where the platform has no per-thread priorities or refuses (never raises)."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return 0
+    try:
+        tid = threading.get_native_id()
+        new = min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice)
+        os.setpriority(os.PRIO_PROCESS, tid, new)
+        return os.getpriority(os.PRIO_PROCESS, tid)
+    except (OSError, AttributeError):
+        return 0
 
 
 class ThrottledLog:
@@ -53,6 +70,8 @@ class IngestWorker:
         ingest: usually ``memory.ingest`` (thread-safe: it takes the memory's lock).
         queue_size: frames waiting at most; older ones are dropped when full.
         on_error: called with the reason when ingest fails with an unexpected (non-FrameError) exception.
+        nice: the worker thread runs this much nicer than the process (:func:`lower_thread_priority`): ingest
+            is background work, the queries answered beside it are latency-critical.
     """
 
     def __init__(
@@ -61,9 +80,15 @@ class IngestWorker:
         queue_size: int = 4,
         throttle_s: float = 5.0,
         on_error: Optional[Callable[[str], None]] = None,
+        nice: int = 0,
     ) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be >= 1")
+        if not 0 <= nice <= 19:
+            raise ValueError(f"nice must be in [0, 19], got {nice}")
+        self._nice = nice
+        self.thread_nice = 0
+        """The worker thread's nice value once it runs (0 when not lowered)."""
         self._ingest = ingest
         self._on_error = on_error
         self._queue: deque[Frame] = deque()
@@ -98,6 +123,7 @@ class IngestWorker:
         return not dropped
 
     def _run(self) -> None:
+        self.thread_nice = lower_thread_priority(self._nice)
         while True:
             with self._cond:
                 while not self._queue and not self._stop:

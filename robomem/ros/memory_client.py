@@ -44,6 +44,9 @@ from robomem.ros.services import SERVICES
 MAX_STAMP_NS = (2**31 - 1) * 1_000_000_000
 """The latest time a ``builtin_interfaces/Time`` can hold (int32 seconds)."""
 
+_SPIN_SLICE_S = 0.05
+"""spin_once timeout while waiting (a call's timeout is checked at least this often)."""
+
 
 class RosMemoryClient(MemoryQueries):
     """MemoryQueries backed by the services under ``namespace`` (default ``/robomem``).
@@ -90,6 +93,8 @@ class RosMemoryClient(MemoryQueries):
 
     def call(self, name: str, request: Any) -> Any:
         """Send ``request`` to ``<namespace>/<name>``; the response, or RosError (unreachable, timeout)."""
+        if not self.node.context.ok():
+            raise RosError(f"cannot call {self.namespace}/{name}: this node's ROS context is shut down")
         client = self._client(name)
         deadline = time.monotonic() + self.timeout_s
         while not client.service_is_ready():
@@ -99,13 +104,19 @@ class RosMemoryClient(MemoryQueries):
                     "is robomem-memory-server running in this ROS_DOMAIN_ID and namespace?"
                 )
             if self._executor is not None:
-                self._executor.spin_once(timeout_sec=0.05)
+                self._executor.spin_once(timeout_sec=_SPIN_SLICE_S)
             else:
                 time.sleep(0.02)
         future = client.call_async(request)
         remaining = max(deadline - time.monotonic(), 0.1)
         if self._executor is not None:
-            self._executor.spin_until_future_complete(future, timeout_sec=remaining)
+            # Not executor.spin_until_future_complete: it adds a done callback (an executor task) and builds a
+            # fresh wait-set generator + timeout timer on every call, which measured 3-4 ms (p50) / 9-10 ms (p95)
+            # from the server's answer to the return on an idle machine; spin_once with a constant timeout
+            # reuses the executor's generator and returns 0.5 / ~1-5 ms after the answer.
+            end = time.monotonic() + remaining
+            while not future.done() and time.monotonic() < end and self.node.context.ok():
+                self._executor.spin_once(timeout_sec=_SPIN_SLICE_S)
         else:
             done = threading.Event()
             future.add_done_callback(lambda _f: done.set())

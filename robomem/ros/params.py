@@ -37,9 +37,14 @@ class RosNodeConfig:
     pairing. tf_wait_s / tf_tolerance_s / tf_cache_s: see :class:`~robomem.ros.pipeline.PipelineConfig`.
     use_segmentation: also pair ``segmentation`` (robomem_interfaces/InstanceSegmentation).
     camera_qos_depth / camera_reliable: camera subscriptions' QoS (BEST_EFFORT unless camera_reliable).
-    ingest_queue_size: frames waiting for the memory (drop-oldest). enable_ingest / enable_services: what
-    this node does. intake_process: the camera/TF subscriptions, pairing and decoding run in a child process
-    (robomem.ros.intake: queries never wait behind the camera streams for the GIL); false = in the server.
+    ingest_queue_size: frames waiting for the memory (drop-oldest). ingest_nice: the ingest thread (and the torch
+    threads it starts) runs this much nicer than the node (0-19, 0 = off; for a heavy CPU perception front end,
+    so that the service threads win the CPU; no effect measured with the light ingest of bench_ros).
+    service_threads: threads of the executor that answers the services (1: SingleThreadedExecutor, a request
+    is handled on the thread that waited for it; 0 = auto: 1 with intake_process, else 4 so that the
+    in-process subscriptions run beside the services). enable_ingest / enable_services: what this node does.
+    intake_process: the camera/TF subscriptions, pairing and decoding run in a child process (robomem.ros.intake:
+    queries never wait behind the camera streams for the GIL); false = in the server.
     save_directory: absolute path where periodic, on-demand and final saves go ("" = none);
     SaveMemory / LoadMemory resolve relative paths under it. save_period_s: periodic save (0 = off; retried
     with exponential backoff after a failure, up to save_max_backoff_s between tries). save_on_shutdown:
@@ -62,6 +67,8 @@ class RosNodeConfig:
     camera_qos_depth: int = 5
     camera_reliable: bool = False
     ingest_queue_size: int = 4
+    ingest_nice: int = 0
+    service_threads: int = 0
     enable_ingest: bool = True
     intake_process: bool = True
     enable_services: bool = True
@@ -82,6 +89,10 @@ class RosNodeConfig:
         for name in ("camera_qos_depth", "ingest_queue_size", "max_cloud_points", "pair_queue_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"parameter {name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.ingest_nice <= 19:
+            raise ConfigError(f"parameter ingest_nice must be in [0, 19] (a nice increment), got {self.ingest_nice}")
+        if not 0 <= self.service_threads <= 64:
+            raise ConfigError(f"parameter service_threads must be in [0, 64] (0 = auto), got {self.service_threads}")
         for name in ("save_period_s", "save_max_backoff_s", "publish_period_s", "diagnostics_period_s",
                      "log_throttle_s"):
             if not getattr(self, name) >= 0:
@@ -93,6 +104,10 @@ class RosNodeConfig:
                 f"save_directory must be an absolute path (a node's working directory depends on how it was "
                 f"launched), got {self.save_directory!r}"
             )
+
+    def executor_threads(self) -> int:
+        """service_threads resolved: 0 (auto) = 1 with the intake process (the executor only serves), else 4."""
+        return self.service_threads or (1 if self.intake_process or not self.enable_ingest else 4)
 
     def pipeline(self) -> PipelineConfig:
         return PipelineConfig(

@@ -29,3 +29,14 @@ def test_bench_ros_smoke(domain_id: int, tmp_path: Path, capsys: pytest.CaptureF
     assert flood["flood"]["n"] > 0 and flood["idle"]["n"] > 0 and flood["frames_published"] > 8
     assert flood["flood"]["max_ms"] >= flood["flood"]["p95_ms"] > 0 and flood["flood"]["errors"] == 0
     assert '"frames_ingested_over_ros"' in capsys.readouterr().out
+
+
+def test_bench_ros_variants_parse() -> None:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    bench = importlib.import_module("benchmarks.bench_ros")
+    assert bench.parse_variant("new=") == ("new", [], "default")
+    assert bench.parse_variant("before=service_threads=4,client=legacy,ingest_nice=0") == (
+        "before", ["service_threads=4", "ingest_nice=0"], "legacy")
+    with pytest.raises(SystemExit, match="not NAME=VALUE"):
+        bench.parse_variant("x=service_threads")

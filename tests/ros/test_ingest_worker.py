@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -10,7 +11,7 @@ import scene
 
 from robomem.core.types import Frame
 from robomem.errors import FrameError, MemoryStateError
-from robomem.ros.ingest import IngestWorker
+from robomem.ros.ingest import IngestWorker, lower_thread_priority
 
 
 def frame(stamp: int) -> Frame:
@@ -57,3 +58,27 @@ def test_stop_without_drain_counts_the_dropped_frames() -> None:
     threading.Timer(0.2, gate.set).start()
     w.stop(drain=False)
     assert w.counters["dropped_shutdown"] >= 2 and w.counters["ingested"] <= 2
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="no per-thread priorities on this platform")
+def test_ingest_thread_runs_nicer_than_the_process_and_others_keep_their_priority() -> None:
+    """ingest_nice: the worker thread (only it) is lowered; a thread it starts inherits that."""
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen: dict[str, int] = {}
+
+    def ingest(f: Frame) -> None:
+        seen["worker"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        child = threading.Thread(target=lambda: seen.update(
+            child=os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        child.start()
+        child.join(10)
+
+    w = IngestWorker(ingest, nice=5)  # type: ignore[arg-type]
+    w.submit(frame(1))
+    assert w.wait_idle(10)
+    w.stop()
+    assert seen["worker"] == seen["child"] == w.thread_nice == min(19, base + 5)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # the caller is untouched
+    assert lower_thread_priority(0) == 0
+    with pytest.raises(ValueError, match="nice"):
+        IngestWorker(ingest, nice=20)  # type: ignore[arg-type]

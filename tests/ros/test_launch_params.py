@@ -114,6 +114,9 @@ def test_ros_yaml_declares_only_known_parameters_and_they_validate() -> None:
         ({"save_period_s": 10.0}, "needs save_directory"),
         ({"objects.mask_ids": "sometimes"}, "'sometimes' is not one of"),
         ({"enable_ingest": "yes"}, "expected true/false"),
+        ({"ingest_nice": 20}, r"ingest_nice must be in \[0, 19\]"),
+        ({"ingest_nice": -1}, r"ingest_nice must be in \[0, 19\]"),
+        ({"service_threads": -1}, r"service_threads must be in \[0, 64\]"),
     ],
 )
 def test_parameter_validation_names_the_parameter(values: dict, message: str) -> None:
@@ -140,3 +143,14 @@ def test_regions_file(tmp_path: Path) -> None:
         params.load_regions(str(f))
     with pytest.raises(ConfigError, match="cannot read"):
         params.load_regions(str(tmp_path / "missing.yaml"))
+
+
+def test_service_executor_threads_auto_and_explicit() -> None:
+    """0 = auto: one thread when the executor only serves (intake in its own process, or no ingest), 4 when the
+    camera subscriptions share it; an explicit value wins; ingest_nice is off by default."""
+    cfg, _ = params.configs_from_values({})
+    assert cfg.service_threads == 0 and cfg.executor_threads() == 1 and cfg.ingest_nice == 0
+    assert params.configs_from_values({"intake_process": False})[0].executor_threads() == 4
+    assert params.configs_from_values({"intake_process": False, "enable_ingest": False})[0].executor_threads() == 1
+    assert params.configs_from_values({"service_threads": 3})[0].executor_threads() == 3
+    assert params.configs_from_values({"ingest_nice": 5})[0].ingest_nice == 5
