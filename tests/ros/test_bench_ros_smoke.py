@@ -18,7 +18,9 @@ def test_bench_ros_smoke(domain_id: int, tmp_path: Path, capsys: pytest.CaptureF
         sys.path.insert(0, str(ROOT))
     bench = importlib.import_module("benchmarks.bench_ros")
     out = tmp_path / "bench.json"
-    assert bench.main(["--smoke", "--frames", "8", "--queries", "5", "--flood-s", "2", "--json", str(out)]) == 0
+    # 5 Hz, not 30: eight BEST_EFFORT frames in a burst can all be lost on a loaded 2-core machine
+    assert bench.main(["--smoke", "--frames", "8", "--rate", "5", "--queries", "5", "--flood-s", "2",
+                       "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["frames_published"] == 8 and result["server_exit_code"] == 0
     assert 0 < result["frames_ingested_over_ros"] <= 8
