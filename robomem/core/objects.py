@@ -284,14 +284,21 @@ class ObjectStore:
         return self._instances.get(iid) if iid is not None else None
 
     def _reidentify(self, cand: Candidate) -> Optional[ObjectInstance]:
-        """The vanished instance of the candidate's kind most similar to it (>= reid_similarity), if any."""
+        """The vanished instance the candidate is: the nearest one whose last place it is at (within
+        ``match_distance``) that was seen with the candidate's most frequent label (its "gone" was wrong, or it was
+        put back; the feature may be off under label noise), else the one of its kind most similar to it
+        (>= reid_similarity) anywhere."""
+        gone = [i for i in self._instances.values() if not i.present and i.kind is cand.kind]
+        label = top_label(cand.label_votes)
+        at_place = [(d, i.instance_id, i) for i in gone if label and label in i.label_votes
+                    and (d := place_distance_of(i.current, cand.position)) <= self.config.match_distance]
+        if at_place:
+            return min(at_place, key=lambda t: (t[0], t[1]))[2]
         if cand.feature is None:
             return None
         best: Optional[ObjectInstance] = None
         best_key = (-1.0, -1)
-        for inst in self._instances.values():
-            if inst.present or inst.kind is not cand.kind:
-                continue
+        for inst in gone:
             sim = cosine(inst.feature, cand.feature)
             if sim is None or sim < self.config.reid_similarity:
                 continue

@@ -97,16 +97,20 @@ def handle_vanished(
     segmented: frozenset[int] = frozenset(),
     checked: Optional[CheckedFrame] = None,
 ) -> set[int]:
-    """One frame's seen-empty evidence (carved away, seen through; for instances with evidence already, their box
-    seen through) for the instances it did not segment; close the places of those that vanish now (after
-    ``objects.vanish_min_frames`` such frames) and resolve / merge newer sightings of them (deferred re-id).
+    """One frame's seen-empty evidence (carved away, seen through; for instances with evidence already or voxels
+    carved in this frame, their box seen through) for the instances it did not segment; close the places of those
+    that vanish now (after ``objects.vanish_min_frames`` such frames) and resolve / merge newer sightings of them
+    (deferred re-id).
 
     Returns the ids merged away (they no longer exist)."""
     merged_away: set[int] = set()
     evidence = set(state.objects.carved_away(counts, carved)) | set(seen_through)
     if checked is not None:
+        # with evidence already, or some voxels carved now (a partial carve alone is no evidence: its reference is
+        # the instance's peak voxel count, which depends on how close it was ever seen)
         streaking = [i.instance_id for i in state.objects.present()
-                     if i.miss_streak > 0 and i.instance_id not in evidence and i.instance_id not in segmented]
+                     if (i.miss_streak > 0 or carved.get(i.instance_id, 0) > 0)
+                     and i.instance_id not in evidence and i.instance_id not in segmented]
         evidence |= set(box_seen_through(state, checked, streaking))
     vanished = state.objects.note_empty(sorted(evidence - set(segmented)), stamp_ns)
     for gone in vanished:

@@ -153,3 +153,27 @@ def test_picking_the_possible_new_place_object_leaves_the_hypothesis_to_the_old_
     assert [x.status for x in mem.hypotheses(open_only=False)] == [HypothesisStatus.MOVED]
     assert mem.count("red mug", include_vanished=True).count == 1
     assert [a.instance_id for a in mem.actions().actions] == [mug]
+
+
+def test_an_object_seen_again_at_the_place_it_vanished_from_is_revived_under_label_noise(encoder):
+    """Its feature is a mix of flickering labels (below reid_similarity to a clean sighting); seen again where it
+    was, with a label it was seen with: the same object (the 'gone' was wrong, or it was put back)."""
+    world, regions = kitchen_world()
+    cfg = MemoryConfig(voxel=dataclasses.replace(VoxelConfig(), pixel_stride=1),
+                       objects=ObjectConfig(confirm_sightings=2, reid_similarity=0.95))
+    mem = SpatioSemanticMemory(cfg, encoder, regions)
+    for k in range(8):
+        world.entities[10].label = "red ceramic cup" if k % 2 else "red ceramic mug"
+        mem.ingest(world.frame(*VIEW_TABLE1, T0 + k * SEC))
+    mug = mem.locate("red mug").matches[0].instance_id
+    inst = mem.state.objects.get(mug)
+    clean = encoder.encode_text(["red ceramic mug"])[0]
+    assert float(np.dot(inst.feature, clean)) < mem.config.objects.reid_similarity
+    world.entities[10].visible = False
+    look(mem, world, VIEW_TABLE1, T0 + HOUR)
+    assert not mem.state.objects.get(mug).present
+    world.entities[10].visible = True
+    world.entities[10].label = "red ceramic mug"
+    look(mem, world, VIEW_TABLE1, T0 + 2 * HOUR)
+    assert mem.state.objects.get(mug).present
+    assert mem.count("red mug", include_vanished=True).count == 1
