@@ -28,11 +28,12 @@ from robomem.core.candidates import candidates_missed
 from robomem.core.features import TextFeatures
 from robomem.core.frame import CheckedFrame
 from robomem.core.geometry import backproject
+from robomem.core.late_reid import late_reidentify
 from robomem.core.objects import AssignResult, SegmentObservation
 from robomem.core.segmentation import frame_segments
 from robomem.core.state import MemoryState
 from robomem.core.types import NO_INSTANCE, IngestStats
-from robomem.core.updates import absorb_merged, update_relations
+from robomem.core.updates import absorb_merged, merge_instances, update_relations
 from robomem.core.voxel_map import IntegrateResult
 from robomem.encoders.base import Encoder
 from robomem.errors import MemoryStateError
@@ -288,8 +289,9 @@ def step_integrate(state: MemoryState, ctx: FrameContext) -> None:
 
 
 def step_vanish(state: MemoryState, ctx: FrameContext) -> None:
-    """Instances: voxel peaks, vanishing (carved / seen through), deferred re-identification; tentative candidates
-    whose place was looked at without them (:func:`~robomem.core.candidates.candidates_missed`)."""
+    """Instances: voxel peaks, vanishing (carved / seen through), deferred and late re-identification
+    (:mod:`robomem.core.late_reid`); tentative candidates whose place was looked at without them
+    (:func:`~robomem.core.candidates.candidates_missed`)."""
     assign = ctx.assigned
     segmented = ctx.segmented_instances
     for iid in segmented:  # graph nodes first: a merge below may involve them
@@ -307,6 +309,11 @@ def step_vanish(state: MemoryState, ctx: FrameContext) -> None:
                                           set(assign.segment_to_candidate.values())))
     ctx.merged_away = handle_vanished(state, counts, ctx.carved_per_instance, ctx.stamp_ns, through,
                                       frozenset(segmented), ctx.checked if looked else None)
+    for iid in sorted(segmented - ctx.merged_away):  # a young instance whose feature settled on a vanished one
+        keep = late_reidentify(state.objects, iid)
+        if keep is not None:
+            merge_instances(state, keep, iid, ctx.stamp_ns)
+            ctx.merged_away.add(iid)
 
 
 def step_relations(state: MemoryState, ctx: FrameContext) -> None:
