@@ -18,7 +18,7 @@ segment. Pure functions of their inputs (no state): deterministic for the same f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
@@ -162,6 +162,7 @@ class Candidate:
     first_seen_ns: int
     last_seen_ns: int
     sightings: int = 1
+    co_sighted: set[int] = field(default_factory=set)  # instances segmented in a frame that also showed this one
 
     def view(self) -> TrackView:
         return TrackView(self.key, self.kind, self.position, self.box, self.feature, self.label_votes)

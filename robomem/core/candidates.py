@@ -19,14 +19,14 @@ may name it) and what a confirmed candidate became. Never saved: a reloaded memo
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Optional
+from typing import Iterable, Optional
 
 import numpy as np
 
 from robomem.config import ObjectConfig, VoxelConfig
 from robomem.core.association import Candidate, TrackView
 from robomem.core.frame import CheckedFrame
-from robomem.core.instances import SegmentObservation
+from robomem.core.instances import ObjectInstance, SegmentObservation, cosine
 
 RECENT_CANDIDATE_FRAMES = 64
 """Frames whose tentative segments an action's segment hint can still name."""
@@ -145,3 +145,26 @@ def candidates_missed(pool: CandidatePool, checked: CheckedFrame, voxel: VoxelCo
     expected_points = 0.5 * side_px * side_px / float(voxel.pixel_stride) ** 2
     on_it = (np.abs(d - z) <= half + margin) & (expected_points >= 2 * cfg.min_points)
     return [c.key for c, hit in zip(cands, ok & (through | on_it)) if hit]
+
+
+LOOK_ALIKE_DISTANCE_FRACTION = 0.5
+"""A candidate within this fraction of ``match_distance`` (centroids) of a present instance is at its place."""
+
+
+def present_look_alike_at(cand: Candidate, instances: Iterable[ObjectInstance],
+                          config: ObjectConfig) -> Optional[ObjectInstance]:
+    """The present instance a candidate about to be confirmed is, seen under other (confused) labels: of its kind, at
+    its very place (centroids within half ``match_distance``), looking like it (the candidate's mean feature
+    >= ``match_similarity``; single segments failed the association gates) and never segmented in a frame that
+    showed the candidate (two segments in one frame are two objects). The nearest, or None."""
+    if cand.feature is None:
+        return None
+    best, best_d = None, LOOK_ALIKE_DISTANCE_FRACTION * config.match_distance
+    for inst in instances:
+        if not inst.present or inst.kind is not cand.kind or inst.instance_id in cand.co_sighted:
+            continue
+        d = float(np.linalg.norm(np.subtract(inst.current.position, cand.position)))
+        sim = cosine(inst.feature, cand.feature)
+        if d <= best_d and sim is not None and sim >= config.match_similarity:
+            best, best_d = inst, d
+    return best

@@ -22,6 +22,9 @@ import enum
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Optional
 
+from robomem.config import ObjectConfig
+from robomem.core.instances import ObjectInstance, cosine, place_distance_of
+from robomem.core.types import NodeKind
 from robomem.errors import PersistenceError
 
 
@@ -54,6 +57,31 @@ class MoveHypothesis:
     @property
     def is_open(self) -> bool:
         return self.status is HypothesisStatus.OPEN
+
+
+def moved_object_candidate(new: ObjectInstance, instances: Iterable[ObjectInstance],
+                           config: ObjectConfig) -> Optional[tuple[ObjectInstance, float]]:
+    """(A, similarity) for a just confirmed ``new`` (B): the present object of its kind elsewhere (beyond
+    ``match_distance``), not sighted since B first was, most similar to it (>= ``reid_similarity``; ties: the
+    most recently seen), or None."""
+    if new.kind is not NodeKind.OBJECT or new.feature is None:
+        return None
+    best: Optional[ObjectInstance] = None
+    best_key = (-1.0, -1)
+    for a in instances:
+        if a.instance_id == new.instance_id or not a.present or a.kind is not new.kind or a.provisional:
+            continue
+        if a.current.last_seen_ns >= new.first_seen_ns:
+            continue
+        if place_distance_of(a.current, new.current.position) <= config.match_distance:
+            continue
+        sim = cosine(a.feature, new.feature)
+        if sim is None or sim < config.reid_similarity:
+            continue
+        key = (round(sim, 4), a.current.last_seen_ns)
+        if key > best_key:
+            best, best_key = a, key
+    return None if best is None else (best, best_key[0])
 
 
 class HypothesisBook:

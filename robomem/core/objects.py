@@ -31,8 +31,8 @@ import numpy as np
 
 from robomem.config import MaskIdMode, ObjectConfig
 from robomem.core.association import AssociationGates, Candidate, SegmentView, TrackView, associate
-from robomem.core.candidates import CandidatePool
-from robomem.core.hypotheses import HypothesisBook, HypothesisStatus, MoveHypothesis
+from robomem.core.candidates import CandidatePool, present_look_alike_at
+from robomem.core.hypotheses import HypothesisBook, HypothesisStatus, MoveHypothesis, moved_object_candidate
 from robomem.core.instances import (
     AssignResult,
     ObjectInstance,
@@ -192,6 +192,7 @@ class ObjectStore:
             else:
                 candidate_sighting(cand, seg, views[k].feature, stamp_ns)
                 self.tentative.sighted(cand.key)
+            cand.co_sighted.update(t for t in match.values() if t > 0)  # instances segmented in the same frame
             if cand.sightings < cfg.confirm_sightings:
                 to_candidate[seg.segment_id] = cand.key
                 continue
@@ -223,10 +224,10 @@ class ObjectStore:
         outcome = self._confirm(cand, cand.last_seen_ns)
         return outcome[0] if outcome is not None else None
 
-    def fold_candidate(self, instance_id: int, key: int) -> None:
+    def fold_candidate(self, instance_id: int, key: int, cand: Optional[Candidate] = None) -> None:
         """Tentative candidate ``key`` is ``instance_id`` seen at its current (e.g. provisional, put-down) place:
         its sightings refine that place and it stops being a candidate."""
-        cand, inst = self.tentative.get(key), self.get(instance_id)
+        cand, inst = cand or self.tentative.get(key), self.get(instance_id)
         if cand is None:
             return
         self.tentative.pop(key)
@@ -272,6 +273,10 @@ class ObjectStore:
             self._fuse_candidate(old, cand)
             self._positions[old.instance_id] = place_key(old.current)
             return old.instance_id, "moved"
+        same = present_look_alike_at(cand, self._instances.values(), self.config)
+        if same is not None:  # a present object seen under other labels while it was not seen itself
+            self.fold_candidate(same.instance_id, cand.key, cand)
+            return same.instance_id, "updated"
         inst = self._create(cand.kind, dict(cand.label_votes), cand.feature,
                             Placement(cand.position, cand.box, cand.first_seen_ns, cand.last_seen_ns),
                             cand.sightings, None)
@@ -311,27 +316,11 @@ class ObjectStore:
     def _open_hypothesis(self, new: ObjectInstance) -> Optional[MoveHypothesis]:
         """``new`` was just confirmed: if a present object of its kind elsewhere has not been sighted since
         ``new`` first was, it may be that object moved (see :mod:`robomem.core.hypotheses`)."""
-        if new.kind is not NodeKind.OBJECT or new.feature is None:
+        found = moved_object_candidate(new, self._instances.values(), self.config)
+        if found is None:
             return None
-        best: Optional[ObjectInstance] = None
-        best_key = (-1.0, -1)
-        for a in self._instances.values():
-            if a.instance_id == new.instance_id or not a.present or a.kind is not new.kind or a.provisional:
-                continue
-            if a.current.last_seen_ns >= new.first_seen_ns:
-                continue
-            if place_distance_of(a.current, new.current.position) <= self.config.match_distance:
-                continue
-            sim = cosine(a.feature, new.feature)
-            if sim is None or sim < self.config.reid_similarity:
-                continue
-            key = (round(sim, 4), a.current.last_seen_ns)
-            if key > best_key:
-                best, best_key = a, key
-        if best is None:
-            return None
-        h = self.hypotheses.add(best.instance_id, new.instance_id, best_key[0], new.first_seen_ns,
-                                best.current.last_seen_ns)
+        best, sim = found
+        h = self.hypotheses.add(best.instance_id, new.instance_id, sim, new.first_seen_ns, best.current.last_seen_ns)
         log.debug("hypothesis %d: instance %d may have moved to where %d was seen", h.hypothesis_id,
                   best.instance_id, new.instance_id)
         return h

@@ -10,8 +10,9 @@ import pytest
 from robomem.config import EncoderConfig, MemoryConfig, ObjectConfig, VoxelConfig
 from robomem.core.hypotheses import HypothesisStatus
 from robomem.core.memory import SpatioSemanticMemory
+from robomem.core.objects import ObjectStore, SegmentObservation
 from robomem.core.query_types import QueryStatus
-from robomem.core.types import ActionEvent, ActionKind
+from robomem.core.types import ActionEvent, ActionKind, NodeKind
 from robomem.encoders.base import create_encoder
 from tests.core._scene import SEC, T0, VIEW_TABLE1, VIEW_TABLE2, kitchen_world
 
@@ -199,3 +200,32 @@ def test_a_moved_object_first_seen_under_confused_labels_joins_its_identity_once
     hist = mem.history(instance_id=mug)
     assert [p.room for p in hist.placements] == ["kitchen", "living room"]
     assert mem.locate("red mug").matches[0].instance_id == mug
+
+
+def _segment(sid, label, center, half, feature):
+    g = np.linspace(-half, half, 3)
+    pts = np.array([(center[0] + x, center[1] + y, center[2] + z) for x in g for y in g for z in g], np.float32)
+    return SegmentObservation(sid, label, NodeKind.OBJECT, pts, np.asarray(feature, np.float32))
+
+
+@pytest.mark.parametrize("also_seen_itself", [False, True])
+def test_a_present_object_seen_under_confused_labels_at_its_place_is_not_a_second_object(also_seen_itself):
+    """Two frames of a segment at the mug's place whose label and appearance (each frame alone) fail the association
+    gates, but whose mean appearance is the mug's: the mug seen under another label, unless the mug itself was
+    segmented in the same frames (then two objects)."""
+    store = ObjectStore(ObjectConfig(confirm_sightings=2, min_points=5))
+    f, g1, g2 = (1.0, 0.0, 0.0), (0.75, 0.66, 0.0), (0.75, -0.66, 0.0)
+    for k in range(2):
+        store.assign([_segment(1, "red ceramic mug", (0.0, 0.0, 0.8), 0.05, f)], T0 + k * SEC)
+    (mug,) = [i.instance_id for i in store.all()]
+    for k, g in enumerate((g1, g2)):
+        segs = [_segment(2, "red metal can", (0.12, 0.0, 0.8), 0.02, g)]
+        if also_seen_itself:
+            segs.append(_segment(1, "red ceramic mug", (0.0, 0.0, 0.8), 0.05, f))
+        store.assign(segs, T0 + (10 + k) * SEC)
+    assert store.candidates() == 0
+    if also_seen_itself:
+        assert len(store) == 2
+    else:
+        assert [i.instance_id for i in store.all()] == [mug]
+        assert store.get(mug).label_votes == {"red ceramic mug": 2, "red metal can": 2}
