@@ -247,6 +247,8 @@ def _fresh_candidate_at(state: MemoryState, held: ObjectInstance, a: LoggedActio
             continue
         votes = cand.label_votes
         top = max(votes, key=lambda k: (votes[k], k)) if votes else ""
+        if state.objects.labels.distinct(top, held.label_votes) and not (a.label_hint and a.label_hint in votes):
+            continue  # labels tell look-alikes apart: another object put down next to it
         same = (not votes or (a.label_hint and a.label_hint in votes) or top in held.label_votes
                 or (held.feature is not None and cand.feature is not None
                     and float(np.dot(held.feature, cand.feature)) >= state.config.objects.match_similarity))
@@ -264,6 +266,8 @@ def _looks_like(state: MemoryState, held: ObjectInstance, other: ObjectInstance,
         return True
     if other.label in held.label_votes:
         return True
+    if state.objects.labels.distinct(other.label, held.label_votes):
+        return False  # labels tell look-alikes apart (robomem.core.label_trust): another object
     if held.feature is not None and other.feature is not None:
         return float(np.dot(held.feature, other.feature)) >= state.config.objects.match_similarity
     return not held.label_votes

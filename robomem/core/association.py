@@ -65,6 +65,7 @@ class AssociationGates:
     match_similarity: float
     overlap_min: float
     overlap_similarity: float
+    labels_exact: bool = False  # labels tell objects apart (robomem.core.label_trust): a label never seen is another
 
 
 def place_distance(position: Vec3, box: Box3D, xyz: Vec3) -> float:
@@ -103,6 +104,8 @@ def pair_cost(seg: SegmentView, track: TrackView, gates: AssociationGates) -> Op
     if seg.feature is not None and track.feature is not None:
         sim = float(np.dot(seg.feature, track.feature))
     share = label_share(track.label_votes, seg.label)
+    if gates.labels_exact and seg.label and track.label_votes and share <= 0.0:
+        return None
     overlap = box_overlap(seg.box, track.box)
     if sim is not None and sim < gates.match_similarity and share <= 0.0:
         same_place = overlap >= gates.overlap_min

@@ -12,7 +12,9 @@ candidates. A segment that matches nothing starts a candidate; after ``confirm_s
 
 Candidates (:mod:`robomem.core.candidates`) whose place is looked at again without them, or that are not
 re-sighted within ``tentative_window_s``, leave nothing behind (spurious segments).
-Labels are counts (the reported label is the most frequent one), so a flickering label stays one instance.
+Labels are counts (the reported label is the most frequent one), so a flickering label stays one instance; when
+the detector's labels are measured exact (:mod:`robomem.core.label_trust`) a label never seen is another object.
+Receptacles (furniture) are re-identified only at their own place, never as moved.
 An instance vanishes only after ``vanish_min_frames`` frames of seen-empty evidence (:meth:`note_empty`), never
 from missed detections. When it vanishes, :meth:`ObjectStore.deferred_reid` resolves its open hypotheses (moved:
 the newer instance is merged in) or looks for a newer present instance with a matching feature, so "seen at the
@@ -45,6 +47,7 @@ from robomem.core.instances import (
     unit,
     update_box,
 )
+from robomem.core.label_trust import LabelTrust
 from robomem.core.object_records import objects_from_json, objects_to_json
 from robomem.core.types import Box3D, NodeKind, Placement
 from robomem.errors import MemoryStateError
@@ -67,6 +70,8 @@ class ObjectStore:
         self._positions: dict[int, tuple[float, ...]] = {}
         self.tentative = CandidatePool(config)  # tentative instances (negative keys), never saved
         self.hypotheses = HypothesisBook()
+        self.labels = LabelTrust()  # whether the detector's labels tell look-alikes apart (measured online)
+        self.displaced: list[int] = []  # present instances another (distinct-label) object stood in this frame
 
     # ------------------------------------------------------------------------------------------- access
     def __len__(self) -> int:
@@ -161,7 +166,8 @@ class ObjectStore:
 
     def _gates(self) -> AssociationGates:
         c = self.config
-        return AssociationGates(c.match_distance, c.match_similarity, c.overlap_min, c.overlap_similarity)
+        return AssociationGates(c.match_distance, c.match_similarity, c.overlap_min, c.overlap_similarity,
+                                labels_exact=self.labels.exact)
 
     def _assign_per_frame(self, segments: list[SegmentObservation], stamp_ns: int) -> AssignResult:
         cfg = self.config
@@ -176,6 +182,7 @@ class ObjectStore:
             TrackView(i.instance_id, i.kind, i.current.position, i.current.box, i.feature, i.label_votes)
             for i in sorted(self._instances.values(), key=lambda i: i.instance_id) if i.present
         ] + self.tentative.views()
+        self.labels.observe(views, tracks)
         match = associate(views, tracks, self._gates())
         for k, seg in enumerate(segs):
             key = match.get(k)
@@ -204,6 +211,7 @@ class ObjectStore:
             mapping[seg.segment_id] = iid
         self.tentative.expire(stamp_ns)
         self._sighted(set(mapping.values()), stamp_ns)
+        self.displaced = self.labels.displaced(views, tracks, set(mapping.values()))
         if to_candidate:
             self.tentative.remember_frame(stamp_ns, to_candidate)
         return AssignResult(mapping, tuple(buckets["created"]), tuple(buckets["moved"]), tuple(buckets["updated"]),
@@ -254,7 +262,7 @@ class ObjectStore:
         return outcome
 
     def _confirm_as(self, cand: Candidate, stamp_ns: int) -> Optional[tuple[int, str]]:
-        old = self._reidentify(cand)
+        old = self._reidentify(cand) or self._unique_elsewhere(cand)
         if old is not None:
             near_old = place_distance_of(old.current, cand.position) <= self.config.match_distance
             gone_at = old.current.vanished_ns
@@ -274,7 +282,8 @@ class ObjectStore:
             self._positions[old.instance_id] = place_key(old.current)
             return old.instance_id, "moved"
         same = present_look_alike_at(cand, self._instances.values(), self.config)
-        if same is not None:  # a present object seen under other labels while it was not seen itself
+        # a present object seen under other labels while it was not seen itself (unless exact labels tell them apart)
+        if same is not None and not self.labels.distinct(top_label(cand.label_votes), same.label_votes):
             self.fold_candidate(same.instance_id, cand.key, cand)
             return same.instance_id, "updated"
         inst = self._create(cand.kind, dict(cand.label_votes), cand.feature,
@@ -299,11 +308,13 @@ class ObjectStore:
                     and (d := place_distance_of(i.current, cand.position)) <= self.config.match_distance]
         if at_place:
             return min(at_place, key=lambda t: (t[0], t[1]))[2]
-        if cand.feature is None:
+        if cand.feature is None or cand.kind is not NodeKind.OBJECT:  # furniture does not move
             return None
         best: Optional[ObjectInstance] = None
         best_key = (-1.0, -1)
         for inst in gone:
+            if self.labels.distinct(label, inst.label_votes):
+                continue
             sim = cosine(inst.feature, cand.feature)
             if sim is None or sim < self.config.reid_similarity:
                 continue
@@ -311,6 +322,17 @@ class ObjectStore:
             if key > best_key:
                 best, best_key = inst, key
         return best
+
+    def _unique_elsewhere(self, cand: Candidate) -> Optional[ObjectInstance]:
+        """With exact labels: the one present object elsewhere with the candidate's (unique) label, not sighted since
+        the candidate was first seen - the same object, moved (:mod:`robomem.core.label_trust`)."""
+        label = top_label(cand.label_votes)
+        if cand.kind is not NodeKind.OBJECT or not self.labels.unique(label):
+            return None
+        same = [i for i in self._instances.values() if i.present and i.kind is cand.kind and i.label == label
+                and not i.provisional and i.current.last_seen_ns < cand.first_seen_ns
+                and place_distance_of(i.current, cand.position) > self.config.match_distance]
+        return same[0] if len(same) == 1 else None
 
     # ------------------------------------------------------------------------------------------- hypotheses
     def _open_hypothesis(self, new: ObjectInstance) -> Optional[MoveHypothesis]:
@@ -320,6 +342,8 @@ class ObjectStore:
         if found is None:
             return None
         best, sim = found
+        if self.labels.distinct(new.label, best.label_votes):  # exact labels: another object (label_trust)
+            return None
         h = self.hypotheses.add(best.instance_id, new.instance_id, sim, new.first_seen_ns, best.current.last_seen_ns)
         log.debug("hypothesis %d: instance %d may have moved to where %d was seen", h.hypothesis_id,
                   best.instance_id, new.instance_id)
@@ -506,12 +530,14 @@ class ObjectStore:
             self.merge(vanished_id, h.new_id)
             log.debug("hypothesis %d resolved: instance %d moved (was %d)", h.hypothesis_id, vanished_id, h.new_id)
             return h.new_id
-        if old.feature is None:
+        if old.feature is None or old.kind is not NodeKind.OBJECT:  # furniture does not move
             return None
         best: Optional[ObjectInstance] = None
         best_sim = self.config.reid_similarity
         for inst in self._instances.values():
             if inst.instance_id == vanished_id or not inst.present or inst.kind is not old.kind:
+                continue
+            if self.labels.distinct(inst.label, old.label_votes):
                 continue
             if inst.first_seen_ns < old.current.last_seen_ns or len(inst.placements) != 1:
                 continue

@@ -302,7 +302,8 @@ def step_vanish(state: MemoryState, ctx: FrameContext) -> None:
     through: list[int] = []
     looked = state.config.voxel.removal and ctx.checked.frame.instance_mask is not None
     if looked:
-        through = seen_through(state, ctx.checked, segmented)
+        # seen through, or another object (a label it was never seen with, labels exact) stands at its place
+        through = seen_through(state, ctx.checked, segmented) + list(state.objects.displaced)
         pool = state.objects.tentative
         if len(pool):
             pool.missed(candidates_missed(pool, ctx.checked, state.config.voxel,
