@@ -330,7 +330,7 @@ class ObjectStore:
         if cand.kind is not NodeKind.OBJECT or not self.labels.unique(label):
             return None
         same = [i for i in self._instances.values() if i.present and i.kind is cand.kind and i.label == label
-                and not i.provisional and i.current.last_seen_ns < cand.first_seen_ns
+                and i.current.last_seen_ns < cand.first_seen_ns
                 and place_distance_of(i.current, cand.position) > self.config.match_distance]
         return same[0] if len(same) == 1 else None
 

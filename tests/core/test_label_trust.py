@@ -128,3 +128,14 @@ def test_two_objects_with_one_label_in_one_frame_make_the_label_ambiguous():
     res = store.assign([seg(7, "red plastic mug", (6.0, 3.0, 0.8), RED)], t + SEC)
     assert res.moved == () and res.segment_to_instance[7] != mug
     assert len(store.get(mug).placements) == 1
+
+
+def test_an_object_the_robot_put_down_and_never_saw_there_seen_elsewhere_is_that_object_moved():
+    """The robot put the red mug down (a place known from the gripper only); later, with exact unique labels, a
+    red mug far from there is the mug moved on (someone took it), not a second red mug."""
+    store, mug, _ = trained_store()
+    t = (MIN_SAMPLES + 10) * SEC
+    store.pick(mug, t)
+    store.place(mug, (4.0, 0.0, 0.8), seg(0, "", (4.0, 0.0, 0.8), RED).box, t + 5 * SEC)
+    res = store.assign([seg(7, "red plastic mug", (8.0, 3.0, 0.8), RED)], t + 3600 * SEC)
+    assert res.moved == (mug,) and len(store.get(mug).placements) == 3
