@@ -7,32 +7,20 @@ import dataclasses
 import numpy as np
 import pytest
 
-from robomem.config import EncoderConfig, MemoryConfig, ObjectConfig, VoxelConfig
+from robomem.config import EncoderConfig
 from robomem.core.association import AssociationGates, SegmentView, TrackView, associate
 from robomem.core.hypotheses import HypothesisStatus
 from robomem.core.memory import SpatioSemanticMemory
 from robomem.core.query_types import QueryStatus
 from robomem.core.types import ActionEvent, ActionKind, Box3D, NodeKind
 from robomem.encoders.base import create_encoder
+from tests.core._noisy import look, noisy_detector_memory
 from tests.core._scene import SEC, T0, VIEW_TABLE1, VIEW_TABLE2, kitchen_world
 
 
 @pytest.fixture(scope="module")
 def encoder():
     return create_encoder(EncoderConfig(backend="hash"))
-
-
-def noisy_detector_memory(encoder, regions) -> SpatioSemanticMemory:
-    """Per-frame segments from a detector with false positives: two sightings make an instance."""
-    cfg = MemoryConfig(voxel=dataclasses.replace(VoxelConfig(), pixel_stride=1),
-                       objects=ObjectConfig(confirm_sightings=2))
-    return SpatioSemanticMemory(cfg, encoder, regions)
-
-
-def look(mem, world, view, t, n=2):
-    """``n`` frames one second apart (a robot sees a place in several frames)."""
-    for k in range(n):
-        mem.ingest(world.frame(view[0], view[1], t + k * SEC))
 
 
 def test_moved_object_seen_at_new_place_first_keeps_one_identity_once_the_old_place_is_seen_empty(encoder):

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
-from robomem.config import EncoderConfig, MemoryConfig, ObjectConfig, VoxelConfig
+from robomem.config import EncoderConfig, ObjectConfig
 from robomem.core.hypotheses import HypothesisStatus
-from robomem.core.memory import SpatioSemanticMemory
 from robomem.core.objects import ObjectStore, SegmentObservation
 from robomem.core.query_types import QueryStatus
 from robomem.core.types import ActionEvent, ActionKind, NodeKind
 from robomem.encoders.base import create_encoder
+from tests.core._noisy import look, noisy_detector_memory
 from tests.core._scene import SEC, T0, VIEW_TABLE1, VIEW_TABLE2, kitchen_world
 
 HOUR = 3600 * SEC
@@ -22,17 +20,6 @@ HOUR = 3600 * SEC
 @pytest.fixture(scope="module")
 def encoder():
     return create_encoder(EncoderConfig(backend="hash"))
-
-
-def noisy_memory(encoder, regions) -> SpatioSemanticMemory:
-    cfg = MemoryConfig(voxel=dataclasses.replace(VoxelConfig(), pixel_stride=1),
-                       objects=ObjectConfig(confirm_sightings=2))
-    return SpatioSemanticMemory(cfg, encoder, regions)
-
-
-def look(mem, world, view, t, n=2):
-    for k in range(n):
-        mem.ingest(world.frame(view[0], view[1], t + k * SEC))
 
 
 def gripper_at(xyz) -> np.ndarray:
@@ -47,7 +34,7 @@ def test_an_object_the_robot_put_down_is_at_its_new_place_with_one_identity(enco
     """The robot picks the mug and puts it on the coffee table; the put-down segment is seen once or twice
     (a candidate under confirm_sightings=2): the mug's current place is the coffee table, one instance."""
     world, regions = kitchen_world()
-    mem = noisy_memory(encoder, regions)
+    mem = noisy_detector_memory(encoder, regions)
     look(mem, world, VIEW_TABLE1, T0)
     mug = mem.locate("red mug").matches[0].instance_id
     look(mem, world, VIEW_TABLE2, T0 + 5 * SEC)
@@ -76,7 +63,7 @@ def test_an_object_the_robot_put_down_is_at_its_new_place_with_one_identity(enco
 def test_an_object_glimpsed_in_one_frame_per_pass_becomes_an_instance_on_a_later_pass(encoder):
     """Driving by, the robot sees the book in one frame; hours later, on another pass, once more: confirmed."""
     world, regions = kitchen_world()
-    mem = noisy_memory(encoder, regions)
+    mem = noisy_detector_memory(encoder, regions)
     look(mem, world, VIEW_TABLE1, T0)
     mem.ingest(world.frame(*VIEW_TABLE2, T0 + 10 * SEC))
     assert mem.locate("blue book").status is QueryStatus.NOT_FOUND  # one sighting: a candidate
@@ -89,7 +76,7 @@ def test_an_object_glimpsed_in_one_frame_per_pass_becomes_an_instance_on_a_later
 
 def test_a_candidate_whose_place_is_looked_at_without_it_is_dropped(encoder):
     world, regions = kitchen_world()
-    mem = noisy_memory(encoder, regions)
+    mem = noisy_detector_memory(encoder, regions)
     look(mem, world, VIEW_TABLE1, T0)
     world.add(20, "green plastic bottle", (2.0, 0.3, 0.8), (0.08, 0.08, 0.12), color=(20, 200, 20))
     mem.ingest(world.frame(*VIEW_TABLE1, T0 + 3 * SEC))  # one frame with a segment that is not there again
@@ -106,9 +93,7 @@ def test_a_candidate_whose_place_is_looked_at_without_it_is_dropped(encoder):
 
 def test_a_candidate_pool_is_bounded(encoder):
     world, regions = kitchen_world()
-    cfg = MemoryConfig(voxel=dataclasses.replace(VoxelConfig(), pixel_stride=1),
-                       objects=ObjectConfig(confirm_sightings=2, max_candidates=1))
-    mem = SpatioSemanticMemory(cfg, encoder, regions)
+    mem = noisy_detector_memory(encoder, regions, max_candidates=1)
     mem.ingest(world.frame(*VIEW_TABLE1, T0))
     mem.ingest(world.frame(*VIEW_TABLE2, T0 + SEC))
     assert mem.state.objects.candidates() == 1  # the mug's candidate made way for the book's
@@ -119,7 +104,7 @@ def test_moved_on_before_its_old_place_was_checked_is_still_one_identity(encoder
     then gone from the coffee table too; then its kitchen place is seen empty: one mug that went kitchen ->
     living room -> somewhere else."""
     world, regions = kitchen_world()
-    mem = noisy_memory(encoder, regions)
+    mem = noisy_detector_memory(encoder, regions)
     look(mem, world, VIEW_TABLE1, T0)
     mug = mem.locate("red mug").matches[0].instance_id
     world.put_on(10, 2, dxy=(0.3, 0.2))
@@ -139,7 +124,7 @@ def test_moved_on_before_its_old_place_was_checked_is_still_one_identity(encoder
 def test_picking_the_possible_new_place_object_leaves_the_hypothesis_to_the_old_place(encoder):
     """A robot pick of the object seen at the new place says nothing about whether the old one moved there."""
     world, regions = kitchen_world()
-    mem = noisy_memory(encoder, regions)
+    mem = noisy_detector_memory(encoder, regions)
     look(mem, world, VIEW_TABLE1, T0)
     mug = mem.locate("red mug").matches[0].instance_id
     world.put_on(10, 2, dxy=(0.3, 0.2))
@@ -160,9 +145,7 @@ def test_an_object_seen_again_at_the_place_it_vanished_from_is_revived_under_lab
     """Its feature is a mix of flickering labels (below reid_similarity to a clean sighting); seen again where it
     was, with a label it was seen with: the same object (the 'gone' was wrong, or it was put back)."""
     world, regions = kitchen_world()
-    cfg = MemoryConfig(voxel=dataclasses.replace(VoxelConfig(), pixel_stride=1),
-                       objects=ObjectConfig(confirm_sightings=2, reid_similarity=0.95))
-    mem = SpatioSemanticMemory(cfg, encoder, regions)
+    mem = noisy_detector_memory(encoder, regions, reid_similarity=0.95)
     for k in range(8):
         world.entities[10].label = "red ceramic cup" if k % 2 else "red ceramic mug"
         mem.ingest(world.frame(*VIEW_TABLE1, T0 + k * SEC))
@@ -184,7 +167,7 @@ def test_a_moved_object_first_seen_under_confused_labels_joins_its_identity_once
     """The mug vanished from the kitchen; at the coffee table its first sightings are labelled 'cup' (below
     reid_similarity: a new instance); once its sightings say 'mug' it is merged into the mug (one identity)."""
     world, regions = kitchen_world()
-    mem = noisy_memory(encoder, regions)
+    mem = noisy_detector_memory(encoder, regions)
     look(mem, world, VIEW_TABLE1, T0)
     mug = mem.locate("red mug").matches[0].instance_id
     world.entities[10].visible = False
