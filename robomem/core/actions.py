@@ -27,6 +27,7 @@ import numpy as np
 
 from robomem.core.action_log import LoggedAction, Resolution
 from robomem.core.geometry import is_rotation
+from robomem.core.instances import top_label
 from robomem.core.objects import ObjectInstance
 from robomem.core.state import MemoryState
 from robomem.core.trajectory import room_of
@@ -246,7 +247,7 @@ def _fresh_candidate_at(state: MemoryState, held: ObjectInstance, a: LoggedActio
         if d > best_d:
             continue
         votes = cand.label_votes
-        top = max(votes, key=lambda k: (votes[k], k)) if votes else ""
+        top = top_label(votes)
         if state.objects.labels.distinct(top, held.label_votes) and not (a.label_hint and a.label_hint in votes):
             continue  # labels tell look-alikes apart: another object put down next to it
         same = (not votes or (a.label_hint and a.label_hint in votes) or top in held.label_votes
