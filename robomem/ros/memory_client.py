@@ -14,6 +14,7 @@ response would need).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Any, Optional, Sequence
@@ -65,6 +66,8 @@ class RosMemoryClient(MemoryQueries):
         self.node = node
         self.namespace = namespace.rstrip("/") or "/robomem"
         self.timeout_s = float(timeout_s)
+        if not math.isfinite(self.timeout_s) or self.timeout_s <= 0:
+            raise RosError(f"RosMemoryClient timeout_s must be a finite number of seconds > 0, got {timeout_s!r}")
         self.spin = spin
         srv = mc.interfaces("srv")
         self._group = ReentrantCallbackGroup()
@@ -92,12 +95,27 @@ class RosMemoryClient(MemoryQueries):
         return self._types[name].Request()
 
     def call(self, name: str, request: Any) -> Any:
-        """Send ``request`` to ``<namespace>/<name>``; the response, or RosError (unreachable, timeout)."""
+        """Send ``request`` to ``<namespace>/<name>``; the response, or RosError (unreachable, timeout, the
+        node's context shut down or the node destroyed before or during the call)."""
+        from rclpy.exceptions import InvalidHandle
+        from rclpy.executors import ExternalShutdownException
+
+        try:
+            return self._call(name, request)
+        except (ExternalShutdownException, InvalidHandle, RuntimeError) as exc:  # rclpy's RCLError is a RuntimeError
+            if self.node.context.ok() and not isinstance(exc, (ExternalShutdownException, InvalidHandle)):
+                raise
+            raise RosError(f"call to {self.namespace}/{name} abandoned: this node's ROS context was shut down "
+                           f"or the node destroyed ({type(exc).__name__}: {exc})") from exc
+
+    def _call(self, name: str, request: Any) -> Any:
         if not self.node.context.ok():
             raise RosError(f"cannot call {self.namespace}/{name}: this node's ROS context is shut down")
         client = self._client(name)
         deadline = time.monotonic() + self.timeout_s
         while not client.service_is_ready():
+            if not self.node.context.ok():
+                raise RosError(f"call to {self.namespace}/{name} abandoned: this node's ROS context was shut down")
             if time.monotonic() > deadline:
                 raise RosError(
                     f"service {self.namespace}/{name} is not available after {self.timeout_s:.1f} s; "
@@ -121,6 +139,8 @@ class RosMemoryClient(MemoryQueries):
             done = threading.Event()
             future.add_done_callback(lambda _f: done.set())
             done.wait(remaining)
+        if not future.done() and not self.node.context.ok():
+            raise RosError(f"call to {self.namespace}/{name} abandoned: this node's ROS context was shut down")
         if not future.done():
             future.cancel()
             client.remove_pending_request(future)

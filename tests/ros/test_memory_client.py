@@ -9,6 +9,7 @@ from typing import Any, Iterator
 import pytest
 
 from robomem.core.query_types import QueryStatus
+from robomem.errors import RosError
 from robomem.ros import msg_convert as mc
 from robomem.ros.memory_client import RosMemoryClient
 
@@ -85,3 +86,52 @@ def test_calls_after_the_context_is_shut_down_fail_as_answers(domain_id: int, lo
     rclpy.try_shutdown(context=ctx)
     r = client.locate("mug")
     assert r.status is QueryStatus.ERROR and "context is shut down" in r.message
+
+
+@pytest.mark.parametrize("spin", [True, False])
+def test_context_shut_down_during_a_call_is_an_error_answer(domain_id: int, spin: bool) -> None:
+    """No server: while the call waits for the service, another thread shuts the client's context down; the call
+    ends as an ERROR answer (not rclpy's ExternalShutdownException / RCLError) and later calls fail the same way."""
+    import rclpy
+
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=domain_id)
+    node = rclpy.create_node("client_shut_down_midway", context=ctx)
+    client = RosMemoryClient(node, "/nobody", timeout_s=30.0, spin=spin)
+    timer = threading.Timer(0.3, lambda: rclpy.try_shutdown(context=ctx))
+    timer.start()
+    try:
+        r = client.locate("mug")
+        assert r.status is QueryStatus.ERROR and "shut down" in r.message
+        assert client.locate("mug").status is QueryStatus.ERROR
+    finally:
+        timer.join()
+        node.destroy_node()
+        rclpy.try_shutdown(context=ctx)
+
+
+def test_a_destroyed_node_gives_an_error_answer(domain_id: int) -> None:
+    import rclpy
+
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=domain_id)
+    node = rclpy.create_node("client_destroyed", context=ctx)
+    client = RosMemoryClient(node, "/nobody", timeout_s=1.0, spin=False)
+    node.destroy_node()
+    try:
+        r = client.locate("mug")
+        assert r.status is QueryStatus.ERROR and "destroyed" in r.message
+    finally:
+        rclpy.try_shutdown(context=ctx)
+
+
+@pytest.mark.parametrize("timeout_s", [float("nan"), float("inf"), 0.0, -1.0])
+def test_an_impossible_timeout_is_refused(rclpy_context: Any, timeout_s: float) -> None:
+    import rclpy
+
+    node = rclpy.create_node("client_bad_timeout", context=rclpy_context)
+    try:
+        with pytest.raises(RosError, match="timeout_s must be a finite number of seconds > 0"):
+            RosMemoryClient(node, "/nobody", timeout_s=timeout_s)
+    finally:
+        node.destroy_node()
